@@ -1,0 +1,222 @@
+//! HTTP Basic Auth for the admin, and the cross-site request guard.
+
+use crate::AppState;
+use crate::config::Config;
+use crate::error::{AppError, InternalError};
+use crate::store::Store;
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::sync::Mutex;
+use subtle::ConstantTimeEq;
+
+const PASSWORD_HASH_KEY: &str = "admin_password_hash";
+/// Credentials proven once are remembered (as keyed digests) so argon2 runs once, not per request.
+const REMEMBERED: usize = 16;
+
+enum Password {
+    /// Set by `BOOTHGATE_ADMIN_PASSWORD`.
+    Fixed(String),
+    /// Generated at the first start; only its argon2 hash is kept.
+    Hashed(String),
+}
+
+pub struct AdminAuth {
+    user: String,
+    password: Password,
+    key: [u8; 32],
+    proven: Mutex<Vec<[u8; 32]>>,
+}
+
+impl AdminAuth {
+    pub async fn init(
+        store: &Store,
+        config: &Config,
+        key: &[u8; 32],
+        generated: &mut Vec<(&'static str, String)>,
+    ) -> Result<AdminAuth, InternalError> {
+        let password = match (
+            &config.admin_password,
+            store.stored_setting(PASSWORD_HASH_KEY).await?,
+        ) {
+            (Some(fixed), _) => Password::Fixed(fixed.clone()),
+            (None, Some(hash)) => Password::Hashed(hash),
+            (None, None) => {
+                let plain = crate::generate_password(16);
+                let hash = hash_password(&plain)?;
+                store
+                    .save_settings(&[(PASSWORD_HASH_KEY, hash.clone())])
+                    .await?;
+                generated.push(("admin password", plain));
+                Password::Hashed(hash)
+            }
+        };
+        Ok(AdminAuth {
+            user: config.admin_user.clone(),
+            password,
+            key: *key,
+            proven: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn fingerprint(&self, user: &str, password: &str) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length");
+        mac.update(user.as_bytes());
+        mac.update(&[0]);
+        mac.update(password.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Checks a user name and password in constant time.
+    pub async fn verify(&self, user: &str, password: &str) -> bool {
+        let given = self.fingerprint(user, password);
+        let expected_user = self.fingerprint(&self.user, "");
+        let user_ok = bool::from(self.fingerprint(user, "").ct_eq(&expected_user));
+        match &self.password {
+            Password::Fixed(fixed) => {
+                user_ok & bool::from(given.ct_eq(&self.fingerprint(&self.user, fixed)))
+            }
+            Password::Hashed(hash) => {
+                let remembered = self
+                    .proven
+                    .lock()
+                    .expect("auth cache")
+                    .iter()
+                    .fold(false, |found, known| {
+                        found | bool::from(known.ct_eq(&given))
+                    });
+                if remembered {
+                    return true;
+                }
+                let (hash, password) = (hash.clone(), password.to_owned());
+                let ok = tokio::task::spawn_blocking(move || verify_hash(&hash, &password))
+                    .await
+                    .unwrap_or(false);
+                if ok && user_ok {
+                    let mut proven = self.proven.lock().expect("auth cache");
+                    if proven.len() >= REMEMBERED {
+                        proven.remove(0);
+                    }
+                    proven.push(given);
+                }
+                ok && user_ok
+            }
+        }
+    }
+
+    /// The token admin forms carry; bound to this install's secret and the admin's name.
+    pub fn csrf_token(&self) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length");
+        mac.update(b"csrf\0");
+        mac.update(self.user.as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    pub fn csrf_matches(&self, token: Option<&str>) -> bool {
+        let expected = self.csrf_token();
+        let token = token.unwrap_or_default();
+        token.len() == expected.len() && bool::from(token.as_bytes().ct_eq(expected.as_bytes()))
+    }
+}
+
+fn hash_password(plain: &str) -> Result<String, InternalError> {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| InternalError::Other(e.to_string()))?;
+    Argon2::default()
+        .hash_password(plain.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| InternalError::Other(e.to_string()))
+}
+
+fn verify_hash(hash: &str, plain: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(plain.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+fn basic_credentials(request: &Request) -> Option<(String, String)> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+/// Lets through only requests with the admin's credentials.
+pub async fn require_admin(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    match basic_credentials(&request) {
+        Some((user, password)) if state.admin.verify(&user, &password).await => {
+            Ok(next.run(request).await)
+        }
+        _ => Err(AppError::Unauthorized),
+    }
+}
+
+/// Refuses a state-changing request that a browser says comes from another site.
+pub async fn refuse_cross_site(request: Request, next: Next) -> Result<Response, AppError> {
+    if !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) && is_cross_site(&request)
+    {
+        return Err(AppError::Forbidden("cross-site request refused".into()));
+    }
+    Ok(next.run(request).await)
+}
+
+fn is_cross_site(request: &Request) -> bool {
+    let headers = request.headers();
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if matches!(fetch_site, Some("cross-site" | "same-site")) {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        // Scripts and older browsers send no Origin; the form token covers forms.
+        return false;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    origin_host.is_none() || origin_host != host
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argon2_hash_verifies_only_its_password() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2"));
+        assert!(verify_hash(&hash, "correct horse"));
+        assert!(!verify_hash(&hash, "wrong"));
+    }
+}

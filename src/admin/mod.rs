@@ -1,0 +1,132 @@
+//! The operator's admin: pages, the JSON API and statistics, all behind HTTP Basic Auth.
+
+mod api;
+pub mod auth;
+pub mod i18n;
+mod pages;
+mod slot_edit;
+mod stats;
+mod views;
+
+use crate::AppState;
+use crate::domain::Provider;
+use crate::error::AppError;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Router, middleware};
+use i18n::{Lang, Strings};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Reference images and "try it" photos travel through the admin; the upload cap bounds the latter.
+const ADMIN_BODY_LIMIT: usize = 210 * 1024 * 1024;
+
+const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; \
+                   object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+pub fn routes(state: AppState) -> Router<AppState> {
+    let header = |name: &'static str, value: &'static str| {
+        SetResponseHeaderLayer::overriding(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        )
+    };
+    Router::new()
+        .route("/stats", get(pages::stats_page))
+        .route(
+            "/stats/upload-password",
+            post(pages::regenerate_upload_password),
+        )
+        .route(
+            "/settings",
+            get(pages::settings_page).post(pages::save_settings),
+        )
+        .route("/jobs", get(pages::jobs_page))
+        .route("/jobs/{id}/{file}", get(pages::job_file))
+        .route("/lang/{code}", get(pages::switch_language))
+        .route("/static/{file}", get(pages::static_file))
+        .route("/references/{provider}/{slot}", get(pages::reference_image))
+        .route("/{provider}", get(pages::provider_page))
+        .route("/{provider}/{slot}", post(pages::save_slot_card))
+        .route("/{provider}/{slot}/try", post(pages::try_slot))
+        .route("/api/stats", get(api::stats))
+        .route(
+            "/api/slots/{provider}/{slot}",
+            get(api::get_slot).put(api::put_slot),
+        )
+        .route(
+            "/api/slots/{provider}/{slot}/reference",
+            put(api::put_reference).delete(api::delete_reference),
+        )
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
+        .layer(middleware::from_fn(auth::refuse_cross_site))
+        .layer(middleware::from_fn_with_state(state, auth::require_admin))
+        .layer(header("content-security-policy", CSP))
+        .layer(header("x-frame-options", "DENY"))
+        .layer(header("x-content-type-options", "nosniff"))
+        .layer(header("referrer-policy", "same-origin"))
+        .layer(header("cache-control", "no-store"))
+}
+
+/// What every admin page knows about the request: language, form token, base URL.
+pub struct Ctx {
+    pub lang: Lang,
+    pub t: &'static Strings,
+    pub csrf: String,
+    pub demo: bool,
+    /// Where booths reach this server: the public URL setting, else this request's host.
+    pub base_url: String,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let lang = Lang::from_cookie_header(
+            parts
+                .headers
+                .get(header::COOKIE)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let settings = state.settings();
+        let base_url = match settings.public_url() {
+            Some(url) => url.to_owned(),
+            None => {
+                let host = parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("localhost");
+                let https = parts
+                    .headers
+                    .get("x-forwarded-proto")
+                    .is_some_and(|v| v == "https");
+                format!("{}://{host}", if https { "https" } else { "http" })
+            }
+        };
+        Ok(Ctx {
+            lang,
+            t: lang.strings(),
+            csrf: state.admin.csrf_token(),
+            demo: state.demo,
+            base_url,
+        })
+    }
+}
+
+pub(crate) fn parse_provider(s: &str) -> Result<Provider, AppError> {
+    Provider::parse(s).ok_or(AppError::NotFound)
+}
+
+pub(crate) fn render(template: &impl askama::Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => AppError::Internal(crate::error::InternalError::Other(format!("template: {e}")))
+            .into_response(),
+    }
+}

@@ -1,0 +1,232 @@
+//! Changing a slot, shared by the card form and the JSON API: one set of rules for both.
+
+use super::i18n::Strings;
+use crate::AppState;
+use crate::domain::{ImageFormat, Kind, Slot, SlotId};
+use crate::error::AppError;
+use crate::imaging;
+
+const MAX_NAME: usize = 80;
+const MAX_PROMPT: usize = 4000;
+const MAX_OPTIONS_JSON: usize = 16 * 1024;
+pub const MAX_REFERENCE_BYTES: usize = 20 * 1024 * 1024;
+
+/// The writable fields of a slot; a field left out keeps its value.
+#[derive(Default, Debug)]
+pub struct SlotEdit {
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+    pub kind: Option<String>,
+    pub prompt: Option<String>,
+    pub options: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Problem {
+    TooLong(usize),
+    UnknownKind,
+    WrongType(&'static str),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub problem: Problem,
+}
+
+impl FieldError {
+    pub fn english(&self) -> String {
+        match self.problem {
+            Problem::TooLong(max) => format!("longer than {max} characters"),
+            Problem::UnknownKind => "must be one of face_swap, background, prompt".into(),
+            Problem::WrongType(expected) => format!("must be {expected}"),
+        }
+    }
+
+    pub fn localized(&self, t: &Strings) -> String {
+        match self.problem {
+            Problem::TooLong(max) => format!("{} (≤ {max})", t.err_too_long),
+            _ => self.english(),
+        }
+    }
+}
+
+impl From<FieldError> for AppError {
+    fn from(e: FieldError) -> AppError {
+        AppError::validation(e.field, e.english())
+    }
+}
+
+impl SlotEdit {
+    /// Reads the writable fields of a slot JSON object; read-only fields are ignored.
+    pub fn from_json(value: &serde_json::Value) -> Result<SlotEdit, FieldError> {
+        let object = value.as_object().ok_or(FieldError {
+            field: "body",
+            problem: Problem::WrongType("a JSON object"),
+        })?;
+        let text = |field: &'static str| -> Result<Option<String>, FieldError> {
+            match object.get(field) {
+                None => Ok(None),
+                Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(FieldError {
+                    field,
+                    problem: Problem::WrongType("a string"),
+                }),
+            }
+        };
+        let enabled = match object.get("enabled") {
+            None => None,
+            Some(serde_json::Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                return Err(FieldError {
+                    field: "enabled",
+                    problem: Problem::WrongType("true or false"),
+                });
+            }
+        };
+        Ok(SlotEdit {
+            name: text("name")?,
+            enabled,
+            kind: text("kind")?,
+            prompt: text("prompt")?,
+            options: object.get("options").cloned(),
+        })
+    }
+
+    /// The slot with this edit applied, or every field that is wrong.
+    pub fn apply(self, slot: &Slot) -> Result<Slot, Vec<FieldError>> {
+        let mut next = slot.clone();
+        let mut errors = Vec::new();
+        let mut check_len = |field: &'static str, value: &str, max: usize| {
+            if value.chars().count() > max {
+                errors.push(FieldError {
+                    field,
+                    problem: Problem::TooLong(max),
+                });
+            }
+        };
+        if let Some(name) = self.name {
+            check_len("name", &name, MAX_NAME);
+            next.name = name.trim().to_owned();
+        }
+        if let Some(prompt) = self.prompt {
+            check_len("prompt", &prompt, MAX_PROMPT);
+            next.prompt = prompt.trim().to_owned();
+        }
+        if let Some(enabled) = self.enabled {
+            next.enabled = enabled;
+        }
+        if let Some(kind) = self.kind {
+            match Kind::parse(&kind) {
+                Some(kind) => next.kind = kind,
+                None => errors.push(FieldError {
+                    field: "kind",
+                    problem: Problem::UnknownKind,
+                }),
+            }
+        }
+        match self.options {
+            None => {}
+            Some(serde_json::Value::Object(options))
+                if serde_json::to_string(&options).map_or(0, |s| s.len()) <= MAX_OPTIONS_JSON =>
+            {
+                next.options = options;
+            }
+            Some(serde_json::Value::Object(_)) => {
+                errors.push(FieldError {
+                    field: "options",
+                    problem: Problem::TooLong(MAX_OPTIONS_JSON),
+                });
+            }
+            Some(_) => errors.push(FieldError {
+                field: "options",
+                problem: Problem::WrongType("a JSON object"),
+            }),
+        }
+        if errors.is_empty() {
+            Ok(next)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Replaces a slot's reference image after checking that it is an image this server reads.
+pub async fn store_reference(state: &AppState, id: SlotId, bytes: Vec<u8>) -> Result<(), AppError> {
+    if bytes.len() > MAX_REFERENCE_BYTES {
+        return Err(AppError::PayloadTooLarge {
+            limit_mb: MAX_REFERENCE_BYTES / (1024 * 1024),
+        });
+    }
+    let format = ImageFormat::sniff(&bytes).ok_or(AppError::UnsupportedMediaType)?;
+    let probe = bytes.clone();
+    state
+        .cpu
+        .run(move || imaging::thumbnail(&probe))
+        .await
+        .map_err(|e| AppError::UnreadableImage(e.to_string()))?;
+    let name = state.media.save_reference(id, format, &bytes).await?;
+    let previous = state.store.set_reference(id, Some(&name)).await?;
+    remove_file_of(state, previous).await;
+    Ok(())
+}
+
+pub async fn remove_reference(state: &AppState, id: SlotId) -> Result<(), AppError> {
+    let previous = state.store.set_reference(id, None).await?;
+    remove_file_of(state, previous).await;
+    Ok(())
+}
+
+async fn remove_file_of(state: &AppState, previous: Option<String>) {
+    if let Some(old) = previous
+        && let Err(e) = state.media.remove_reference(&old).await
+    {
+        tracing::warn!(error = %e, file = old, "could not delete a replaced reference image");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Provider;
+
+    fn slot() -> Slot {
+        Slot {
+            id: SlotId::new(Provider::Nanobanana, 3).unwrap(),
+            name: "old".into(),
+            enabled: true,
+            kind: Kind::Prompt,
+            prompt: "p".into(),
+            reference: None,
+            options: Default::default(),
+        }
+    }
+
+    #[test]
+    fn left_out_fields_keep_their_values() {
+        let edit =
+            SlotEdit::from_json(&serde_json::json!({"kind": "face_swap", "has_reference": true}))
+                .unwrap();
+        let next = edit.apply(&slot()).unwrap();
+        assert_eq!(next.kind, Kind::FaceSwap);
+        assert_eq!(next.name, "old");
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let edit = SlotEdit {
+            kind: Some("magic".into()),
+            prompt: Some("x".repeat(MAX_PROMPT + 1)),
+            ..Default::default()
+        };
+        let fields: Vec<_> = edit
+            .apply(&slot())
+            .unwrap_err()
+            .iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["prompt", "kind"]);
+        let wrong = SlotEdit::from_json(&serde_json::json!({"enabled": "yes"})).unwrap_err();
+        assert_eq!(wrong.field, "enabled");
+    }
+}

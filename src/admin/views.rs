@@ -1,0 +1,201 @@
+//! What the admin pages show, shaped for the templates in `templates/`.
+
+use super::Ctx;
+use super::i18n::Strings;
+use crate::domain::{Kind, Provider, Slot, SlotUnavailable};
+use crate::store::StatusCounts;
+use askama::Template;
+
+/// The frame around every page: top bar, tabs, language switch, demo banner.
+pub struct Layout {
+    pub t: &'static Strings,
+    pub csrf: String,
+    pub demo: bool,
+    /// The tab or page to highlight.
+    pub active: &'static str,
+    /// Where the language switch comes back to.
+    pub here: String,
+    pub other_lang: &'static str,
+}
+
+pub struct Tab {
+    pub id: &'static str,
+    pub name: &'static str,
+}
+
+impl Layout {
+    pub fn new(ctx: &Ctx, active: &'static str, here: String) -> Layout {
+        Layout {
+            t: ctx.t,
+            csrf: ctx.csrf.clone(),
+            demo: ctx.demo,
+            active,
+            here,
+            other_lang: ctx.lang.other().code(),
+        }
+    }
+
+    pub fn tabs(&self) -> Vec<Tab> {
+        Provider::ALL
+            .into_iter()
+            .map(|p| Tab {
+                id: p.as_str(),
+                name: p.display_name(),
+            })
+            .collect()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "provider.html")]
+pub struct ProviderPage {
+    pub layout: Layout,
+    pub provider_name: &'static str,
+    pub cards: Vec<CardView>,
+}
+
+/// One card alone, for the page's script to swap in after a save.
+#[derive(Template)]
+#[template(path = "card.html")]
+pub struct CardPartial {
+    pub layout: Layout,
+    pub card: CardView,
+}
+
+pub struct CardView {
+    pub provider: &'static str,
+    pub number: u8,
+    pub name: String,
+    pub enabled: bool,
+    /// The processing-type dropdown.
+    pub kinds: Vec<Choice>,
+    pub prompt: String,
+    pub reference_url: Option<String>,
+    pub upload_url: String,
+    /// Why the slot would refuse a photo now, if it would.
+    pub not_ready: Option<&'static str>,
+    pub errors: Vec<(&'static str, String)>,
+    pub saved: bool,
+}
+
+impl CardView {
+    pub fn new(slot: &Slot, t: &Strings, base_url: &str) -> CardView {
+        let id = slot.id;
+        CardView {
+            provider: id.provider.as_str(),
+            number: id.number,
+            name: slot.name.clone(),
+            enabled: slot.enabled,
+            kinds: Kind::ALL
+                .into_iter()
+                .map(|k| Choice {
+                    value: k.as_str().into(),
+                    label: t.kind(k).into(),
+                    selected: k == slot.kind,
+                })
+                .collect(),
+            prompt: slot.prompt.clone(),
+            reference_url: slot
+                .reference
+                .as_ref()
+                .map(|name| format!("/admin/references/{}/{}?v={name}", id.provider, id.number)),
+            upload_url: format!("{base_url}{}", id.upload_path()),
+            not_ready: slot.check_ready().err().map(|reason| match reason {
+                SlotUnavailable::Disabled => t.not_ready_disabled,
+                SlotUnavailable::MissingReference => t.not_ready_reference,
+                SlotUnavailable::MissingPrompt => t.not_ready_prompt,
+            }),
+            errors: Vec::new(),
+            saved: false,
+        }
+    }
+
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+pub struct ProviderCounts {
+    pub name: &'static str,
+    pub counts: StatusCounts,
+}
+
+pub struct SlotStatsRow {
+    pub provider: &'static str,
+    pub number: i64,
+    pub counts: StatusCounts,
+}
+
+#[derive(Template)]
+#[template(path = "stats.html")]
+pub struct StatsPage {
+    pub layout: Layout,
+    pub upload_password: String,
+    pub password_from_env: bool,
+    pub deadline_secs: i64,
+    pub booth: Vec<ProviderCounts>,
+    pub tests: Vec<ProviderCounts>,
+    pub slots: Vec<SlotStatsRow>,
+    /// Server-rendered SVG, built from numbers only.
+    pub chart: String,
+}
+
+pub struct SettingsSection {
+    pub title: &'static str,
+    pub fields: Vec<SettingField>,
+}
+
+pub struct SettingField {
+    pub name: &'static str,
+    pub label: &'static str,
+    /// `text`, `url`, `password`, `number` or `checkbox`.
+    pub input: &'static str,
+    pub value: String,
+    pub placeholder: String,
+    pub from_env: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+pub struct SettingsPage {
+    pub layout: Layout,
+    pub sections: Vec<SettingsSection>,
+    pub saved: bool,
+}
+
+pub struct JobRow {
+    pub id: String,
+    pub time: String,
+    pub provider: &'static str,
+    pub slot: i64,
+    pub status: &'static str,
+    pub status_label: &'static str,
+    pub is_test: bool,
+    pub latency: String,
+    pub reason: String,
+    pub message: String,
+    pub booth: String,
+    pub has_original: bool,
+    pub has_result: bool,
+}
+
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "jobs.html")]
+pub struct JobsPage {
+    pub layout: Layout,
+    pub rows: Vec<JobRow>,
+    pub providers: Vec<Choice>,
+    pub slots: Vec<Choice>,
+    pub statuses: Vec<Choice>,
+    pub older: Option<String>,
+}

@@ -1,0 +1,402 @@
+//! Configuration: command-line flags, environment variables and the settings stored in the
+//! database, folded into one view. An environment variable wins over a stored value.
+
+use clap::{Args, Parser, Subcommand};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "boothgate",
+    version,
+    about = "AI image models behind a photo booth"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BOOTHGATE_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Folder for the database and the photos.
+    #[arg(long, env = "BOOTHGATE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Public base URL of this server, e.g. https://booth.example.com.
+    #[arg(long, env = "BOOTHGATE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Replace every provider by a built-in local effect.
+    #[arg(long, env = "BOOTHGATE_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
+    pub demo: bool,
+}
+
+/// What the server needs to start; built by `main` from the process, by tests directly.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub demo: bool,
+    /// Settings fixed by the environment (or a flag); they win over stored values.
+    pub overrides: HashMap<Setting, String>,
+    pub admin_user: String,
+    /// A fixed admin password from the environment; otherwise one is generated and stored hashed.
+    pub admin_password: Option<String>,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            demo: false,
+            overrides: HashMap::new(),
+            admin_user: "admin".into(),
+            admin_password: None,
+        }
+    }
+
+    /// Reads the environment variables of every setting and of the admin account.
+    pub fn from_process(args: &ServeArgs) -> Result<Config, String> {
+        let mut config = Config::new(&args.data_dir);
+        config.demo = args.demo;
+        for def in SETTINGS {
+            if let Ok(value) = std::env::var(def.env) {
+                let value = def
+                    .kind
+                    .normalize(&value)
+                    .map_err(|e| format!("{}: {}", def.env, e.english()))?;
+                config.overrides.insert(def.key, value);
+            }
+        }
+        if let Some(url) = &args.public_url {
+            let url = ValueKind::Url
+                .normalize(url)
+                .map_err(|e| format!("--public-url: {}", e.english()))?;
+            config.overrides.insert(Setting::PublicUrl, url);
+        }
+        if let Ok(user) = std::env::var("BOOTHGATE_ADMIN_USER") {
+            config.admin_user = user;
+        }
+        config.admin_password = std::env::var("BOOTHGATE_ADMIN_PASSWORD").ok();
+        Ok(config)
+    }
+}
+
+/// Every value an operator can set. The stored name is [`SettingDef::name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Setting {
+    PublicUrl,
+    DeadlineSecs,
+    KeepFailedInTrash,
+    RetentionDays,
+    MaxUploadMb,
+    MaxResultSide,
+    ProviderMaxSide,
+    DemoDelayMs,
+    UploadPassword,
+    TurbotextApiKey,
+    TurbotextBaseUrl,
+    GeminiApiKey,
+    GeminiBaseUrl,
+    GeminiModel,
+    DeepseekApiKey,
+    DeepseekBaseUrl,
+    DeepseekModel,
+    ImagesApiKey,
+    ImagesBaseUrl,
+    ImagesModel,
+}
+
+/// The sections of the Settings page; `Booth` values are shown under Statistics instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    General,
+    Booth,
+    Turbotext,
+    Gemini,
+    Deepseek,
+    Images,
+}
+
+impl Group {
+    pub const ON_SETTINGS_PAGE: [Group; 5] = [
+        Group::General,
+        Group::Turbotext,
+        Group::Gemini,
+        Group::Deepseek,
+        Group::Images,
+    ];
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    Text,
+    Url,
+    /// Never sent back to a browser nor logged.
+    Secret,
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    Switch,
+}
+
+/// Why a value was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueError {
+    NotInteger { min: i64, max: i64 },
+    NotUrl,
+    TooLong,
+}
+
+impl ValueError {
+    pub fn english(self) -> String {
+        match self {
+            ValueError::NotInteger { min, max } => {
+                format!("must be a whole number from {min} to {max}")
+            }
+            ValueError::NotUrl => "must be an http:// or https:// URL".into(),
+            ValueError::TooLong => "is too long".into(),
+        }
+    }
+}
+
+const MAX_VALUE_LEN: usize = 2048;
+
+impl ValueKind {
+    /// Checks a value as typed by an operator and gives the form it is stored in.
+    pub fn normalize(self, raw: &str) -> Result<String, ValueError> {
+        let value = raw.trim();
+        if value.len() > MAX_VALUE_LEN {
+            return Err(ValueError::TooLong);
+        }
+        match self {
+            ValueKind::Text | ValueKind::Secret => Ok(value.to_owned()),
+            ValueKind::Url if value.is_empty() => Ok(String::new()),
+            ValueKind::Url => {
+                let ok = value.starts_with("http://") || value.starts_with("https://");
+                let rest = value.split_once("://").map_or("", |(_, r)| r);
+                if ok && !rest.is_empty() && !value.contains(char::is_whitespace) {
+                    Ok(value.trim_end_matches('/').to_owned())
+                } else {
+                    Err(ValueError::NotUrl)
+                }
+            }
+            ValueKind::Integer { min, max } => value
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .map(|n| n.to_string())
+                .ok_or(ValueError::NotInteger { min, max }),
+            ValueKind::Switch => Ok(if matches!(value, "1" | "true" | "on" | "yes") {
+                "1".into()
+            } else {
+                "0".into()
+            }),
+        }
+    }
+}
+
+pub struct SettingDef {
+    pub key: Setting,
+    /// Stored name and form field name.
+    pub name: &'static str,
+    pub env: &'static str,
+    pub default: &'static str,
+    pub kind: ValueKind,
+    pub group: Group,
+}
+
+const fn def(
+    key: Setting,
+    name: &'static str,
+    env: &'static str,
+    default: &'static str,
+    kind: ValueKind,
+    group: Group,
+) -> SettingDef {
+    SettingDef {
+        key,
+        name,
+        env,
+        default,
+        kind,
+        group,
+    }
+}
+
+use Group as G;
+use Setting as S;
+use ValueKind as K;
+
+/// The one list of settings: the Settings page, the environment and the store all follow it.
+#[rustfmt::skip]
+pub const SETTINGS: &[SettingDef] = &[
+    def(S::PublicUrl, "public_url", "BOOTHGATE_PUBLIC_URL", "", K::Url, G::General),
+    def(S::DeadlineSecs, "deadline_secs", "BOOTHGATE_DEADLINE_SECS", "50", K::Integer { min: 1, max: 600 }, G::General),
+    def(S::KeepFailedInTrash, "keep_failed_in_trash", "BOOTHGATE_KEEP_FAILED_IN_TRASH", "1", K::Switch, G::General),
+    def(S::RetentionDays, "retention_days", "BOOTHGATE_RETENTION_DAYS", "30", K::Integer { min: 0, max: 3650 }, G::General),
+    def(S::MaxUploadMb, "max_upload_mb", "BOOTHGATE_MAX_UPLOAD_MB", "40", K::Integer { min: 1, max: 200 }, G::General),
+    def(S::MaxResultSide, "max_result_side", "BOOTHGATE_MAX_RESULT_SIDE", "2048", K::Integer { min: 256, max: 8192 }, G::General),
+    def(S::ProviderMaxSide, "provider_max_side", "BOOTHGATE_PROVIDER_MAX_SIDE", "2048", K::Integer { min: 256, max: 4096 }, G::General),
+    def(S::DemoDelayMs, "demo_delay_ms", "BOOTHGATE_DEMO_DELAY_MS", "1500", K::Integer { min: 0, max: 600_000 }, G::General),
+    def(S::UploadPassword, "upload_password", "BOOTHGATE_UPLOAD_PASSWORD", "", K::Secret, G::Booth),
+    def(S::TurbotextApiKey, "turbotext_api_key", "BOOTHGATE_TURBOTEXT_API_KEY", "", K::Secret, G::Turbotext),
+    def(S::TurbotextBaseUrl, "turbotext_base_url", "BOOTHGATE_TURBOTEXT_BASE_URL", "https://www.turbotext.ru/api_ai", K::Url, G::Turbotext),
+    def(S::GeminiApiKey, "gemini_api_key", "BOOTHGATE_GEMINI_API_KEY", "", K::Secret, G::Gemini),
+    def(S::GeminiBaseUrl, "gemini_base_url", "BOOTHGATE_GEMINI_BASE_URL", "https://generativelanguage.googleapis.com/v1beta", K::Url, G::Gemini),
+    def(S::GeminiModel, "gemini_model", "BOOTHGATE_GEMINI_MODEL", "gemini-3.1-flash-image", K::Text, G::Gemini),
+    def(S::DeepseekApiKey, "deepseek_api_key", "BOOTHGATE_DEEPSEEK_API_KEY", "", K::Secret, G::Deepseek),
+    def(S::DeepseekBaseUrl, "deepseek_base_url", "BOOTHGATE_DEEPSEEK_BASE_URL", "https://api.deepseek.com", K::Url, G::Deepseek),
+    def(S::DeepseekModel, "deepseek_model", "BOOTHGATE_DEEPSEEK_MODEL", "deepseek-chat", K::Text, G::Deepseek),
+    def(S::ImagesApiKey, "images_api_key", "BOOTHGATE_IMAGES_API_KEY", "", K::Secret, G::Images),
+    def(S::ImagesBaseUrl, "images_base_url", "BOOTHGATE_IMAGES_BASE_URL", "https://api.openai.com/v1", K::Url, G::Images),
+    def(S::ImagesModel, "images_model", "BOOTHGATE_IMAGES_MODEL", "gpt-image-1", K::Text, G::Images),
+];
+
+impl Setting {
+    pub fn def(self) -> &'static SettingDef {
+        SETTINGS
+            .iter()
+            .find(|d| d.key == self)
+            .expect("every setting has a definition")
+    }
+
+    pub fn by_name(name: &str) -> Option<&'static SettingDef> {
+        SETTINGS.iter().find(|d| d.name == name)
+    }
+}
+
+/// A consistent snapshot of every effective setting.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    values: HashMap<Setting, String>,
+    from_env: HashMap<Setting, bool>,
+}
+
+impl Settings {
+    /// Environment first, then the stored value, then the default.
+    pub fn resolve(
+        overrides: &HashMap<Setting, String>,
+        stored: &HashMap<String, String>,
+    ) -> Settings {
+        let mut values = HashMap::new();
+        let mut from_env = HashMap::new();
+        for def in SETTINGS {
+            let (value, env) = match (overrides.get(&def.key), stored.get(def.name)) {
+                (Some(v), _) => (v.clone(), true),
+                (None, Some(v)) => (v.clone(), false),
+                (None, None) => (def.default.to_owned(), false),
+            };
+            values.insert(def.key, value);
+            from_env.insert(def.key, env);
+        }
+        Settings { values, from_env }
+    }
+
+    pub fn get(&self, key: Setting) -> &str {
+        self.values.get(&key).map_or("", String::as_str)
+    }
+
+    pub fn is_from_env(&self, key: Setting) -> bool {
+        self.from_env.get(&key).copied().unwrap_or(false)
+    }
+
+    pub fn integer(&self, key: Setting) -> i64 {
+        self.get(key)
+            .parse()
+            .or_else(|_| key.def().default.parse())
+            .unwrap_or(0)
+    }
+
+    pub fn switch(&self, key: Setting) -> bool {
+        self.get(key) == "1"
+    }
+
+    pub fn deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.integer(Setting::DeadlineSecs).max(1) as u64)
+    }
+
+    pub fn max_upload_bytes(&self) -> usize {
+        self.integer(Setting::MaxUploadMb).max(1) as usize * 1024 * 1024
+    }
+
+    /// The configured public URL, if any, without a trailing slash.
+    pub fn public_url(&self) -> Option<&str> {
+        Some(self.get(Setting::PublicUrl)).filter(|u| !u.is_empty())
+    }
+}
+
+/// Shows the last four characters of a secret, so an operator can tell keys apart.
+pub fn mask_secret(secret: &str) -> String {
+    if secret.is_empty() {
+        return String::new();
+    }
+    let chars: Vec<char> = secret.chars().collect();
+    let tail: String = if chars.len() > 8 {
+        chars[chars.len() - 4..].iter().collect()
+    } else {
+        String::new()
+    };
+    format!("••••{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_wins_over_stored_and_stored_over_default() {
+        let overrides = HashMap::from([(Setting::DeadlineSecs, "7".to_owned())]);
+        let stored = HashMap::from([
+            ("deadline_secs".to_owned(), "30".to_owned()),
+            ("retention_days".to_owned(), "3".to_owned()),
+        ]);
+        let s = Settings::resolve(&overrides, &stored);
+        assert_eq!(s.integer(Setting::DeadlineSecs), 7);
+        assert!(s.is_from_env(Setting::DeadlineSecs));
+        assert_eq!(s.integer(Setting::RetentionDays), 3);
+        assert!(!s.is_from_env(Setting::RetentionDays));
+        assert_eq!(s.integer(Setting::MaxResultSide), 2048);
+        assert_eq!(s.get(Setting::GeminiModel), "gemini-3.1-flash-image");
+    }
+
+    #[test]
+    fn values_are_checked() {
+        let int = ValueKind::Integer { min: 1, max: 600 };
+        assert_eq!(int.normalize(" 50 "), Ok("50".into()));
+        assert!(int.normalize("0").is_err());
+        assert!(int.normalize("fifty").is_err());
+        assert_eq!(
+            ValueKind::Url.normalize("https://x.test/"),
+            Ok("https://x.test".into())
+        );
+        assert_eq!(ValueKind::Url.normalize("ftp://x"), Err(ValueError::NotUrl));
+        assert_eq!(ValueKind::Switch.normalize("on"), Ok("1".into()));
+        assert_eq!(ValueKind::Switch.normalize(""), Ok("0".into()));
+    }
+
+    #[test]
+    fn masking_keeps_only_a_short_tail() {
+        assert_eq!(mask_secret("sk-1234567890abcd"), "••••abcd");
+        assert_eq!(mask_secret("short"), "••••");
+        assert_eq!(mask_secret(""), "");
+    }
+
+    #[test]
+    fn every_setting_has_one_definition() {
+        for def in SETTINGS {
+            assert_eq!(def.key.def().name, def.name);
+            assert!(def.env.starts_with("BOOTHGATE_"));
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Plain types of the model: providers, slots, kinds and jobs. No I/O here.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Slots per provider; all of them exist from the first start.
+pub const SLOTS_PER_PROVIDER: u8 = 20;
+
+/// One AI back-end, one admin tab.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Turbotext,
+    Deepseek,
+    Nanobanana,
+}
+
+impl Provider {
+    /// In the order of the admin tabs.
+    pub const ALL: [Provider; 3] = [
+        Provider::Turbotext,
+        Provider::Deepseek,
+        Provider::Nanobanana,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Turbotext => "turbotext",
+            Provider::Deepseek => "deepseek",
+            Provider::Nanobanana => "nanobanana",
+        }
+    }
+
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Provider::Turbotext => "Turbotext",
+            Provider::Deepseek => "DeepSeek",
+            Provider::Nanobanana => "NanoBanana",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The processing type of a slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    FaceSwap,
+    Background,
+    Prompt,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::FaceSwap, Kind::Background, Kind::Prompt];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::FaceSwap => "face_swap",
+            Kind::Background => "background",
+            Kind::Prompt => "prompt",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Face swap and background need the slot's reference image.
+    pub fn needs_reference(self) -> bool {
+        matches!(self, Kind::FaceSwap | Kind::Background)
+    }
+
+    /// Editing by prompt is meaningless without one.
+    pub fn needs_prompt(self) -> bool {
+        matches!(self, Kind::Prompt)
+    }
+}
+
+/// A slot's address: provider and number `1..=20`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SlotId {
+    pub provider: Provider,
+    pub number: u8,
+}
+
+impl SlotId {
+    pub fn new(provider: Provider, number: u8) -> Option<SlotId> {
+        (1..=SLOTS_PER_PROVIDER)
+            .contains(&number)
+            .then_some(SlotId { provider, number })
+    }
+
+    /// Parses the two path segments of `/…/{provider}/{slot}`.
+    pub fn parse(provider: &str, number: &str) -> Option<SlotId> {
+        SlotId::new(Provider::parse(provider)?, number.parse().ok()?)
+    }
+
+    /// Every slot of every provider, tab by tab.
+    pub fn all() -> impl Iterator<Item = SlotId> {
+        Provider::ALL.into_iter().flat_map(|provider| {
+            (1..=SLOTS_PER_PROVIDER).map(move |number| SlotId { provider, number })
+        })
+    }
+
+    pub fn upload_path(self) -> String {
+        format!("/upload/{}/{}", self.provider, self.number)
+    }
+}
+
+/// One preset as the operator configured it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Slot {
+    pub id: SlotId,
+    pub name: String,
+    pub enabled: bool,
+    pub kind: Kind,
+    pub prompt: String,
+    /// File name of the reference image inside the media references folder.
+    pub reference: Option<String>,
+    /// Provider options (model, strength, …), a JSON object.
+    pub options: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Why a slot cannot take an upload right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotUnavailable {
+    Disabled,
+    MissingReference,
+    MissingPrompt,
+}
+
+impl Slot {
+    pub fn check_ready(&self) -> Result<(), SlotUnavailable> {
+        if !self.enabled {
+            Err(SlotUnavailable::Disabled)
+        } else if self.kind.needs_reference() && self.reference.is_none() {
+            Err(SlotUnavailable::MissingReference)
+        } else if self.kind.needs_prompt() && self.prompt.trim().is_empty() {
+            Err(SlotUnavailable::MissingPrompt)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Where a job stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Processing,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Interrupted,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Processing,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::TimedOut,
+        JobStatus::Interrupted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Processing => "processing",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::TimedOut => "timed_out",
+            JobStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        JobStatus::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// An image format the server accepts and answers in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageFormat {
+    Jpeg,
+    Png,
+    Webp,
+}
+
+impl ImageFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ImageFormat::Jpeg => "jpg",
+            ImageFormat::Png => "png",
+            ImageFormat::Webp => "webp",
+        }
+    }
+
+    pub fn mime(self) -> &'static str {
+        match self {
+            ImageFormat::Jpeg => "image/jpeg",
+            ImageFormat::Png => "image/png",
+            ImageFormat::Webp => "image/webp",
+        }
+    }
+
+    pub fn from_extension(ext: &str) -> Option<ImageFormat> {
+        [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Webp]
+            .into_iter()
+            .find(|f| f.extension() == ext)
+    }
+
+    /// Recognises the format by its magic bytes, never by a client's label.
+    pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
+        if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(ImageFormat::Jpeg)
+        } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(ImageFormat::Png)
+        } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+            Some(ImageFormat::Webp)
+        } else {
+            None
+        }
+    }
+
+    /// The format the booth gets back: PNG keeps a transparent flow, all else is JPEG.
+    pub fn result_format(self) -> ImageFormat {
+        match self {
+            ImageFormat::Png => ImageFormat::Png,
+            _ => ImageFormat::Jpeg,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_ids_cover_three_tabs_of_twenty() {
+        let all: Vec<_> = SlotId::all().collect();
+        assert_eq!(all.len(), 60);
+        assert_eq!(all[0], SlotId::new(Provider::Turbotext, 1).unwrap());
+        assert_eq!(all[59], SlotId::new(Provider::Nanobanana, 20).unwrap());
+    }
+
+    #[test]
+    fn slot_id_parse_rejects_out_of_range() {
+        assert!(SlotId::parse("deepseek", "0").is_none());
+        assert!(SlotId::parse("deepseek", "21").is_none());
+        assert!(SlotId::parse("openai", "1").is_none());
+        assert!(SlotId::parse("deepseek", "x").is_none());
+        assert_eq!(SlotId::parse("deepseek", "20").unwrap().number, 20);
+    }
+
+    #[test]
+    fn sniff_reads_magic_bytes() {
+        assert_eq!(
+            ImageFormat::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]),
+            Some(ImageFormat::Jpeg)
+        );
+        assert_eq!(
+            ImageFormat::sniff(b"\x89PNG\r\n\x1a\nxxxx"),
+            Some(ImageFormat::Png)
+        );
+        assert_eq!(
+            ImageFormat::sniff(b"RIFF\0\0\0\0WEBPVP8 "),
+            Some(ImageFormat::Webp)
+        );
+        assert_eq!(ImageFormat::sniff(b"<html>"), None);
+    }
+
+    #[test]
+    fn readiness_follows_kind() {
+        let mut slot = Slot {
+            id: SlotId::new(Provider::Deepseek, 1).unwrap(),
+            name: String::new(),
+            enabled: true,
+            kind: Kind::Prompt,
+            prompt: " ".into(),
+            reference: None,
+            options: Default::default(),
+        };
+        assert_eq!(slot.check_ready(), Err(SlotUnavailable::MissingPrompt));
+        slot.kind = Kind::FaceSwap;
+        assert_eq!(slot.check_ready(), Err(SlotUnavailable::MissingReference));
+        slot.reference = Some("r.jpg".into());
+        assert_eq!(slot.check_ready(), Ok(()));
+        slot.enabled = false;
+        assert_eq!(slot.check_ready(), Err(SlotUnavailable::Disabled));
+    }
+}

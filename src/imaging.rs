@@ -1,0 +1,509 @@
+//! Image work: sniffing, decoding (DCT-scaled for JPEG), EXIF orientation, resizing and
+//! encoding. Everything here is CPU-bound and runs on [`CpuPool`], never on the async runtime.
+
+use crate::domain::ImageFormat;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer, images::Image};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage, RgbaImage};
+use std::io::Cursor;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// Larger images are refused before any pixel is decoded (a 24 MP camera is far below).
+pub const MAX_PIXELS: u64 = 120_000_000;
+/// Side of the thumbnails the job history shows.
+const THUMB_SIDE: u32 = 320;
+const JPEG_QUALITY: u8 = 90;
+const THUMB_QUALITY: u8 = 80;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ImagingError {
+    #[error("{0}")]
+    Unreadable(String),
+    #[error("{width}×{height} pixels is more than this server decodes")]
+    TooManyPixels { width: u64, height: u64 },
+    #[error("not a JPEG, PNG or WebP image")]
+    UnknownFormat,
+}
+
+fn unreadable(e: impl std::fmt::Display) -> ImagingError {
+    ImagingError::Unreadable(e.to_string())
+}
+
+/// Decoded pixels, RGB or RGBA, 8 bits a channel.
+struct Pixels {
+    width: u32,
+    height: u32,
+    alpha: bool,
+    data: Vec<u8>,
+}
+
+impl Pixels {
+    fn pixel_type(&self) -> PixelType {
+        if self.alpha {
+            PixelType::U8x4
+        } else {
+            PixelType::U8x3
+        }
+    }
+
+    fn from_dynamic(image: DynamicImage) -> Pixels {
+        let (width, height) = (image.width(), image.height());
+        if image.color().has_alpha() {
+            Pixels {
+                width,
+                height,
+                alpha: true,
+                data: image.into_rgba8().into_raw(),
+            }
+        } else {
+            Pixels {
+                width,
+                height,
+                alpha: false,
+                data: image.into_rgb8().into_raw(),
+            }
+        }
+    }
+
+    fn into_dynamic(self) -> DynamicImage {
+        let Pixels {
+            width,
+            height,
+            alpha,
+            data,
+        } = self;
+        let image = if alpha {
+            RgbaImage::from_raw(width, height, data).map(DynamicImage::ImageRgba8)
+        } else {
+            RgbImage::from_raw(width, height, data).map(DynamicImage::ImageRgb8)
+        };
+        image.expect("buffer size matches dimensions")
+    }
+
+    fn oriented(self, orientation: Orientation) -> Pixels {
+        if orientation == Orientation::NoTransforms {
+            return self;
+        }
+        let mut image = self.into_dynamic();
+        image.apply_orientation(orientation);
+        Pixels::from_dynamic(image)
+    }
+
+    /// Scales to exactly `width`×`height`, cropping the centre when the aspect differs.
+    fn resized_to_cover(self, width: u32, height: u32) -> Result<Pixels, ImagingError> {
+        if (width, height) == (self.width, self.height) {
+            return Ok(self);
+        }
+        let pixel_type = self.pixel_type();
+        let alpha = self.alpha;
+        let src = Image::from_vec_u8(self.width, self.height, self.data, pixel_type)
+            .map_err(unreadable)?;
+        let mut dst = Image::new(width, height, pixel_type);
+        let options = ResizeOptions::new()
+            .resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom))
+            .fit_into_destination(Some((0.5, 0.5)));
+        Resizer::new()
+            .resize(&src, &mut dst, &options)
+            .map_err(unreadable)?;
+        Ok(Pixels {
+            width,
+            height,
+            alpha,
+            data: dst.into_vec(),
+        })
+    }
+
+    /// Shrinks so that neither side exceeds `max_side`; never enlarges.
+    fn fitted_within(self, max_side: u32) -> Result<Pixels, ImagingError> {
+        let (width, height) = fit_within(self.width, self.height, max_side);
+        self.resized_to_cover(width, height)
+    }
+
+    /// RGB pixels for JPEG: transparent areas become white rather than black.
+    fn without_alpha(self) -> Pixels {
+        if !self.alpha {
+            return self;
+        }
+        let data = self
+            .data
+            .chunks_exact(4)
+            .flat_map(|px| {
+                let a = u16::from(px[3]);
+                let blend = |c: u8| ((u16::from(c) * a + 255 * (255 - a)) / 255) as u8;
+                [blend(px[0]), blend(px[1]), blend(px[2])]
+            })
+            .collect();
+        Pixels {
+            width: self.width,
+            height: self.height,
+            alpha: false,
+            data,
+        }
+    }
+
+    fn encode(self, format: ImageFormat, quality: u8) -> Result<Vec<u8>, ImagingError> {
+        match format {
+            ImageFormat::Png => {
+                let mut out = Vec::new();
+                let encoder = image::codecs::png::PngEncoder::new_with_quality(
+                    &mut out,
+                    image::codecs::png::CompressionType::Fast,
+                    image::codecs::png::FilterType::Adaptive,
+                );
+                let color = if self.alpha {
+                    image::ExtendedColorType::Rgba8
+                } else {
+                    image::ExtendedColorType::Rgb8
+                };
+                image::ImageEncoder::write_image(
+                    encoder,
+                    &self.data,
+                    self.width,
+                    self.height,
+                    color,
+                )
+                .map_err(unreadable)?;
+                Ok(out)
+            }
+            // WebP is accepted but answered as JPEG, which every booth program prints.
+            ImageFormat::Jpeg | ImageFormat::Webp => {
+                let rgb = self.without_alpha();
+                let mut out = Vec::new();
+                let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+                encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+                let (w, h) = (side_u16(rgb.width)?, side_u16(rgb.height)?);
+                encoder
+                    .encode(&rgb.data, w, h, jpeg_encoder::ColorType::Rgb)
+                    .map_err(unreadable)?;
+                Ok(out)
+            }
+        }
+    }
+
+    fn thumbnail(&self) -> Result<Vec<u8>, ImagingError> {
+        let copy = Pixels {
+            data: self.data.clone(),
+            ..*self
+        };
+        copy.fitted_within(THUMB_SIDE)?
+            .encode(ImageFormat::Jpeg, THUMB_QUALITY)
+    }
+}
+
+fn side_u16(side: u32) -> Result<u16, ImagingError> {
+    u16::try_from(side).map_err(|_| unreadable("image too wide for JPEG"))
+}
+
+/// The largest size within `max_side`×`max_side` with the same aspect (never enlarged).
+pub fn fit_within(width: u32, height: u32, max_side: u32) -> (u32, u32) {
+    let longest = width.max(height);
+    if longest <= max_side || longest == 0 {
+        return (width, height);
+    }
+    let scale = f64::from(max_side) / f64::from(longest);
+    let side = |s: u32| ((f64::from(s) * scale).round() as u32).max(1);
+    (side(width), side(height))
+}
+
+fn check_pixels(width: u32, height: u32) -> Result<(), ImagingError> {
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(ImagingError::TooManyPixels {
+            width: width.into(),
+            height: height.into(),
+        });
+    }
+    Ok(())
+}
+
+/// Decodes an image, at reduced size where the format allows it cheaply (JPEG's DCT scaling),
+/// keeping at least `min_side` pixels on the longest side. Returns the stored (not yet
+/// oriented) pixels and the EXIF orientation.
+fn decode(bytes: &[u8], min_side: u32) -> Result<(Pixels, Orientation), ImagingError> {
+    match ImageFormat::sniff(bytes).ok_or(ImagingError::UnknownFormat)? {
+        ImageFormat::Jpeg => decode_jpeg(bytes, min_side),
+        format => decode_other(bytes, format),
+    }
+}
+
+fn decode_jpeg(bytes: &[u8], min_side: u32) -> Result<(Pixels, Orientation), ImagingError> {
+    let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    decoder.set_max_decoding_buffer_size((MAX_PIXELS * 4) as usize);
+    decoder.read_info().map_err(unreadable)?;
+    let info = decoder.info().ok_or_else(|| unreadable("no JPEG frame"))?;
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    check_pixels(width, height)?;
+    if !matches!(
+        info.pixel_format,
+        jpeg_decoder::PixelFormat::RGB24 | jpeg_decoder::PixelFormat::L8
+    ) {
+        // CMYK and 16-bit JPEGs are rare in a booth; the general decoder handles them.
+        return decode_other(bytes, ImageFormat::Jpeg);
+    }
+    let orientation = decoder
+        .exif_data()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    let (want_w, want_h) = fit_within(width, height, min_side);
+    decoder
+        .scale(side_u16(want_w)?, side_u16(want_h)?)
+        .map_err(unreadable)?;
+    let data = decoder.decode().map_err(unreadable)?;
+    let info = decoder.info().ok_or_else(|| unreadable("no JPEG frame"))?;
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    let data = match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 => data.iter().flat_map(|&l| [l, l, l]).collect(),
+        _ => data,
+    };
+    if data.len() != width as usize * height as usize * 3 {
+        return Err(unreadable("JPEG data does not match its size"));
+    }
+    Ok((
+        Pixels {
+            width,
+            height,
+            alpha: false,
+            data,
+        },
+        orientation,
+    ))
+}
+
+fn general_decoder(
+    bytes: &[u8],
+    format: ImageFormat,
+) -> Result<impl ImageDecoder + '_, ImagingError> {
+    let format = match format {
+        ImageFormat::Jpeg => image::ImageFormat::Jpeg,
+        ImageFormat::Png => image::ImageFormat::Png,
+        ImageFormat::Webp => image::ImageFormat::WebP,
+    };
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_PIXELS * 4);
+    reader.limits(limits);
+    reader.into_decoder().map_err(unreadable)
+}
+
+fn decode_other(bytes: &[u8], format: ImageFormat) -> Result<(Pixels, Orientation), ImagingError> {
+    let mut decoder = general_decoder(bytes, format)?;
+    let (width, height) = decoder.dimensions();
+    check_pixels(width, height)?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let image = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
+    Ok((Pixels::from_dynamic(image), orientation))
+}
+
+/// Size of an upload as a person sees it (EXIF orientation applied), read from its header.
+pub fn upright_size(bytes: &[u8]) -> Result<(u32, u32), ImagingError> {
+    let (width, height, orientation) =
+        match ImageFormat::sniff(bytes).ok_or(ImagingError::UnknownFormat)? {
+            ImageFormat::Jpeg => {
+                let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+                decoder.read_info().map_err(unreadable)?;
+                let info = decoder.info().ok_or_else(|| unreadable("no JPEG frame"))?;
+                let orientation = decoder.exif_data().and_then(Orientation::from_exif_chunk);
+                (u32::from(info.width), u32::from(info.height), orientation)
+            }
+            other => {
+                let mut decoder = general_decoder(bytes, other)?;
+                let (width, height) = decoder.dimensions();
+                (width, height, decoder.orientation().ok())
+            }
+        };
+    check_pixels(width, height)?;
+    let turned = orientation.is_some_and(swaps_sides);
+    Ok(if turned {
+        (height, width)
+    } else {
+        (width, height)
+    })
+}
+
+fn swaps_sides(orientation: Orientation) -> bool {
+    matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
+}
+
+/// A guest photo made ready for a model.
+pub struct PreparedInput {
+    /// Upright size of the upload.
+    pub width: u32,
+    pub height: u32,
+    /// What the model receives: upright, at most the provider's max side.
+    pub model_input: Vec<u8>,
+    pub model_format: ImageFormat,
+    pub thumbnail: Vec<u8>,
+}
+
+/// Decodes an upload, turns it upright and scales it for the model.
+pub fn prepare_input(bytes: &[u8], max_side: u32) -> Result<PreparedInput, ImagingError> {
+    let (width, height) = upright_size(bytes)?;
+    let (pixels, orientation) = decode(bytes, max_side)?;
+    let pixels = pixels.fitted_within(max_side)?.oriented(orientation);
+    let thumbnail = pixels.thumbnail()?;
+    let model_format = if pixels.alpha {
+        ImageFormat::Png
+    } else {
+        ImageFormat::Jpeg
+    };
+    Ok(PreparedInput {
+        width,
+        height,
+        model_input: pixels.encode(model_format, JPEG_QUALITY)?,
+        model_format,
+        thumbnail,
+    })
+}
+
+/// The photo the booth gets back.
+pub struct FinishedResult {
+    pub bytes: Vec<u8>,
+    pub thumbnail: Vec<u8>,
+}
+
+/// Fits a model's answer to the upload: its aspect and orientation, its pixel size up to
+/// `max_side`, and its format family (PNG for PNG, else JPEG).
+pub fn finish_result(
+    model_output: &[u8],
+    upload_size: (u32, u32),
+    max_side: u32,
+    format: ImageFormat,
+) -> Result<FinishedResult, ImagingError> {
+    let (width, height) = fit_within(upload_size.0, upload_size.1, max_side);
+    let (pixels, orientation) = decode(model_output, width.max(height))?;
+    let pixels = pixels
+        .oriented(orientation)
+        .resized_to_cover(width, height)?;
+    let thumbnail = pixels.thumbnail()?;
+    Ok(FinishedResult {
+        bytes: pixels.encode(format, JPEG_QUALITY)?,
+        thumbnail,
+    })
+}
+
+/// Re-encodes an image of any accepted format as a small JPEG thumbnail.
+pub fn thumbnail(bytes: &[u8]) -> Result<Vec<u8>, ImagingError> {
+    let (pixels, orientation) = decode(bytes, THUMB_SIDE)?;
+    pixels.oriented(orientation).thumbnail()
+}
+
+/// Decodes any accepted image, upright, at least `min_side` on its longest side where the
+/// format allows a cheap reduced decode.
+pub fn decode_upright(bytes: &[u8], min_side: u32) -> Result<DynamicImage, ImagingError> {
+    let (pixels, orientation) = decode(bytes, min_side)?;
+    Ok(pixels.oriented(orientation).into_dynamic())
+}
+
+/// Scales to exactly `width`×`height`, cropping the centre when the aspect differs.
+pub fn resize_cover(
+    image: DynamicImage,
+    width: u32,
+    height: u32,
+) -> Result<DynamicImage, ImagingError> {
+    Ok(Pixels::from_dynamic(image)
+        .resized_to_cover(width, height)?
+        .into_dynamic())
+}
+
+pub fn encode(image: DynamicImage, format: ImageFormat) -> Result<Vec<u8>, ImagingError> {
+    Pixels::from_dynamic(image).encode(format, JPEG_QUALITY)
+}
+
+/// The pool CPU-heavy image work waits for: no wider than the machine, so a burst of uploads
+/// queues here instead of multiplying decoded buffers in memory.
+#[derive(Clone)]
+pub struct CpuPool {
+    permits: Arc<Semaphore>,
+}
+
+impl CpuPool {
+    pub fn new(width: usize) -> CpuPool {
+        CpuPool {
+            permits: Arc::new(Semaphore::new(width.max(1))),
+        }
+    }
+
+    pub fn machine_wide() -> CpuPool {
+        CpuPool::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+
+    /// Runs `work` on a blocking thread once a place is free. A panic inside becomes an error.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, ImagingError>
+    where
+        F: FnOnce() -> Result<T, ImagingError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let _permit = self.permits.acquire().await.map_err(unreadable)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .unwrap_or_else(|e| Err(unreadable(format!("image worker failed: {e}"))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jpeg(width: u32, height: u32) -> Vec<u8> {
+        let data = (0..width * height)
+            .flat_map(|i| [(i % 251) as u8, 90, 200])
+            .collect();
+        Pixels {
+            width,
+            height,
+            alpha: false,
+            data,
+        }
+        .encode(ImageFormat::Jpeg, 90)
+        .unwrap()
+    }
+
+    #[test]
+    fn fit_within_keeps_aspect_and_never_enlarges() {
+        assert_eq!(fit_within(6000, 4000, 2048), (2048, 1365));
+        assert_eq!(fit_within(4000, 6000, 2048), (1365, 2048));
+        assert_eq!(fit_within(512, 768, 2048), (512, 768));
+    }
+
+    #[test]
+    fn prepare_scales_to_max_side() {
+        let prepared = prepare_input(&jpeg(1200, 800), 600).unwrap();
+        assert_eq!((prepared.width, prepared.height), (1200, 800));
+        let model = image::load_from_memory(&prepared.model_input).unwrap();
+        assert_eq!((model.width(), model.height()), (600, 400));
+        let thumb = image::load_from_memory(&prepared.thumbnail).unwrap();
+        assert_eq!(thumb.width().max(thumb.height()), THUMB_SIDE);
+    }
+
+    #[test]
+    fn finish_crops_a_square_answer_to_the_upload_aspect() {
+        let result = finish_result(&jpeg(1024, 1024), (600, 900), 2048, ImageFormat::Jpeg).unwrap();
+        let image = image::load_from_memory(&result.bytes).unwrap();
+        assert_eq!((image.width(), image.height()), (600, 900));
+    }
+
+    #[test]
+    fn finish_caps_the_result_side() {
+        let result = finish_result(&jpeg(512, 512), (6000, 4000), 2048, ImageFormat::Png).unwrap();
+        assert_eq!(ImageFormat::sniff(&result.bytes), Some(ImageFormat::Png));
+        let image = image::load_from_memory(&result.bytes).unwrap();
+        assert_eq!((image.width(), image.height()), (2048, 1365));
+    }
+
+    #[test]
+    fn broken_bytes_are_an_error_not_a_panic() {
+        let mut truncated = jpeg(64, 64);
+        truncated.truncate(truncated.len() / 3);
+        assert!(prepare_input(&truncated, 512).is_err());
+        assert_eq!(
+            prepare_input(b"<html>", 512).err(),
+            Some(ImagingError::UnknownFormat)
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! Boothgate: a photo booth posts a guest's photo, an AI model processes it, the booth gets
+//! the result back in the same HTTP request.
+
+pub mod admin;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod imaging;
+pub mod ingest;
+pub mod media;
+pub mod providers;
+pub mod store;
+
+use crate::admin::auth::AdminAuth;
+use crate::config::{Config, Setting, Settings};
+use crate::error::InternalError;
+use crate::imaging::CpuPool;
+use crate::media::Media;
+use crate::store::Store;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use tokio::net::TcpListener;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub media: Media,
+    pub cpu: CpuPool,
+    pub demo: bool,
+    pub admin: Arc<AdminAuth>,
+    /// Per-install random key: signs CSRF tokens.
+    pub secret: Arc<[u8; 32]>,
+    overrides: Arc<HashMap<Setting, String>>,
+    settings: Arc<RwLock<Arc<Settings>>>,
+}
+
+impl AppState {
+    /// The settings in force now; a snapshot that a request keeps to its end.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.read().expect("settings lock").clone()
+    }
+
+    /// Re-reads the stored settings after an operator changed them.
+    pub async fn reload_settings(&self) -> Result<(), InternalError> {
+        let stored = self.store.stored_settings().await?;
+        let fresh = Arc::new(Settings::resolve(&self.overrides, &stored));
+        *self.settings.write().expect("settings lock") = fresh;
+        Ok(())
+    }
+}
+
+/// A built server, ready to serve; `generated` lists the secrets made at this first start.
+pub struct App {
+    pub router: Router,
+    pub state: AppState,
+    pub generated: Vec<(&'static str, String)>,
+}
+
+/// Opens the data folder and the database, recovers from a crash, and builds the router.
+pub async fn build_app(config: Config) -> Result<App, InternalError> {
+    let store = Store::open(&config.data_dir).await?;
+    let interrupted = store.mark_interrupted().await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "jobs left running by the last stop are marked interrupted"
+        );
+    }
+    let secret = load_or_create_secret(&config.data_dir)?;
+    let mut generated = Vec::new();
+    let admin = AdminAuth::init(&store, &config, &secret, &mut generated).await?;
+    ensure_upload_password(&store, &config, &mut generated).await?;
+    let stored = store.stored_settings().await?;
+    let state = AppState {
+        media: Media::new(&config.data_dir),
+        cpu: CpuPool::machine_wide(),
+        demo: config.demo,
+        admin: Arc::new(admin),
+        secret: Arc::new(secret),
+        settings: Arc::new(RwLock::new(Arc::new(Settings::resolve(
+            &config.overrides,
+            &stored,
+        )))),
+        overrides: Arc::new(config.overrides),
+        store,
+    };
+    Ok(App {
+        router: router(state.clone()),
+        state,
+        generated,
+    })
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/admin/turbotext") }))
+        .route("/healthz", get(healthz))
+        .merge(ingest::routes())
+        .nest("/admin", admin::routes(state.clone()))
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.store.ping().await {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+    }
+}
+
+/// Serves until `shutdown` completes, then lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let store = app.state.store.clone();
+    axum::serve(listener, app.router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    store.close().await;
+    Ok(())
+}
+
+/// A random password of letters and digits, easy to read out over the phone.
+pub fn generate_password(len: usize) -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+fn load_or_create_secret(data_dir: &Path) -> Result<[u8; 32], InternalError> {
+    let path = data_dir.join("secret.key");
+    match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() == 32 => Ok(bytes.try_into().expect("32 bytes")),
+        Ok(_) => Err(InternalError::Other(format!(
+            "{} is damaged",
+            path.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret: [u8; 32] = rand::random();
+            write_private(&path, &secret)?;
+            Ok(secret)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}
+
+async fn ensure_upload_password(
+    store: &Store,
+    config: &Config,
+    generated: &mut Vec<(&'static str, String)>,
+) -> Result<(), InternalError> {
+    let name = Setting::UploadPassword.def().name;
+    if config.overrides.contains_key(&Setting::UploadPassword)
+        || store.stored_setting(name).await?.is_some()
+    {
+        return Ok(());
+    }
+    let password = generate_password(12);
+    store.save_settings(&[(name, password.clone())]).await?;
+    generated.push(("upload password", password));
+    Ok(())
+}

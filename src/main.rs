@@ -1,0 +1,68 @@
+use boothgate::config::{Cli, Command, Config};
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Serve(args)) => args,
+        None => cli.serve,
+    };
+    match run(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("boothgate: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: boothgate::config::ServeArgs) -> Result<(), String> {
+    let config = Config::from_process(&args)?;
+    let admin_user = config.admin_user.clone();
+    let app = boothgate::build_app(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    for (what, secret) in &app.generated {
+        // Shown once: the admin password is only kept hashed.
+        println!("First start: generated {what}: {secret}");
+    }
+    if app
+        .generated
+        .iter()
+        .any(|(what, _)| what.starts_with("admin"))
+    {
+        println!("Sign in to the admin as '{admin_user}'.");
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    tracing::info!(address = %args.listen, demo = app.state.demo, "Boothgate is listening");
+    boothgate::serve(listener, app, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing the uploads in flight");
+}

@@ -1,0 +1,116 @@
+use super::{Store, now_ms};
+use crate::domain::{Kind, Provider, Slot, SlotId};
+use crate::error::InternalError;
+use sqlx::AssertSqlSafe;
+
+#[derive(sqlx::FromRow)]
+struct SlotRow {
+    provider: String,
+    number: i64,
+    name: String,
+    enabled: bool,
+    kind: String,
+    prompt: String,
+    reference: Option<String>,
+    options: String,
+}
+
+impl SlotRow {
+    fn into_slot(self) -> Option<Slot> {
+        let provider = Provider::parse(&self.provider)?;
+        Some(Slot {
+            id: SlotId::new(provider, u8::try_from(self.number).ok()?)?,
+            name: self.name,
+            enabled: self.enabled,
+            kind: Kind::parse(&self.kind).unwrap_or(Kind::Prompt),
+            prompt: self.prompt,
+            reference: self.reference,
+            options: serde_json::from_str(&self.options).unwrap_or_default(),
+        })
+    }
+}
+
+const SLOT_COLUMNS: &str = "provider, number, name, enabled, kind, prompt, reference, options";
+
+impl Store {
+    pub(super) async fn create_missing_slots(&self) -> Result<(), InternalError> {
+        let mut tx = self.pool.begin().await?;
+        for id in SlotId::all() {
+            sqlx::query("INSERT OR IGNORE INTO slots (provider, number) VALUES (?, ?)")
+                .bind(id.provider.as_str())
+                .bind(id.number)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn slot(&self, id: SlotId) -> Result<Slot, InternalError> {
+        let row: SlotRow = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {SLOT_COLUMNS} FROM slots WHERE provider = ? AND number = ?"
+        )))
+        .bind(id.provider.as_str())
+        .bind(id.number)
+        .fetch_one(&self.pool)
+        .await?;
+        row.into_slot()
+            .ok_or_else(|| InternalError::Other(format!("corrupt slot row {id:?}")))
+    }
+
+    /// The 20 slots of one tab, in order.
+    pub async fn slots(&self, provider: Provider) -> Result<Vec<Slot>, InternalError> {
+        let rows: Vec<SlotRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {SLOT_COLUMNS} FROM slots WHERE provider = ? ORDER BY number"
+        )))
+        .bind(provider.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().filter_map(SlotRow::into_slot).collect())
+    }
+
+    /// Saves the operator's fields of one slot; the reference image has its own call.
+    pub async fn save_slot(&self, slot: &Slot) -> Result<(), InternalError> {
+        sqlx::query(
+            "UPDATE slots SET name = ?, enabled = ?, kind = ?, prompt = ?, options = ?, updated_at = ?
+             WHERE provider = ? AND number = ?",
+        )
+        .bind(&slot.name)
+        .bind(slot.enabled)
+        .bind(slot.kind.as_str())
+        .bind(&slot.prompt)
+        .bind(serde_json::Value::Object(slot.options.clone()).to_string())
+        .bind(now_ms())
+        .bind(slot.id.provider.as_str())
+        .bind(slot.id.number)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Points the slot at a new reference file (or none) and gives back the one it replaced.
+    pub async fn set_reference(
+        &self,
+        id: SlotId,
+        reference: Option<&str>,
+    ) -> Result<Option<String>, InternalError> {
+        let mut tx = self.pool.begin().await?;
+        let previous: Option<String> =
+            sqlx::query_scalar("SELECT reference FROM slots WHERE provider = ? AND number = ?")
+                .bind(id.provider.as_str())
+                .bind(id.number)
+                .fetch_one(&mut *tx)
+                .await?;
+        sqlx::query(
+            "UPDATE slots SET reference = ?, updated_at = ? WHERE provider = ? AND number = ?",
+        )
+        .bind(reference)
+        .bind(now_ms())
+        .bind(id.provider.as_str())
+        .bind(id.number)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(previous)
+    }
+}

@@ -1,0 +1,107 @@
+// Boothgate admin: copy buttons, card saves without a page reload, reference previews,
+// "try it" runs and confirmations. Event delegation, so swapped-in cards keep working.
+"use strict";
+
+const ui = document.body.dataset;
+
+function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    return navigator.clipboard.writeText(text);
+  }
+  // Plain-HTTP admin pages have no clipboard API: fall back to a hidden selection.
+  const area = document.createElement("textarea");
+  area.value = text;
+  area.setAttribute("readonly", "");
+  area.style.position = "fixed";
+  area.style.opacity = "0";
+  document.body.appendChild(area);
+  area.select();
+  const ok = document.execCommand("copy");
+  area.remove();
+  return ok ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button.copy");
+  if (!button) return;
+  const label = button.dataset.label || button.textContent;
+  button.dataset.label = label;
+  copyText(button.dataset.copy).then(() => {
+    button.textContent = ui.copied;
+    button.classList.add("done");
+    setTimeout(() => { button.textContent = label; button.classList.remove("done"); }, 2000);
+  });
+});
+
+document.addEventListener("submit", async (event) => {
+  const form = event.target;
+  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+    return;
+  }
+  if (!form.classList.contains("card-form")) return;
+  event.preventDefault();
+  const card = form.closest(".card");
+  const status = card.querySelector(".card-status");
+  status.textContent = ui.saving;
+  try {
+    const response = await fetch(form.action, {
+      method: "POST",
+      body: new FormData(form, event.submitter),
+      headers: { "x-partial": "card" },
+      credentials: "same-origin",
+    });
+    const html = await response.text();
+    if (html.trimStart().startsWith("<section")) {
+      card.outerHTML = html;
+    } else {
+      status.textContent = ui.saveFailed;
+    }
+  } catch (e) {
+    status.textContent = ui.saveFailed;
+  }
+});
+
+document.addEventListener("change", async (event) => {
+  const input = event.target;
+  if (input.name === "reference" && input.files.length) {
+    const row = input.closest(".reference-row");
+    let thumb = row.querySelector(".thumb");
+    if (thumb.tagName !== "IMG") {
+      const img = document.createElement("img");
+      img.className = "thumb";
+      thumb.replaceWith(img);
+      thumb = img;
+    }
+    thumb.src = URL.createObjectURL(input.files[0]);
+    return;
+  }
+  if (input.classList.contains("try-input") && input.files.length) {
+    const form = input.closest("form");
+    const output = form.querySelector(".try-output");
+    output.hidden = false;
+    output.textContent = ui.tryRunning;
+    const body = new FormData();
+    body.append("csrf", form.querySelector("input[name=csrf]").value);
+    body.append("file", input.files[0]);
+    input.value = "";
+    try {
+      const response = await fetch(input.dataset.url, { method: "POST", body, credentials: "same-origin" });
+      output.textContent = "";
+      if (response.ok) {
+        const img = document.createElement("img");
+        img.src = URL.createObjectURL(await response.blob());
+        img.className = "try-result";
+        output.appendChild(img);
+      } else {
+        const error = await response.json().catch(() => ({ message: response.statusText }));
+        const p = document.createElement("p");
+        p.className = "field-error";
+        p.textContent = `${response.status}: ${error.message}`;
+        output.appendChild(p);
+      }
+    } catch (e) {
+      output.textContent = String(e);
+    }
+  }
+});
