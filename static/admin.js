@@ -4,11 +4,8 @@
 
 const ui = document.body.dataset;
 
-function copyText(text) {
-  if (navigator.clipboard && window.isSecureContext) {
-    return navigator.clipboard.writeText(text);
-  }
-  // Plain-HTTP admin pages have no clipboard API: fall back to a hidden selection.
+function copyBySelection(text) {
+  // Plain-HTTP admin pages have no clipboard API: copy through a hidden selection.
   const area = document.createElement("textarea");
   area.value = text;
   area.setAttribute("readonly", "");
@@ -19,6 +16,13 @@ function copyText(text) {
   const ok = document.execCommand("copy");
   area.remove();
   return ok ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+}
+
+function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    return navigator.clipboard.writeText(text).catch(() => copyBySelection(text));
+  }
+  return copyBySelection(text);
 }
 
 document.addEventListener("click", (event) => {

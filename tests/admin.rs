@@ -1,0 +1,797 @@
+//! The admin: authentication, tabs and slot cards, the JSON API, settings, statistics.
+
+mod common;
+
+use boothgate::config::Setting;
+use boothgate::domain::{Kind, Provider, SlotId};
+use boothgate::store::NewJob;
+use common::*;
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn admin_needs_basic_auth() {
+    let app = spawn_app(Options::default()).await;
+    for path in [
+        "/admin/turbotext",
+        "/admin/api/stats",
+        "/admin/settings",
+        "/admin/static/admin.css",
+    ] {
+        let none = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(none.status(), 401, "{path} without credentials");
+        assert_eq!(
+            none.headers()["www-authenticate"].to_str().unwrap(),
+            r#"Basic realm="Boothgate", charset="UTF-8""#
+        );
+        let wrong = app
+            .client
+            .get(app.url(path))
+            .basic_auth(ADMIN_USER, Some("nope"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401, "{path} with a wrong password");
+        let wrong_user = app
+            .client
+            .get(app.url(path))
+            .basic_auth("root", Some(ADMIN_PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong_user.status(), 401, "{path} with a wrong user");
+        let right = app.admin(Method::GET, path).send().await.unwrap();
+        assert_eq!(right.status(), 200, "{path} with the right credentials");
+    }
+}
+
+#[tokio::test]
+async fn first_start_generates_passwords_and_keeps_only_the_admin_hash() {
+    let app = spawn_app(Options {
+        generated_passwords: true,
+        ..Default::default()
+    })
+    .await;
+    let admin = app
+        .generated
+        .iter()
+        .find(|(what, _)| *what == "admin password")
+        .unwrap()
+        .1
+        .clone();
+    let upload = app
+        .generated
+        .iter()
+        .find(|(what, _)| *what == "upload password")
+        .unwrap()
+        .1
+        .clone();
+    let ok = app
+        .client
+        .get(app.url("/admin/api/stats"))
+        .basic_auth("admin", Some(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let stats: serde_json::Value = ok.json().await.unwrap();
+    assert_eq!(stats["upload_password"], upload);
+    let stored = app.state.store.stored_settings().await.unwrap();
+    assert!(stored["admin_password_hash"].starts_with("$argon2"));
+    assert!(
+        !stored.values().any(|v| v == &admin),
+        "the admin password is stored only hashed"
+    );
+
+    // A second start generates nothing and the same password still works.
+    let dir = app.stop().await;
+    let again = spawn_app_in(
+        dir,
+        Options {
+            generated_passwords: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(again.generated.is_empty());
+    let ok = again
+        .client
+        .get(again.url("/admin/turbotext"))
+        .basic_auth("admin", Some(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
+
+#[tokio::test]
+async fn root_redirects_to_the_first_tab_and_health_answers() {
+    let app = spawn_app(Options::default()).await;
+    let root = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(root.status(), 303);
+    assert_eq!(root.headers()["location"], "/admin/turbotext");
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn three_tabs_each_show_twenty_distinct_upload_urls() {
+    let app =
+        spawn_app(Options::default().with(Setting::PublicUrl, "https://booth.example.com")).await;
+    let mut all = std::collections::HashSet::new();
+    for provider in ["turbotext", "deepseek", "nanobanana"] {
+        let html = app.admin_html(&format!("/admin/{provider}")).await;
+        for tab in ["Turbotext", "DeepSeek", "NanoBanana"] {
+            assert!(
+                html.contains(&format!(">{tab}</a>")),
+                "tab {tab} on {provider}"
+            );
+        }
+        for n in 1..=20 {
+            let url = format!("https://booth.example.com/upload/{provider}/{n}\"");
+            assert!(html.contains(&url), "{provider} slot {n} URL");
+            all.insert(url);
+        }
+        assert_eq!(html.matches("<section class=\"card").count(), 20);
+        assert!(!html.contains("/upload/{provider}/21\""));
+    }
+    assert_eq!(all.len(), 60);
+    let unknown = app
+        .admin(Method::GET, "/admin/openai")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn upload_url_follows_the_request_host_without_a_public_url() {
+    let app = spawn_app(Options::default()).await;
+    let slot: serde_json::Value = app
+        .admin(Method::GET, "/admin/api/slots/deepseek/7")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        slot["upload_url"],
+        format!("http://{}/upload/deepseek/7", app.addr)
+    );
+}
+
+#[tokio::test]
+async fn slot_json_round_trips_and_survives_a_restart() {
+    let app = spawn_app(Options::default()).await;
+    let sent = json!({"provider": "nanobanana", "slot": 7, "name": "Superhero", "enabled": false,
+                      "kind": "background", "prompt": "a cape", "has_reference": true,
+                      "upload_url": "ignored", "options": {"strength": 0.4}});
+    let response = app.put_slot("nanobanana", 7, sent).await;
+    assert_eq!(response.status(), 200);
+    let stored: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(stored["name"], "Superhero");
+    assert_eq!(stored["enabled"], false);
+    assert_eq!(stored["kind"], "background");
+    assert_eq!(
+        stored["has_reference"], false,
+        "read-only fields are ignored"
+    );
+    assert_eq!(stored["options"]["strength"], 0.4);
+
+    // Saving one slot never touches another.
+    let neighbour: serde_json::Value = app
+        .admin(Method::GET, "/admin/api/slots/nanobanana/8")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(neighbour["name"], "");
+    assert_eq!(neighbour["kind"], "prompt");
+
+    let dir = app.stop().await;
+    let app = spawn_app_in(dir, Options::default()).await;
+    let again: serde_json::Value = app
+        .admin(Method::GET, "/admin/api/slots/nanobanana/7")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["name"], "Superhero");
+    assert_eq!(again["kind"], "background");
+    assert_eq!(again["prompt"], "a cape");
+    assert_eq!(again["enabled"], false);
+}
+
+#[tokio::test]
+async fn bad_slot_values_get_422_naming_the_field() {
+    let app = spawn_app(Options::default()).await;
+    for (body, field) in [
+        (json!({"kind": "teleport"}), "kind"),
+        (json!({"enabled": "yes"}), "enabled"),
+        (json!({"name": "x".repeat(81)}), "name"),
+        (json!({"options": [1, 2]}), "options"),
+        (json!({"prompt": 5}), "prompt"),
+    ] {
+        let response = app.put_slot("turbotext", 1, body.clone()).await;
+        assert_eq!(response.status(), 422, "{body}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["field"], field, "{body}");
+        assert!(error["message"].as_str().unwrap().contains(field));
+    }
+    let slot = app
+        .state
+        .store
+        .slot(SlotId::new(Provider::Turbotext, 1).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(slot.kind, Kind::Prompt, "a refused PUT changes nothing");
+    for path in [
+        "/admin/api/slots/turbotext/21",
+        "/admin/api/slots/turbotext/0",
+        "/admin/api/slots/midjourney/1",
+    ] {
+        let response = app.admin(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn reference_upload_replace_and_remove() {
+    let app = spawn_app(Options::default()).await;
+    let first = app
+        .put_reference("turbotext", 2, fixture_bytes("reference-template.jpg"))
+        .await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(
+        first.json::<serde_json::Value>().await.unwrap()["has_reference"],
+        true
+    );
+    let served = app
+        .admin(Method::GET, "/admin/references/turbotext/2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.headers()["content-type"], "image/jpeg");
+    assert_eq!(
+        served.bytes().await.unwrap().to_vec(),
+        fixture_bytes("reference-template.jpg")
+    );
+
+    let second = app
+        .put_reference("turbotext", 2, fixture_bytes("guest-512.png"))
+        .await;
+    assert_eq!(second.status(), 200);
+    let references: Vec<_> = app
+        .media_files()
+        .into_iter()
+        .filter(|f| f.starts_with("references/"))
+        .collect();
+    assert_eq!(
+        references.len(),
+        1,
+        "the replaced file is deleted: {references:?}"
+    );
+    assert!(references[0].ends_with(".png"));
+
+    let removed = app
+        .admin(Method::DELETE, "/admin/api/slots/turbotext/2/reference")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    assert!(
+        app.media_files()
+            .iter()
+            .all(|f| !f.starts_with("references/"))
+    );
+    let slot: serde_json::Value = app
+        .admin(Method::GET, "/admin/api/slots/turbotext/2")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(slot["has_reference"], false);
+    let gone = app
+        .admin(Method::GET, "/admin/references/turbotext/2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+}
+
+#[tokio::test]
+async fn a_reference_that_is_not_an_image_is_refused() {
+    let app = spawn_app(Options::default()).await;
+    let html = app
+        .put_reference("deepseek", 1, fixture_bytes("not-an-image.jpg"))
+        .await;
+    assert_eq!(html.status(), 415);
+    assert_eq!(
+        html.json::<serde_json::Value>().await.unwrap()["reason"],
+        "unsupported_media_type"
+    );
+    let broken = app
+        .put_reference("deepseek", 1, fixture_bytes("truncated.jpg"))
+        .await;
+    assert_eq!(broken.status(), 422);
+    assert!(app.media_files().is_empty());
+}
+
+fn card_form(csrf: &str, name: &str, kind: &str, prompt: &str) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .text("csrf", csrf.to_owned())
+        .text("name", name.to_owned())
+        .text("enabled", "on")
+        .text("kind", kind.to_owned())
+        .text("prompt", prompt.to_owned())
+}
+
+fn csrf_token(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a form token") + marker.len();
+    html[start..start + 64].to_owned()
+}
+
+#[tokio::test]
+async fn card_form_saves_one_slot_with_its_reference() {
+    let app = spawn_app(Options::default()).await;
+    let csrf = csrf_token(&app.admin_html("/admin/nanobanana").await);
+    let form = card_form(&csrf, "Кот", "face_swap", "keep the smile").part(
+        "reference",
+        reqwest::multipart::Part::bytes(fixture_bytes("reference-template.jpg"))
+            .file_name("cat.jpg"),
+    );
+    let response = app
+        .admin(Method::POST, "/admin/nanobanana/3")
+        .header("x-partial", "card")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let card = response.text().await.unwrap();
+    assert!(
+        card.starts_with("<section class=\"card\" id=\"slot-3\""),
+        "{card}"
+    );
+    assert!(card.contains("Сохранено"));
+    assert!(card.contains("<img class=\"thumb\" src=\"/admin/references/nanobanana/3?v="));
+    let slot = app
+        .state
+        .store
+        .slot(SlotId::new(Provider::Nanobanana, 3).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (slot.name.as_str(), slot.kind, slot.prompt.as_str()),
+        ("Кот", Kind::FaceSwap, "keep the smile")
+    );
+    assert!(slot.reference.is_some());
+    let other = app
+        .state
+        .store
+        .slot(SlotId::new(Provider::Nanobanana, 4).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(other.name, "");
+
+    // The remove button deletes the reference; a plain form post is redirected back to the card.
+    let remove =
+        card_form(&csrf, "Кот", "face_swap", "keep the smile").text("remove_reference", "1");
+    let response = app
+        .admin(Method::POST, "/admin/nanobanana/3")
+        .multipart(remove)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/admin/nanobanana#slot-3");
+    let slot = app
+        .state
+        .store
+        .slot(SlotId::new(Provider::Nanobanana, 3).unwrap())
+        .await
+        .unwrap();
+    assert!(slot.reference.is_none());
+}
+
+#[tokio::test]
+async fn card_errors_are_shown_next_to_the_field() {
+    let app = spawn_app(Options::default()).await;
+    let csrf = csrf_token(&app.admin_html("/admin/deepseek").await);
+    let form = card_form(&csrf, &"n".repeat(100), "prompt", "p").part(
+        "reference",
+        reqwest::multipart::Part::bytes(fixture_bytes("not-an-image.jpg")).file_name("x.jpg"),
+    );
+    let response = app
+        .admin(Method::POST, "/admin/deepseek/5")
+        .header("x-partial", "card")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let card = response.text().await.unwrap();
+    assert!(
+        card.contains("class=\"field-error\">Слишком длинно"),
+        "{card}"
+    );
+    let slot = app
+        .state
+        .store
+        .slot(SlotId::new(Provider::Deepseek, 5).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(slot.name, "", "nothing saved");
+
+    let form = card_form(&csrf, "ok", "prompt", "p").part(
+        "reference",
+        reqwest::multipart::Part::bytes(fixture_bytes("not-an-image.jpg")).file_name("x.jpg"),
+    );
+    let response = app
+        .admin(Method::POST, "/admin/deepseek/5")
+        .header("x-partial", "card")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Нужен файл JPEG, PNG или WebP")
+    );
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused_and_change_nothing() {
+    let app = spawn_app(Options::default()).await;
+    let csrf = csrf_token(&app.admin_html("/admin/turbotext").await);
+    let attempts = [
+        (Some(("origin", "https://evil.example")), csrf.clone()),
+        (Some(("sec-fetch-site", "cross-site")), csrf.clone()),
+        (None, "0".repeat(64)),
+        (None, String::new()),
+    ];
+    for (header, token) in attempts {
+        let mut request = app
+            .admin(Method::POST, "/admin/turbotext/1")
+            .multipart(card_form(&token, "hacked", "prompt", "x"));
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 403, "{header:?}");
+    }
+    let json = app.put_slot("turbotext", 1, json!({"name": "x"})).await;
+    assert_eq!(
+        json.status(),
+        200,
+        "a script without Origin may use the API"
+    );
+    let cross = app
+        .admin(Method::PUT, "/admin/api/slots/turbotext/1")
+        .header("origin", "https://evil.example")
+        .json(&json!({"name": "hacked"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403);
+    let slot = app
+        .state
+        .store
+        .slot(SlotId::new(Provider::Turbotext, 1).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(slot.name, "x");
+    let same_origin = app
+        .admin(Method::POST, "/admin/turbotext/1")
+        .header("origin", app.base.clone())
+        .header("sec-fetch-site", "same-origin")
+        .multipart(card_form(&csrf, "fine", "prompt", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), 303);
+}
+
+#[tokio::test]
+async fn admin_pages_carry_security_headers() {
+    let app = spawn_app(Options::default()).await;
+    let response = app.admin(Method::GET, "/admin/stats").send().await.unwrap();
+    let headers = response.headers();
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers.contains_key("referrer-policy"));
+}
+
+fn insert_job(id: &str, provider: Provider, slot: u8, is_test: bool, created_at: i64) -> NewJob {
+    NewJob {
+        id: id.into(),
+        created_at,
+        slot: SlotId::new(provider, slot).unwrap(),
+        kind: Kind::Prompt,
+        is_test,
+        original_path: format!("originals/x/{id}.jpg"),
+        booth_name: Some("BOOTH-1".into()),
+        fields: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn statistics_count_jobs_by_provider_slot_and_day() {
+    use boothgate::domain::JobStatus;
+    use boothgate::store::{Outcome, now_ms};
+    let app = spawn_app(Options::default()).await;
+    let store = &app.state.store;
+    let now = now_ms();
+    let rows = [
+        ("a", Provider::Nanobanana, 3, false, JobStatus::Succeeded),
+        ("b", Provider::Nanobanana, 3, false, JobStatus::Succeeded),
+        ("c", Provider::Nanobanana, 4, false, JobStatus::Failed),
+        ("d", Provider::Turbotext, 1, false, JobStatus::TimedOut),
+        ("e", Provider::Turbotext, 1, true, JobStatus::Succeeded),
+        ("f", Provider::Deepseek, 1, false, JobStatus::Interrupted),
+    ];
+    for (id, provider, slot, test, status) in rows {
+        store
+            .insert_job(&insert_job(id, provider, slot, test, now))
+            .await
+            .unwrap();
+        let outcome = Outcome {
+            status,
+            reason: None,
+            message: None,
+            latency_ms: 10,
+            model_ms: None,
+            original_path: String::new(),
+            result_path: None,
+        };
+        store.finish_job(id, &outcome).await.unwrap();
+    }
+    let stats: serde_json::Value = app
+        .admin(Method::GET, "/admin/api/stats")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        stats,
+        json!({"upload_password": UPLOAD_PASSWORD, "deadline_secs": 50, "providers": {
+            "turbotext": {"processed": 0, "failed": 0, "timed_out": 1},
+            "deepseek": {"processed": 0, "failed": 0, "timed_out": 0},
+            "nanobanana": {"processed": 2, "failed": 1, "timed_out": 0}}})
+    );
+    let page = app.admin_html("/admin/stats").await;
+    assert!(page.contains(&format!("value=\"{UPLOAD_PASSWORD}\"")));
+    assert!(
+        page.contains("<tr><td>NanoBanana</td><td>3</td><td>2</td><td>0</td><td>0</td></tr>"),
+        "per-slot row"
+    );
+    assert!(
+        page.contains("<tr><td>Turbotext</td><td>1</td><td>0</td><td>0</td></tr>"),
+        "test jobs apart"
+    );
+    let today = boothgate::media::day_of(now);
+    assert!(
+        page.contains(&format!("<title>{today}: 2 / 1 / 1</title>")),
+        "today's bar"
+    );
+}
+
+#[tokio::test]
+async fn upload_password_can_be_regenerated_unless_set_by_env() {
+    let app = spawn_app(Options {
+        generated_passwords: true,
+        ..Default::default()
+    })
+    .await;
+    let admin = app
+        .generated
+        .iter()
+        .find(|(w, _)| *w == "admin password")
+        .unwrap()
+        .1
+        .clone();
+    let old = app
+        .generated
+        .iter()
+        .find(|(w, _)| *w == "upload password")
+        .unwrap()
+        .1
+        .clone();
+    let page = app
+        .client
+        .get(app.url("/admin/stats"))
+        .basic_auth("admin", Some(&admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let response = app
+        .client
+        .post(app.url("/admin/stats/upload-password"))
+        .basic_auth("admin", Some(&admin))
+        .form(&[("csrf", csrf_token(&page))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let new = app.state.settings().get(Setting::UploadPassword).to_owned();
+    assert_ne!(new, old);
+    assert_eq!(new.len(), 12);
+
+    let fixed = spawn_app(Options::default()).await;
+    let page = fixed.admin_html("/admin/stats").await;
+    assert!(page.contains("задано переменной окружения"));
+    let csrf = csrf_token(&fixed.admin_html("/admin/turbotext").await);
+    let refused = fixed
+        .admin(Method::POST, "/admin/stats/upload-password")
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(
+        fixed.state.settings().get(Setting::UploadPassword),
+        UPLOAD_PASSWORD
+    );
+}
+
+#[tokio::test]
+async fn api_keys_never_reach_a_page() {
+    let key = "sk-live-0123456789-SECRETKEY";
+    let app = spawn_app(Options::default()).await;
+    let page = app.admin_html("/admin/settings").await;
+    let response = app
+        .admin(Method::POST, "/admin/settings")
+        .form(&[
+            ("csrf", csrf_token(&page).as_str()),
+            ("gemini_api_key", key),
+            ("deadline_secs", "45"),
+            ("max_upload_mb", "40"),
+            ("retention_days", "30"),
+            ("max_result_side", "2048"),
+            ("provider_max_side", "2048"),
+            ("demo_delay_ms", "1500"),
+            ("keep_failed_in_trash", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let settings = app.state.settings();
+    assert_eq!(settings.get(Setting::GeminiApiKey), key);
+    assert_eq!(settings.integer(Setting::DeadlineSecs), 45);
+    for path in [
+        "/admin/settings",
+        "/admin/settings?saved=1",
+        "/admin/turbotext",
+        "/admin/deepseek",
+        "/admin/nanobanana",
+        "/admin/stats",
+        "/admin/jobs",
+    ] {
+        let html = app.admin_html(path).await;
+        assert!(
+            !html.contains(key) && !html.contains("SECRETKEY"),
+            "{path} shows the key"
+        );
+    }
+    let html = app.admin_html("/admin/settings").await;
+    assert!(html.contains("••••TKEY"), "shown masked");
+
+    // Saving again with the key field left empty keeps it; the clear box removes it.
+    let page = app.admin_html("/admin/settings").await;
+    let keep = [
+        ("csrf", csrf_token(&page)),
+        ("deadline_secs", "45".into()),
+        ("max_upload_mb", "40".into()),
+        ("retention_days", "30".into()),
+        ("max_result_side", "2048".into()),
+        ("provider_max_side", "2048".into()),
+        ("demo_delay_ms", "1500".into()),
+    ];
+    app.admin(Method::POST, "/admin/settings")
+        .form(&keep)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(app.state.settings().get(Setting::GeminiApiKey), key);
+    let mut clear = keep.to_vec();
+    clear.push(("clear_gemini_api_key", "on".into()));
+    app.admin(Method::POST, "/admin/settings")
+        .form(&clear)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(app.state.settings().get(Setting::GeminiApiKey), "");
+}
+
+#[tokio::test]
+async fn settings_refuse_bad_values_and_show_env_overrides() {
+    let app = spawn_app(Options::default().with(Setting::MaxUploadMb, "25")).await;
+    let page = app.admin_html("/admin/settings").await;
+    assert!(page.contains("задано переменной окружения"));
+    let response = app
+        .admin(Method::POST, "/admin/settings")
+        .form(&[
+            ("csrf", csrf_token(&page).as_str()),
+            ("deadline_secs", "zero"),
+            ("public_url", "ftp://x"),
+            ("max_upload_mb", "99"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Целое число от 1 до 600"));
+    assert!(html.contains("Адрес вида https://"));
+    let settings = app.state.settings();
+    assert_eq!(settings.integer(Setting::DeadlineSecs), 50, "nothing saved");
+    assert_eq!(
+        settings.integer(Setting::MaxUploadMb),
+        25,
+        "the environment wins"
+    );
+}
+
+#[tokio::test]
+async fn english_switch_sets_a_cookie_and_translates() {
+    let app = spawn_app(Options::default()).await;
+    assert!(
+        app.admin_html("/admin/turbotext")
+            .await
+            .contains("Сохранить")
+    );
+    let switch = app
+        .admin(Method::GET, "/admin/lang/en?next=/admin/deepseek")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(switch.status(), 303);
+    assert_eq!(switch.headers()["location"], "/admin/deepseek");
+    let cookie = switch.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = app
+        .admin(Method::GET, "/admin/deepseek")
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(">Save</button>") && !html.contains("Сохранить"));
+    let open_redirect = app
+        .admin(Method::GET, "/admin/lang/en?next=https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(open_redirect.headers()["location"], "/admin/turbotext");
+}

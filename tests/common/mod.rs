@@ -1,0 +1,364 @@
+//! The real server on port 0 with a throw-away data folder, and clients that talk to it as a
+//! booth and as an operator do.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use boothgate::AppState;
+use boothgate::config::{Config, Setting};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub const ADMIN_USER: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+pub const UPLOAD_PASSWORD: &str = "booth-secret-123";
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(name)
+}
+
+pub fn fixture_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub state: AppState,
+    pub dir: TempDir,
+    pub client: reqwest::Client,
+    pub generated: Vec<(&'static str, String)>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+#[derive(Clone, Default)]
+pub struct Options {
+    pub demo: bool,
+    pub overrides: Vec<(Setting, String)>,
+    /// Leave the passwords to the server's first start.
+    pub generated_passwords: bool,
+}
+
+impl Options {
+    pub fn demo() -> Options {
+        Options {
+            demo: true,
+            ..Default::default()
+        }
+        .with(Setting::DemoDelayMs, "50")
+    }
+
+    pub fn with(mut self, key: Setting, value: &str) -> Options {
+        self.overrides.push((key, value.to_owned()));
+        self
+    }
+}
+
+pub async fn spawn_app(options: Options) -> TestApp {
+    spawn_app_in(tempfile::tempdir().expect("temp dir"), options).await
+}
+
+/// Starts the server on an existing data folder (as after a restart).
+pub async fn spawn_app_in(dir: TempDir, options: Options) -> TestApp {
+    let mut config = Config::new(dir.path().join("data"));
+    config.demo = options.demo;
+    if !options.generated_passwords {
+        config.admin_password = Some(ADMIN_PASSWORD.into());
+        config
+            .overrides
+            .insert(Setting::UploadPassword, UPLOAD_PASSWORD.into());
+    }
+    for (key, value) in options.overrides {
+        config.overrides.insert(key, value);
+    }
+    let app = boothgate::build_app(config).await.expect("app builds");
+    let state = app.state.clone();
+    let generated = app.generated.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(boothgate::serve(listener, app, async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        state,
+        dir,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        generated,
+        shutdown,
+        server,
+    }
+}
+
+impl TestApp {
+    /// Stops the server gracefully and hands back its data folder.
+    pub async fn stop(self) -> TempDir {
+        let _ = self.shutdown.send(());
+        self.server.await.expect("server task").expect("server ran");
+        self.dir
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+    }
+
+    pub async fn admin_html(&self, path: &str) -> String {
+        let response = self
+            .admin(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.expect("body")
+    }
+
+    pub async fn put_slot(
+        &self,
+        provider: &str,
+        slot: u8,
+        json: serde_json::Value,
+    ) -> reqwest::Response {
+        self.admin(
+            reqwest::Method::PUT,
+            &format!("/admin/api/slots/{provider}/{slot}"),
+        )
+        .json(&json)
+        .send()
+        .await
+        .expect("request")
+    }
+
+    pub async fn put_reference(
+        &self,
+        provider: &str,
+        slot: u8,
+        bytes: Vec<u8>,
+    ) -> reqwest::Response {
+        self.admin(
+            reqwest::Method::PUT,
+            &format!("/admin/api/slots/{provider}/{slot}/reference"),
+        )
+        .body(bytes)
+        .send()
+        .await
+        .expect("request")
+    }
+
+    /// Every file under the data folder's media, relative to it, sorted.
+    pub fn media_files(&self) -> Vec<String> {
+        let root = self.data_dir().join("media");
+        let mut files = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    files.push(
+                        path.strip_prefix(&root)
+                            .unwrap()
+                            .to_string_lossy()
+                            .into_owned(),
+                    );
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    pub async fn job(&self, id: &str) -> boothgate::store::JobRecord {
+        self.state
+            .store
+            .job(id)
+            .await
+            .expect("query")
+            .expect("job exists")
+    }
+
+    /// Waits for a job to leave `processing` (its task may outlive the HTTP answer).
+    pub async fn finished_job(&self, id: &str) -> boothgate::store::JobRecord {
+        for _ in 0..100 {
+            let job = self.job(id).await;
+            if job.status != "processing" {
+                return job;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("job {id} never finished");
+    }
+}
+
+/// The multipart body DSLR Remote Pro 3.30.2 sends: its boundary, its fields, its order.
+pub fn dslr_body(password: &str, file_name: &str, mime: &str, photo: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "------------090306000104030805010400";
+    let fields = [
+        ("time", "1758217512"),
+        ("user_id", "Acer"),
+        ("id", "CY04N068111304S2L_00000001."),
+        (
+            "profile",
+            r"C:\Users\Acer\Documents\PhotoboothImages\setup_Serg.xml",
+        ),
+        (
+            "status",
+            r"C:\Users\Acer\Documents\PhotoboothImages\screenSerg\preview.jpg",
+        ),
+        ("hash", "7b6c683e1d3fd29c8701791c54e3c12a236f5a5b"),
+        ("name", "DESKTOP-K968T3F"),
+        ("model", "Windows"),
+        ("version", "3.30.2"),
+        ("password", password),
+    ];
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"fileToUpload\"; filename=\"{file_name}\"\r\nContent-Type: {mime}\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(photo);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Whether the server said `100 Continue` before the body was sent.
+    pub continued: bool,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("JSON body, got {:?}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+async fn read_head(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<usize> {
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            return Some(end + 4);
+        }
+        let mut chunk = [0u8; 8192];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Posts like DSLR Remote Pro: headers with `Expect: 100-continue`, then the body only once
+/// the server said `100 Continue` (or a final answer came first).
+pub async fn dslr_post(
+    addr: SocketAddr,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> RawResponse {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nexpect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    let mut buffer = Vec::new();
+    let end = read_head(&mut stream, &mut buffer)
+        .await
+        .expect("an answer to the headers");
+    let continued = buffer.starts_with(b"HTTP/1.1 100");
+    if continued {
+        buffer.drain(..end);
+        stream.write_all(body).await.expect("write body");
+    }
+    let end = read_head(&mut stream, &mut buffer)
+        .await
+        .expect("a final answer");
+    let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .expect("content-length on every answer");
+    let mut body = buffer[end..].to_vec();
+    while body.len() < length {
+        let mut chunk = vec![0u8; 65536];
+        let n = stream.read(&mut chunk).await.expect("read body");
+        assert!(n > 0, "connection closed mid-body");
+        body.extend_from_slice(&chunk[..n]);
+    }
+    body.truncate(length);
+    RawResponse {
+        status,
+        headers,
+        body,
+        continued,
+    }
+}
+
+/// A full DSLR Remote Pro upload of a fixture to a slot.
+pub async fn upload_fixture(app: &TestApp, path: &str, fixture_name: &str) -> RawResponse {
+    let photo = fixture_bytes(fixture_name);
+    let mime = if fixture_name.ends_with(".png") {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
+    let (content_type, body) = dslr_body(UPLOAD_PASSWORD, "IMG_0003.JPG", mime, &photo);
+    dslr_post(app.addr, path, &content_type, &body).await
+}
+
+pub fn image_size(bytes: &[u8]) -> (u32, u32) {
+    let image = image::load_from_memory(bytes).expect("an image");
+    (image.width(), image.height())
+}
