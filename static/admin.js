@@ -4,6 +4,13 @@
 
 const ui = document.body.dataset;
 
+// fetch() refuses URLs that carry credentials, which a page opened as
+// http://user:pass@host/ passes on to its relative links: rebuild them on the bare origin.
+function bareUrl(url) {
+  const parsed = new URL(url, location.href);
+  return location.origin + parsed.pathname + parsed.search;
+}
+
 function copyBySelection(text) {
   // Plain-HTTP admin pages have no clipboard API: copy through a hidden selection.
   const area = document.createElement("textarea");
@@ -49,7 +56,7 @@ document.addEventListener("submit", async (event) => {
   const status = card.querySelector(".card-status");
   status.textContent = ui.saving;
   try {
-    const response = await fetch(form.action, {
+    const response = await fetch(bareUrl(form.action), {
       method: "POST",
       body: new FormData(form, event.submitter),
       headers: { "x-partial": "card" },
@@ -59,10 +66,10 @@ document.addEventListener("submit", async (event) => {
     if (html.trimStart().startsWith("<section")) {
       card.outerHTML = html;
     } else {
-      status.textContent = ui.saveFailed;
+      status.textContent = `${ui.saveFailed} (${response.status})`;
     }
   } catch (e) {
-    status.textContent = ui.saveFailed;
+    status.textContent = `${ui.saveFailed} (${e.message})`;
   }
 });
 
@@ -90,7 +97,7 @@ document.addEventListener("change", async (event) => {
     body.append("file", input.files[0]);
     input.value = "";
     try {
-      const response = await fetch(input.dataset.url, { method: "POST", body, credentials: "same-origin" });
+      const response = await fetch(bareUrl(input.dataset.url), { method: "POST", body, credentials: "same-origin" });
       output.textContent = "";
       if (response.ok) {
         const img = document.createElement("img");

@@ -1,0 +1,228 @@
+//! The admin in a real browser: Debian's headless Chromium driven through chromedriver.
+//! Needs `chromium` and `chromium-driver` (`.ci/run` installs them).
+
+mod common;
+
+use boothgate::domain::{Kind, Provider, SlotId};
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Stops chromedriver when the test ends, however it ends.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start_browser(profile: &std::path::Path) -> (Driver, Client) {
+    assert!(
+        std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
+        "the browser test needs Debian's chromium and chromium-driver: apt-get install chromium chromium-driver"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = Driver(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts"),
+    );
+    let capabilities = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--window-size=1280,1000", format!("--user-data-dir={}", profile.display())]
+        }
+    });
+    let capabilities = capabilities.as_object().unwrap().clone();
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if let Ok(client) = ClientBuilder::rustls()
+            .expect("tls")
+            .capabilities(capabilities.clone())
+            .connect(&url)
+            .await
+        {
+            return (driver, client);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not answer on {url}");
+}
+
+async fn wait_for_text(browser: &Client, css: &str, expected: &str) {
+    let mut seen = String::new();
+    for _ in 0..100 {
+        if let Ok(element) = browser.find(Locator::Css(css)).await {
+            seen = element.text().await.unwrap_or_default();
+            if seen.contains(expected) {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} never showed {expected:?}; last seen {seen:?}");
+}
+
+async fn value_of(browser: &Client, css: &str) -> String {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn operator_configures_a_slot_in_the_browser() {
+    let app = spawn_app(Options::demo()).await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, browser) = start_browser(profile.path()).await;
+    let base = format!("http://{ADMIN_USER}:{ADMIN_PASSWORD}@{}", app.addr);
+
+    browser
+        .goto(&format!("{base}/admin/turbotext"))
+        .await
+        .unwrap();
+    assert!(browser.find(Locator::Id("demo-banner")).await.is_ok());
+    browser
+        .find(Locator::Id("tab-nanobanana"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "h1", "NanoBanana").await;
+    assert!(
+        browser
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/admin/nanobanana")
+    );
+
+    browser
+        .find(Locator::Css("#slot-3 select[name=kind]"))
+        .await
+        .unwrap()
+        .select_by_value("background")
+        .await
+        .unwrap();
+    let prompt = browser
+        .find(Locator::Css("#slot-3 textarea[name=prompt]"))
+        .await
+        .unwrap();
+    prompt.clear().await.unwrap();
+    prompt.send_keys("гость на фоне кофейни").await.unwrap();
+    let reference = fixture("reference-background.jpg").canonicalize().unwrap();
+    browser
+        .find(Locator::Css("#slot-3 input[name=reference]"))
+        .await
+        .unwrap()
+        .send_keys(&reference.to_string_lossy())
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#slot-3 button.save"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "#slot-3 .card-status", "Сохранено").await;
+
+    let slot = app
+        .state
+        .store
+        .slot(SlotId::new(Provider::Nanobanana, 3).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(slot.kind, Kind::Background);
+    assert_eq!(slot.prompt, "гость на фоне кофейни");
+    assert!(slot.reference.is_some());
+
+    browser.refresh().await.unwrap();
+    assert_eq!(
+        value_of(&browser, "#slot-3 select[name=kind]").await,
+        "background"
+    );
+    assert_eq!(
+        value_of(&browser, "#slot-3 textarea[name=prompt]").await,
+        "гость на фоне кофейни"
+    );
+    let thumb = browser
+        .find(Locator::Css("#slot-3 img.thumb"))
+        .await
+        .unwrap();
+    let loaded = browser
+        .execute(
+            "return arguments[0].naturalWidth;",
+            vec![serde_json::to_value(&thumb).unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(loaded, 600, "the reference thumbnail loads");
+    assert_eq!(
+        value_of(&browser, "#slot-3 .upload-url").await,
+        format!("http://{}/upload/nanobanana/3", app.addr)
+    );
+
+    browser
+        .find(Locator::Css("#slot-3 button.copy"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "#slot-3 button.copy", "Скопировано").await;
+
+    browser
+        .find(Locator::Id("stats-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "h1", "Статистика").await;
+    assert_eq!(
+        value_of(&browser, "#upload-password").await,
+        UPLOAD_PASSWORD
+    );
+
+    let shot = browser.screenshot().await.unwrap();
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-admin-stats.png");
+    std::fs::write(&path, shot).unwrap();
+    browser
+        .goto(&format!("{base}/admin/nanobanana"))
+        .await
+        .unwrap();
+    let shot = browser.screenshot().await.unwrap();
+    std::fs::write(path.with_file_name("browser-admin-nanobanana.png"), shot).unwrap();
+
+    browser
+        .find(Locator::Id("lang-switch"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "#slot-3 button.save", "Save").await;
+    browser.close().await.unwrap();
+}
