@@ -287,10 +287,6 @@ fn upload_error(e: ImagingError) -> AppError {
     }
 }
 
-fn model_error(e: ProviderError) -> AppError {
-    AppError::Provider(e.to_string())
-}
-
 async fn process(
     state: &AppState,
     job: &Job,
@@ -299,8 +295,14 @@ async fn process(
 ) -> Result<Success, AppError> {
     let settings = state.settings();
     slot.check_ready().map_err(unavailable)?;
-    let model = providers::model_for(slot.id.provider, &settings, state.demo, &state.cpu)
-        .map_err(AppError::ProviderNotConfigured)?;
+    let model = providers::model_for(
+        slot.id.provider,
+        &settings,
+        state.demo,
+        &state.cpu,
+        &state.http,
+    )
+    .map_err(AppError::ProviderNotConfigured)?;
     let format = ImageFormat::sniff(&photo).ok_or(AppError::UnsupportedMediaType)?;
     let upload_size = imaging::upright_size(&photo).map_err(upload_error)?;
 
@@ -328,7 +330,12 @@ async fn process(
         deadline: job.deadline - FINALISE_MARGIN,
     };
     let model_started = Instant::now();
-    let output = model.generate(request).await.map_err(model_error)?;
+    let output = model.generate(request).await.map_err(|e| {
+        if let ProviderError::BadConfig(message) = &e {
+            state.record_provider_error(slot.id.provider, message.clone());
+        }
+        AppError::Provider(e.to_string())
+    })?;
     let model_ms = model_started.elapsed().as_millis() as i64;
     tracing::info!(model_ms, "model answered");
 

@@ -13,6 +13,7 @@ pub mod store;
 
 use crate::admin::auth::AdminAuth;
 use crate::config::{Config, Setting, Settings};
+use crate::domain::Provider;
 use crate::error::InternalError;
 use crate::imaging::CpuPool;
 use crate::media::Media;
@@ -27,7 +28,7 @@ use rand::distr::Alphanumeric;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::net::TcpListener;
 
 /// What every handler shares.
@@ -37,11 +38,15 @@ pub struct AppState {
     pub media: Media,
     pub cpu: CpuPool,
     pub demo: bool,
+    /// Shared by every provider, so connections are reused.
+    pub http: reqwest::Client,
     pub admin: Arc<AdminAuth>,
     /// Per-install random key: signs CSRF tokens.
     pub secret: Arc<[u8; 32]>,
     overrides: Arc<HashMap<Setting, String>>,
     settings: Arc<RwLock<Arc<Settings>>>,
+    /// The last configuration error each provider met (bad key, retired model…), for Settings.
+    provider_errors: Arc<Mutex<HashMap<Provider, String>>>,
 }
 
 impl AppState {
@@ -50,11 +55,28 @@ impl AppState {
         self.settings.read().expect("settings lock").clone()
     }
 
+    pub fn record_provider_error(&self, provider: Provider, message: String) {
+        self.provider_errors
+            .lock()
+            .expect("errors lock")
+            .insert(provider, message);
+    }
+
+    pub fn last_provider_error(&self, provider: Provider) -> Option<String> {
+        self.provider_errors
+            .lock()
+            .expect("errors lock")
+            .get(&provider)
+            .cloned()
+    }
+
     /// Re-reads the stored settings after an operator changed them.
     pub async fn reload_settings(&self) -> Result<(), InternalError> {
         let stored = self.store.stored_settings().await?;
         let fresh = Arc::new(Settings::resolve(&self.overrides, &stored));
         *self.settings.write().expect("settings lock") = fresh;
+        // New keys or models deserve a fresh start.
+        self.provider_errors.lock().expect("errors lock").clear();
         Ok(())
     }
 }
@@ -85,6 +107,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         media: Media::new(&config.data_dir),
         cpu: CpuPool::machine_wide(),
         demo: config.demo,
+        http: providers::http_client(),
         admin: Arc::new(admin),
         secret: Arc::new(secret),
         settings: Arc::new(RwLock::new(Arc::new(Settings::resolve(
@@ -92,6 +115,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
             &stored,
         )))),
         overrides: Arc::new(config.overrides),
+        provider_errors: Arc::default(),
         store,
     };
     Ok(App {

@@ -13,6 +13,7 @@ use crate::domain::{JobStatus, Provider, SLOTS_PER_PROVIDER, Slot, SlotId};
 use crate::error::{AppError, AppResult};
 use crate::ingest::{self, JobStart};
 use crate::media::Thumb;
+use crate::providers::gemini;
 use crate::store::{JobFilter, JobRecord, now_ms};
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, Request, State};
@@ -52,6 +53,7 @@ struct CardForm {
     prompt: String,
     reference: Option<Vec<u8>>,
     remove_reference: bool,
+    raw_prompt: bool,
 }
 
 async fn read_card_form(mut multipart: Multipart) -> AppResult<CardForm> {
@@ -78,6 +80,7 @@ async fn read_card_form(mut multipart: Multipart) -> AppResult<CardForm> {
             "kind" => form.kind = text,
             "prompt" => form.prompt = text,
             "remove_reference" => form.remove_reference = true,
+            "raw_prompt" => form.raw_prompt = true,
             _ => {}
         }
     }
@@ -105,12 +108,17 @@ pub async fn save_slot_card(
         );
         return Ok(card_response(&state, &ctx, card, partial, StatusCode::FORBIDDEN).await);
     }
+    let options = (id.provider == Provider::Nanobanana).then(|| {
+        let mut options = slot.options.clone();
+        options.insert("raw_prompt".into(), form.raw_prompt.into());
+        serde_json::Value::Object(options)
+    });
     let edit = SlotEdit {
         name: Some(form.name.clone()),
         enabled: Some(form.enabled),
         kind: Some(form.kind.clone()),
         prompt: Some(form.prompt.clone()),
-        options: None,
+        options,
     };
     let next = match edit.apply(&slot) {
         Ok(next) => next,
@@ -339,14 +347,52 @@ pub async fn settings_page(
     Query(q): Query<SavedQuery>,
 ) -> Response {
     let settings = state.settings();
-    let page = settings_view(
+    let mut page = settings_view(
         &ctx,
+        &state,
         &settings,
         &HashMap::new(),
         &HashMap::new(),
         q.saved.is_some(),
     );
+    offer_gemini_models(&state, &settings, &mut page).await;
     render(&page)
+}
+
+/// With a key set, the model field suggests the image models Gemini offers that key.
+async fn offer_gemini_models(state: &AppState, settings: &Settings, page: &mut SettingsPage) {
+    let key = settings.get(Setting::GeminiApiKey);
+    if key.is_empty() {
+        return;
+    }
+    let models =
+        gemini::list_image_models(&state.http, settings.get(Setting::GeminiBaseUrl), key).await;
+    let name = Setting::GeminiModel.def().name;
+    let Some(section) = page
+        .sections
+        .iter_mut()
+        .find(|s| s.fields.iter().any(|f| f.name == name))
+    else {
+        return;
+    };
+    match models {
+        Ok(models) => {
+            if let Some(field) = section.fields.iter_mut().find(|f| f.name == name) {
+                field.suggestions = models;
+            }
+        }
+        Err(e) => section.last_error = section.last_error.take().or(Some(e.to_string())),
+    }
+}
+
+/// The provider whose errors a settings section shows.
+fn group_provider(group: Group) -> Option<Provider> {
+    match group {
+        Group::Turbotext => Some(Provider::Turbotext),
+        Group::Gemini => Some(Provider::Nanobanana),
+        Group::Deepseek | Group::Images => Some(Provider::Deepseek),
+        Group::General | Group::Booth => None,
+    }
 }
 
 fn group_title(t: &Strings, group: Group) -> &'static str {
@@ -362,6 +408,7 @@ fn group_title(t: &Strings, group: Group) -> &'static str {
 /// The Settings page; `submitted` and `errors` refill a form that was refused.
 fn settings_view(
     ctx: &Ctx,
+    state: &AppState,
     settings: &Settings,
     submitted: &HashMap<String, String>,
     errors: &HashMap<&str, String>,
@@ -371,6 +418,7 @@ fn settings_view(
         .into_iter()
         .map(|group| SettingsSection {
             title: group_title(ctx.t, group),
+            last_error: group_provider(group).and_then(|p| state.last_provider_error(p)),
             fields: SETTINGS
                 .iter()
                 .filter(|d| d.group == group)
@@ -408,6 +456,7 @@ fn settings_view(
                         placeholder,
                         from_env: settings.is_from_env(def.key),
                         error: errors.get(def.name).cloned(),
+                        suggestions: Vec::new(),
                     }
                 })
                 .collect(),
@@ -470,7 +519,7 @@ pub async fn save_settings(
         }
     }
     if !errors.is_empty() {
-        let page = settings_view(&ctx, &settings, &form, &errors, false);
+        let page = settings_view(&ctx, &state, &settings, &form, &errors, false);
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
     }
     state.store.save_settings(&values).await?;

@@ -3,6 +3,7 @@
 use super::Ctx;
 use super::i18n::Strings;
 use crate::domain::{Kind, Provider, Slot, SlotUnavailable};
+use crate::providers::gemini;
 use crate::store::StatusCounts;
 use askama::Template;
 
@@ -70,6 +71,9 @@ pub struct CardView {
     /// The processing-type dropdown.
     pub kinds: Vec<Choice>,
     pub prompt: String,
+    /// The instruction the model will get, for providers that wrap the prompt in a template.
+    pub template: Option<String>,
+    pub raw_prompt: bool,
     pub reference_url: Option<String>,
     pub upload_url: String,
     /// Why the slot would refuse a photo now, if it would.
@@ -95,6 +99,10 @@ impl CardView {
                 })
                 .collect(),
             prompt: slot.prompt.clone(),
+            template: (id.provider == Provider::Nanobanana).then(|| {
+                gemini::instruction(slot.kind, &slot.prompt, gemini::raw_prompt(&slot.options))
+            }),
+            raw_prompt: gemini::raw_prompt(&slot.options),
             reference_url: slot
                 .reference
                 .as_ref()
@@ -146,6 +154,8 @@ pub struct StatsPage {
 pub struct SettingsSection {
     pub title: &'static str,
     pub fields: Vec<SettingField>,
+    /// The last configuration error its provider met.
+    pub last_error: Option<String>,
 }
 
 pub struct SettingField {
@@ -157,6 +167,8 @@ pub struct SettingField {
     pub placeholder: String,
     pub from_env: bool,
     pub error: Option<String>,
+    /// Suggestions offered with the free text (the models a key can use).
+    pub suggestions: Vec<String>,
 }
 
 #[derive(Template)]

@@ -3,10 +3,11 @@
 //! files or the database.
 
 mod demo;
+pub mod gemini;
 
 pub use demo::DemoModel;
 
-use crate::config::Settings;
+use crate::config::{Setting, Settings};
 use crate::domain::{ImageFormat, Kind, Provider};
 use crate::imaging::CpuPool;
 use std::future::Future;
@@ -68,14 +69,92 @@ pub fn model_for(
     settings: &Settings,
     demo: bool,
     cpu: &CpuPool,
+    http: &reqwest::Client,
 ) -> Result<Arc<dyn ImageModel>, String> {
     if demo {
-        let delay =
-            Duration::from_millis(settings.integer(crate::config::Setting::DemoDelayMs) as u64);
+        let delay = Duration::from_millis(settings.integer(Setting::DemoDelayMs) as u64);
         return Ok(Arc::new(DemoModel::new(delay, cpu.clone())));
     }
-    Err(format!(
-        "{} is not connected on this server; demo mode runs the whole loop without it",
-        provider.display_name()
-    ))
+    let key_of = |setting: Setting| {
+        let key = settings.get(setting);
+        if key.is_empty() {
+            Err(format!("no API key is set for {}", provider.display_name()))
+        } else {
+            Ok(key)
+        }
+    };
+    match provider {
+        Provider::Nanobanana => Ok(Arc::new(gemini::Gemini::new(
+            http.clone(),
+            settings.get(Setting::GeminiBaseUrl),
+            key_of(Setting::GeminiApiKey)?,
+            settings.get(Setting::GeminiModel),
+        ))),
+        Provider::Turbotext | Provider::Deepseek => Err(format!(
+            "{} is not connected on this server yet; demo mode runs the whole loop without it",
+            provider.display_name()
+        )),
+    }
+}
+
+/// Reads a provider's answer, refusing one larger than any real answer could be.
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<Vec<u8>, ProviderError> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > cap as u64)
+    {
+        return Err(ProviderError::Protocol(format!(
+            "answer larger than {} MB",
+            cap / (1024 * 1024)
+        )));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ProviderError::Transient(transport_error(e)))?
+    {
+        if body.len() + chunk.len() > cap {
+            return Err(ProviderError::Protocol(format!(
+                "answer larger than {} MB",
+                cap / (1024 * 1024)
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Describes a failed HTTP exchange without its URL, which may carry secrets of a proxy.
+pub fn transport_error(e: reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "request failed"
+    };
+    format!("{what}: {}", e.without_url())
+}
+
+/// Exponential backoff with jitter: about 1 s, 2 s, 4 s, at most 8 s.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = 1000u64 << attempt.saturating_sub(1).min(3);
+    let jitter = rand::random_range(0..=base / 5);
+    Duration::from_millis(base - base / 10 + jitter)
+}
+
+/// One HTTP client for every provider, so connections are reused.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .user_agent(concat!("boothgate/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the TLS backend initialises")
 }

@@ -1,0 +1,207 @@
+//! Load generator: starts the release server in demo mode with a model of fixed latency, lets
+//! N booths upload a photo at once, and reports throughput, server overhead (response time
+//! minus model latency), CPU time per job and peak memory of the server process.
+//!
+//! cargo build --release && cargo run --release --example loadgen -- \
+//!     --booths 40 --rounds 1 --photo ../shared/fixtures/guest-6000x4000.jpg --model-ms 1000
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Args {
+    booths: usize,
+    rounds: usize,
+    photo: PathBuf,
+    model_ms: u64,
+    binary: PathBuf,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        booths: 40,
+        rounds: 1,
+        photo: PathBuf::from("../shared/fixtures/guest-6000x4000.jpg"),
+        model_ms: 1000,
+        binary: PathBuf::from("target/release/boothgate"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--booths" => args.booths = value.parse().expect("--booths N"),
+            "--rounds" => args.rounds = value.parse().expect("--rounds N"),
+            "--photo" => args.photo = value.into(),
+            "--model-ms" => args.model_ms = value.parse().expect("--model-ms N"),
+            "--binary" => args.binary = value.into(),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    args
+}
+
+/// utime + stime of a process, in milliseconds.
+fn cpu_ms(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    let after_name = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // Linux reports CPU time in clock ticks of 1/100 s.
+    ticks * 10
+}
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM");
+    let kb: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb / 1024.0
+}
+
+fn multipart(photo: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "------------090306000104030805010400";
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("time", "1758217512"),
+        ("name", "LOADGEN"),
+        ("version", "3.30.2"),
+        ("password", "load-test"),
+    ] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"fileToUpload\"; filename=\"IMG.JPG\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(photo);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() {
+    let args = parse_args();
+    let photo = std::fs::read(&args.photo).expect("photo");
+    let data = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(&args.binary)
+        .env("BOOTHGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BOOTHGATE_DATA_DIR", data.path())
+        .env("BOOTHGATE_DEMO", "1")
+        .env("BOOTHGATE_DEMO_DELAY_MS", args.model_ms.to_string())
+        .env("BOOTHGATE_UPLOAD_PASSWORD", "load-test")
+        .env("BOOTHGATE_ADMIN_PASSWORD", "load-test")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("server starts (build it with cargo build --release)");
+    let pid = server.id();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let slot = client
+        .put(format!("{base}/admin/api/slots/nanobanana/1"))
+        .basic_auth("admin", Some("load-test"))
+        .json(&serde_json::json!({"kind": "prompt", "prompt": "load test"}))
+        .send()
+        .await
+        .expect("slot configured");
+    assert!(slot.status().is_success());
+
+    let (content_type, body) = multipart(&photo);
+    let body = axum::body::Bytes::from(body);
+    let cpu_before = cpu_ms(pid);
+    let started = Instant::now();
+    let mut booths = tokio::task::JoinSet::new();
+    for _ in 0..args.booths {
+        let (client, url, content_type, body) = (
+            client.clone(),
+            format!("{base}/upload/nanobanana/1"),
+            content_type.clone(),
+            body.clone(),
+        );
+        let rounds = args.rounds;
+        booths.spawn(async move {
+            let mut results = Vec::new();
+            for _ in 0..rounds {
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .header("content-type", &content_type)
+                    .body(body.clone())
+                    .send()
+                    .await;
+                let ok = match response {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                results.push((ok, sent.elapsed()));
+            }
+            results
+        });
+    }
+    let results: Vec<(bool, Duration)> = booths.join_all().await.into_iter().flatten().collect();
+    let wall = started.elapsed();
+    let cpu = cpu_ms(pid) - cpu_before;
+    let rss = peak_rss_mb(pid);
+    let _ = server.kill();
+    let _ = server.wait();
+
+    let ok = results.iter().filter(|(ok, _)| *ok).count();
+    let mut overhead: Vec<f64> = results
+        .iter()
+        .map(|(_, d)| d.as_secs_f64() * 1000.0 - args.model_ms as f64)
+        .collect();
+    overhead.sort_by(f64::total_cmp);
+    let slowest = results
+        .iter()
+        .map(|(_, d)| d.as_secs_f64())
+        .fold(0.0, f64::max);
+    println!(
+        "photo: {} ({} bytes), booths: {}, rounds: {}, model: {} ms",
+        args.photo.display(),
+        photo.len(),
+        args.booths,
+        args.rounds,
+        args.model_ms
+    );
+    println!("answered 200: {ok}/{}", results.len());
+    println!(
+        "wall time: {:.2} s, slowest answer: {slowest:.2} s",
+        wall.as_secs_f64()
+    );
+    println!(
+        "throughput: {:.2} jobs/s",
+        results.len() as f64 / wall.as_secs_f64()
+    );
+    println!(
+        "server overhead (response time - model latency): p50 {:.0} ms, p99 {:.0} ms",
+        percentile(&overhead, 50.0),
+        percentile(&overhead, 99.0)
+    );
+    println!(
+        "server CPU per job: {:.0} ms",
+        cpu as f64 / results.len() as f64
+    );
+    println!("server peak RSS: {rss:.0} MB");
+}

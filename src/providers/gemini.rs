@@ -1,0 +1,408 @@
+//! NanoBanana: Google's Gemini image models through `generateContent`.
+//! Wire format: shared/reference/gemini-image.md.
+
+use super::{ImageData, ImageModel, ModelFuture, ModelRequest, ProviderError, read_capped};
+use crate::domain::{ImageFormat, Kind};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// An answer carries one or a few base64 images; anything larger is not a Gemini answer.
+const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+/// Below this much time left another attempt cannot finish.
+const MIN_ATTEMPT: Duration = Duration::from_secs(2);
+/// A model declining in words gets this many more tries.
+const MAX_DECLINE_RETRIES: u32 = 2;
+
+/// The ratios every Gemini image model accepts.
+const ASPECT_RATIOS: [(u32, u32); 10] = [
+    (1, 1),
+    (2, 3),
+    (3, 2),
+    (3, 4),
+    (4, 3),
+    (4, 5),
+    (5, 4),
+    (9, 16),
+    (16, 9),
+    (21, 9),
+];
+
+pub struct Gemini {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: String,
+    model: String,
+}
+
+impl Gemini {
+    pub fn new(http: reqwest::Client, base_url: &str, api_key: &str, model: &str) -> Gemini {
+        Gemini {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key: api_key.to_owned(),
+            model: model.to_owned(),
+        }
+    }
+}
+
+/// The supported ratio nearest to an upload's, compared on a log scale so 2:1 and 1:2 are
+/// equally far from 1:1.
+pub fn nearest_aspect_ratio(width: u32, height: u32) -> String {
+    let target = (f64::from(width.max(1)) / f64::from(height.max(1))).ln();
+    let (w, h) = ASPECT_RATIOS
+        .into_iter()
+        .min_by(|a, b| {
+            let distance = |(w, h): (u32, u32)| ((f64::from(w) / f64::from(h)).ln() - target).abs();
+            distance(*a).total_cmp(&distance(*b))
+        })
+        .expect("a non-empty list");
+    format!("{w}:{h}")
+}
+
+/// Whether a slot sends its prompt as it is, without the built-in template.
+pub fn raw_prompt(options: &serde_json::Map<String, Value>) -> bool {
+    options
+        .get("raw_prompt")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// The instruction the model gets: the kind's template around the slot's own prompt, which
+/// says what to keep (identity, pose, framing) so the operator need only say what to change.
+pub fn instruction(kind: Kind, prompt: &str, raw: bool) -> String {
+    let prompt = prompt.trim();
+    if raw && !prompt.is_empty() {
+        return prompt.to_owned();
+    }
+    let extra = if prompt.is_empty() {
+        String::new()
+    } else {
+        format!(" {prompt}")
+    };
+    match kind {
+        Kind::FaceSwap => format!(
+            "Replace the face of the person in Image 1 with the face of the person in Image 2 so the result is \
+             clearly recognisable as the person from Image 2. Keep everything else from Image 1 unchanged: head \
+             angle, hair outline, body, clothing, pose, background, framing. Match Image 1's lighting, skin tone, \
+             shadows and grain so the face blends naturally. Photorealistic.{extra}"
+        ),
+        Kind::Background => format!(
+            "Replace only the background of Image 1 with the scene from Image 2. Keep the person(s) in Image 1 \
+             exactly as they are: face, hair, clothing, pose and outline unchanged. Relight the subject to match \
+             the light of Image 2, add natural contact shadows, and match perspective so it looks like a single \
+             photograph.{extra}"
+        ),
+        Kind::Prompt => format!(
+            "Using the provided photo, {prompt}. Keep the people recognisable: same faces, identity and pose \
+             unless the instruction says otherwise. Keep the framing. Photorealistic unless a style is requested."
+        ),
+    }
+}
+
+fn image_part(image: &ImageData) -> Value {
+    json!({"inline_data": {"mime_type": image.format.mime(), "data": BASE64.encode(image.bytes.as_slice())}})
+}
+
+fn request_body(request: &ModelRequest) -> Value {
+    let text = instruction(request.kind, &request.prompt, raw_prompt(&request.options));
+    let mut parts = Vec::new();
+    match (request.kind, &request.reference) {
+        // For a swap the template scene is the photo being edited and the guest gives the face.
+        (Kind::FaceSwap, Some(template)) => {
+            parts.push(json!({"text": "Image 1 is the photo to edit:"}));
+            parts.push(image_part(template));
+            parts.push(json!({"text": "Image 2 shows the identity reference:"}));
+            parts.push(image_part(&request.photo));
+        }
+        (Kind::Background, Some(background)) => {
+            parts.push(json!({"text": "Image 1 is the photo to edit:"}));
+            parts.push(image_part(&request.photo));
+            parts.push(json!({"text": "Image 2 is the new background scene:"}));
+            parts.push(image_part(background));
+        }
+        _ => parts.push(image_part(&request.photo)),
+    }
+    parts.push(json!({"text": text}));
+    let (w, h) = request.upload_size;
+    json!({
+        "contents": [{"role": "user", "parts": parts}],
+        "generationConfig": {
+            "responseModalities": ["IMAGE"],
+            "imageConfig": {"aspectRatio": nearest_aspect_ratio(w, h)}
+        }
+    })
+}
+
+/// What to do after a failed attempt.
+enum Next {
+    Stop(ProviderError),
+    RetryAfter(Option<Duration>, ProviderError),
+    /// The model answered in words instead of drawing.
+    Declined(String),
+}
+
+impl ImageModel for Gemini {
+    fn generate(&self, request: ModelRequest) -> ModelFuture<'_> {
+        Box::pin(async move {
+            let body = request_body(&request);
+            let mut attempt = 0u32;
+            let mut declines = 0u32;
+            loop {
+                attempt += 1;
+                let error = match self.attempt(&body, request.deadline).await {
+                    Ok(image) => return Ok(image),
+                    Err(Next::Stop(e)) => return Err(e),
+                    Err(Next::Declined(text)) => {
+                        declines += 1;
+                        let error = ProviderError::Refused(format!(
+                            "the model answered without an image: {text}"
+                        ));
+                        if declines > MAX_DECLINE_RETRIES {
+                            return Err(error);
+                        }
+                        (None, error)
+                    }
+                    Err(Next::RetryAfter(delay, e)) => (delay, e),
+                };
+                let (delay, error) = error;
+                let delay = delay.unwrap_or_else(|| super::backoff(attempt));
+                if Instant::now() + delay + MIN_ATTEMPT > request.deadline {
+                    return Err(error);
+                }
+                tracing::info!(attempt, delay_ms = delay.as_millis() as u64, %error, "retrying Gemini");
+                tokio::time::sleep(delay).await;
+            }
+        })
+    }
+}
+
+impl Gemini {
+    async fn attempt(&self, body: &Value, deadline: Instant) -> Result<Vec<u8>, Next> {
+        let url = format!("{}/models/{}:generateContent", self.base_url, self.model);
+        let time_left = deadline.saturating_duration_since(Instant::now());
+        let response = self
+            .http
+            .post(&url)
+            .header("x-goog-api-key", &self.api_key)
+            .timeout(time_left)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| {
+                Next::RetryAfter(None, ProviderError::Transient(super::transport_error(e)))
+            })?;
+        let status = response.status();
+        let bytes = read_capped(response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| Next::RetryAfter(None, e))?;
+        let json: Value = serde_json::from_slice(&bytes).map_err(|_| {
+            let e = ProviderError::Protocol(format!("HTTP {status} with a body that is not JSON"));
+            if status.is_server_error() {
+                Next::RetryAfter(None, e)
+            } else {
+                Next::Stop(e)
+            }
+        })?;
+        if !status.is_success() {
+            return Err(self.http_error(status.as_u16(), &json));
+        }
+        parse_answer(&json)
+    }
+
+    fn http_error(&self, status: u16, json: &Value) -> Next {
+        let message = json["error"]["message"]
+            .as_str()
+            .unwrap_or("no message")
+            .to_owned();
+        match status {
+            429 if message.contains("limit: 0") => Next::Stop(ProviderError::BadConfig(format!(
+                "Gemini quota is 0 (billing not enabled for image models?): {message}"
+            ))),
+            429 => Next::RetryAfter(
+                retry_delay(json),
+                ProviderError::Transient(format!("Gemini rate limit: {message}")),
+            ),
+            500 | 503 | 504 => Next::RetryAfter(
+                None,
+                ProviderError::Transient(format!("Gemini HTTP {status}: {message}")),
+            ),
+            400 => Next::Stop(ProviderError::BadConfig(format!(
+                "Gemini refused the request (bad key or input?): {message}"
+            ))),
+            401 | 403 => Next::Stop(ProviderError::BadConfig(format!(
+                "Gemini denied access (key, billing): {message}"
+            ))),
+            404 => Next::Stop(ProviderError::BadConfig(format!(
+                "Gemini model '{}' not found (retired? choose another in Settings): {message}",
+                self.model
+            ))),
+            _ => Next::Stop(ProviderError::Protocol(format!(
+                "Gemini HTTP {status}: {message}"
+            ))),
+        }
+    }
+}
+
+/// The image-capable models a key can use, for the Settings page's model list.
+pub async fn list_image_models(
+    http: &reqwest::Client,
+    base_url: &str,
+    api_key: &str,
+) -> Result<Vec<String>, ProviderError> {
+    let url = format!("{}/models?pageSize=1000", base_url.trim_end_matches('/'));
+    let response = http
+        .get(url)
+        .header("x-goog-api-key", api_key)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .map_err(|e| ProviderError::Transient(super::transport_error(e)))?;
+    let status = response.status();
+    let json: Value = serde_json::from_slice(&read_capped(response, MAX_ANSWER_BYTES).await?)
+        .map_err(|_| ProviderError::Protocol("the model list is not JSON".into()))?;
+    if !status.is_success() {
+        let message = json["error"]["message"].as_str().unwrap_or("no message");
+        return Err(ProviderError::BadConfig(format!(
+            "Gemini HTTP {status}: {message}"
+        )));
+    }
+    let empty = Vec::new();
+    Ok(json["models"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .filter(|m| {
+            m["supportedGenerationMethods"]
+                .as_array()
+                .is_some_and(|methods| methods.iter().any(|x| x == "generateContent"))
+        })
+        .filter_map(|m| m["name"].as_str())
+        .map(|name| name.trim_start_matches("models/").to_owned())
+        .filter(|name| name.contains("image") || name.contains("nano-banana"))
+        .collect())
+}
+
+/// `RetryInfo.retryDelay` of a Google RPC error, e.g. `"17s"` or `"1.5s"`.
+fn retry_delay(json: &Value) -> Option<Duration> {
+    json["error"]["details"].as_array()?.iter().find_map(|d| {
+        let delay = d["retryDelay"].as_str()?.strip_suffix('s')?;
+        delay
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+    })
+}
+
+/// Finds the final image of a 200 answer, or says why there is none.
+fn parse_answer(json: &Value) -> Result<Vec<u8>, Next> {
+    if let Some(reason) = json["promptFeedback"]["blockReason"].as_str() {
+        return Err(Next::Stop(ProviderError::Refused(format!(
+            "Gemini blocked the prompt: {reason}"
+        ))));
+    }
+    let candidate = &json["candidates"][0];
+    let empty = Vec::new();
+    let parts = candidate["content"]["parts"].as_array().unwrap_or(&empty);
+    let image = parts
+        .iter()
+        .filter(|p| p["thought"].as_bool() != Some(true))
+        .filter_map(|p| p.get("inlineData").or_else(|| p.get("inline_data")))
+        .filter_map(|blob| blob["data"].as_str())
+        .next_back();
+    if let Some(data) = image {
+        let bytes = BASE64.decode(data).map_err(|_| {
+            Next::Stop(ProviderError::Protocol(
+                "Gemini image data is not base64".into(),
+            ))
+        })?;
+        // The declared mimeType can be wrong (JPEG labelled PNG): only the bytes count.
+        if ImageFormat::sniff(&bytes).is_none() {
+            return Err(Next::Stop(ProviderError::Protocol(
+                "Gemini answered with bytes that are not an image".into(),
+            )));
+        }
+        return Ok(bytes);
+    }
+    let reason = candidate["finishReason"].as_str().unwrap_or("");
+    let text: Vec<&str> = parts
+        .iter()
+        .filter(|p| p["thought"].as_bool() != Some(true))
+        .filter_map(|p| p["text"].as_str())
+        .collect();
+    match reason {
+        "IMAGE_SAFETY"
+        | "IMAGE_PROHIBITED_CONTENT"
+        | "SAFETY"
+        | "PROHIBITED_CONTENT"
+        | "BLOCKLIST"
+        | "SPII" => Err(Next::Stop(ProviderError::Refused(format!(
+            "blocked by Gemini's safety filter ({reason})"
+        )))),
+        "STOP" if !text.is_empty() => Err(Next::Declined(text.join(" "))),
+        "" | "NO_IMAGE" | "STOP" => Err(Next::RetryAfter(
+            None,
+            ProviderError::Transient(format!(
+                "Gemini answered without an image ({})",
+                if reason.is_empty() {
+                    "empty answer"
+                } else {
+                    reason
+                }
+            )),
+        )),
+        other => Err(Next::Declined(format!("finish reason {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aspect_ratio_is_the_nearest_supported() {
+        assert_eq!(nearest_aspect_ratio(512, 512), "1:1");
+        assert_eq!(nearest_aspect_ratio(6000, 4000), "3:2");
+        assert_eq!(nearest_aspect_ratio(512, 768), "2:3");
+        assert_eq!(nearest_aspect_ratio(1080, 1920), "9:16");
+        assert_eq!(nearest_aspect_ratio(1000, 800), "5:4");
+        assert_eq!(nearest_aspect_ratio(3000, 1000), "21:9");
+    }
+
+    #[test]
+    fn templates_wrap_the_prompt_unless_raw() {
+        let wrapped = instruction(Kind::Prompt, "superhero in a cape", false);
+        assert!(wrapped.starts_with("Using the provided photo, superhero in a cape."));
+        assert!(wrapped.contains("identity"));
+        assert_eq!(
+            instruction(Kind::Prompt, "superhero in a cape", true),
+            "superhero in a cape"
+        );
+        assert!(
+            instruction(Kind::FaceSwap, "", true).contains("Image 2"),
+            "no raw text: the template"
+        );
+    }
+
+    #[test]
+    fn retry_delay_reads_rpc_retry_info() {
+        let json = json!({"error": {"details": [{"@type": "x"}, {"retryDelay": "1.5s"}]}});
+        assert_eq!(retry_delay(&json), Some(Duration::from_millis(1500)));
+        assert_eq!(retry_delay(&json!({"error": {}})), None);
+    }
+
+    #[test]
+    fn the_last_image_that_is_not_a_thought_wins() {
+        let png = BASE64.encode(b"\x89PNG\r\n\x1a\nfinal");
+        let thought = BASE64.encode(b"\x89PNG\r\n\x1a\nthought");
+        let json = json!({"candidates": [{"content": {"parts": [
+            {"inlineData": {"mimeType": "image/png", "data": thought}, "thought": true},
+            {"text": "here"},
+            {"inline_data": {"mime_type": "image/png", "data": png}}
+        ]}, "finishReason": "STOP"}]});
+        assert_eq!(parse_answer(&json).ok().unwrap(), b"\x89PNG\r\n\x1a\nfinal");
+    }
+}

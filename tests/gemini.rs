@@ -1,0 +1,520 @@
+//! NanoBanana through a fake Gemini that checks the documented wire format, each case through
+//! the real upload endpoint as DSLR Remote Pro sends it.
+
+mod common;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use boothgate::config::Setting;
+use common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const KEY: &str = "test-gemini-key-0001";
+const MODEL: &str = "gemini-3.1-flash-image";
+const GENERATE: &str = "/v1beta/models/gemini-3.1-flash-image:generateContent";
+const SLOT: &str = "/upload/nanobanana/3";
+
+async fn gemini_app(fake: &MockServer, deadline_secs: &str) -> TestApp {
+    let options = Options::default()
+        .with(Setting::GeminiApiKey, KEY)
+        .with(Setting::GeminiBaseUrl, &format!("{}/v1beta", fake.uri()))
+        .with(Setting::GeminiModel, MODEL)
+        .with(Setting::DeadlineSecs, deadline_secs);
+    let app = spawn_app(options).await;
+    app.put_slot(
+        "nanobanana",
+        3,
+        json!({"kind": "prompt", "prompt": "superhero in a red cape"}),
+    )
+    .await;
+    app
+}
+
+/// A solid-colour image as a model would draw it.
+fn drawn(width: u32, height: u32, rgb: [u8; 3], format: image::ImageFormat) -> Vec<u8> {
+    let image = image::RgbImage::from_pixel(width, height, image::Rgb(rgb));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+fn image_answer(parts: Vec<Value>) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+        "modelVersion": MODEL, "responseId": "resp-1"
+    }))
+}
+
+fn inline(bytes: &[u8], mime: &str) -> Value {
+    json!({"inlineData": {"mimeType": mime, "data": BASE64.encode(bytes)}})
+}
+
+fn red_png() -> Vec<u8> {
+    drawn(1024, 1024, [220, 20, 20], image::ImageFormat::Png)
+}
+
+fn no_image(reason: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_json(json!({"candidates": [{"finishReason": reason, "index": 0}]}))
+}
+
+fn rpc_error(status: u16, rpc: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .set_body_json(json!({"error": {"code": status, "message": message, "status": rpc}}))
+}
+
+async fn mount_once(fake: &MockServer, response: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(path(GENERATE))
+        .respond_with(response)
+        .up_to_n_times(1)
+        .mount(fake)
+        .await;
+}
+
+async fn mount_always(fake: &MockServer, response: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(path(GENERATE))
+        .respond_with(response)
+        .mount(fake)
+        .await;
+}
+
+fn mean_rgb(bytes: &[u8]) -> [f64; 3] {
+    let image = image::load_from_memory(bytes).unwrap().into_rgb8();
+    let n = f64::from(image.width() * image.height());
+    let mut sum = [0.0; 3];
+    for p in image.pixels() {
+        for (s, c) in sum.iter_mut().zip(p.0) {
+            *s += f64::from(c);
+        }
+    }
+    sum.map(|s| s / n)
+}
+
+/// The images a request carried, decoded, in order.
+fn sent_images(body: &Value) -> Vec<(u32, u32)> {
+    body["contents"][0]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.get("inline_data"))
+        .map(|blob| {
+            let bytes = BASE64
+                .decode(blob["data"].as_str().unwrap())
+                .expect("valid base64");
+            assert_eq!(blob["mime_type"], "image/jpeg");
+            image_size(&bytes)
+        })
+        .collect()
+}
+
+async fn requests(fake: &MockServer) -> Vec<Value> {
+    fake.received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == GENERATE)
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn success_sends_the_documented_request() {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(GENERATE))
+        .and(header("x-goog-api-key", KEY))
+        .respond_with(image_answer(vec![
+            json!({"text": "Here it is."}),
+            inline(&red_png(), "image/png"),
+        ]))
+        .mount(&fake)
+        .await;
+    let app = gemini_app(&fake, "20").await;
+    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    assert!(response.continued);
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert_eq!(response.header("content-type"), Some("image/jpeg"));
+    assert_eq!(image_size(&response.body), (512, 512));
+    assert!(
+        mean_rgb(&response.body)[0] > 180.0,
+        "the model's red image came back"
+    );
+
+    let received = fake.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    assert!(
+        received[0].url.query().is_none(),
+        "the key never goes in the URL"
+    );
+    let body: Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(
+        body["generationConfig"]["responseModalities"],
+        json!(["IMAGE"])
+    );
+    assert_eq!(
+        body["generationConfig"]["imageConfig"]["aspectRatio"],
+        "1:1"
+    );
+    assert_eq!(sent_images(&body), vec![(512, 512)]);
+    let text = body["contents"][0]["parts"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text.contains("superhero in a red cape") && text.contains("identity"),
+        "{text}"
+    );
+    let job = app.job(response.header("x-boothgate-job").unwrap()).await;
+    assert_eq!(job.status, "succeeded");
+}
+
+#[tokio::test]
+async fn aspect_ratio_follows_the_upright_upload() {
+    let fake = MockServer::start().await;
+    mount_always(&fake, image_answer(vec![inline(&red_png(), "image/png")])).await;
+    let app = gemini_app(&fake, "20").await;
+    let response = upload_fixture(&app, SLOT, "guest-exif-rotated.jpg").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(image_size(&response.body), (512, 768));
+    let body = &requests(&fake).await[0];
+    assert_eq!(
+        body["generationConfig"]["imageConfig"]["aspectRatio"],
+        "2:3"
+    );
+    assert_eq!(
+        sent_images(body),
+        vec![(512, 768)],
+        "the model gets the photo upright"
+    );
+}
+
+#[tokio::test]
+async fn face_swap_sends_the_template_first_and_the_guest_second() {
+    let fake = MockServer::start().await;
+    mount_always(&fake, image_answer(vec![inline(&red_png(), "image/png")])).await;
+    let app = gemini_app(&fake, "20").await;
+    app.put_slot("nanobanana", 3, json!({"kind": "face_swap", "prompt": ""}))
+        .await;
+    app.put_reference("nanobanana", 3, fixture_bytes("reference-template.jpg"))
+        .await;
+    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    assert_eq!(response.status, 200);
+    let body = &requests(&fake).await[0];
+    assert_eq!(sent_images(body), vec![(451, 300), (512, 512)]);
+    let texts: Vec<&str> = body["contents"][0]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["text"].as_str())
+        .collect();
+    assert_eq!(texts[0], "Image 1 is the photo to edit:");
+    assert_eq!(texts[1], "Image 2 shows the identity reference:");
+    assert!(texts[2].contains("face of the person in Image 2"));
+}
+
+#[tokio::test]
+async fn raw_prompt_skips_the_template() {
+    let fake = MockServer::start().await;
+    mount_always(&fake, image_answer(vec![inline(&red_png(), "image/png")])).await;
+    let app = gemini_app(&fake, "20").await;
+    let card = app.admin_html("/admin/nanobanana").await;
+    assert!(
+        card.contains("Using the provided photo, superhero in a red cape."),
+        "the card shows the template"
+    );
+    app.put_slot("nanobanana", 3, json!({"options": {"raw_prompt": true}}))
+        .await;
+    assert_eq!(
+        upload_fixture(&app, SLOT, "guest-512.jpg").await.status,
+        200
+    );
+    let body = &requests(&fake).await[0];
+    assert_eq!(
+        body["contents"][0]["parts"][1]["text"],
+        "superhero in a red cape"
+    );
+}
+
+#[tokio::test]
+async fn thought_images_are_skipped_for_the_final_one() {
+    let fake = MockServer::start().await;
+    let blue = drawn(1024, 1024, [20, 20, 220], image::ImageFormat::Png);
+    let mut thought = inline(&blue, "image/png");
+    thought["thought"] = json!(true);
+    mount_always(
+        &fake,
+        image_answer(vec![thought, inline(&red_png(), "image/png")]),
+    )
+    .await;
+    let app = gemini_app(&fake, "20").await;
+    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    assert_eq!(response.status, 200);
+    let [r, _, b] = mean_rgb(&response.body);
+    assert!(r > 180.0 && b < 60.0, "the final image, not the thought");
+}
+
+#[tokio::test]
+async fn no_image_is_retried_until_an_image_comes() {
+    let fake = MockServer::start().await;
+    mount_once(&fake, no_image("NO_IMAGE")).await;
+    mount_always(&fake, image_answer(vec![inline(&red_png(), "image/png")])).await;
+    let app = gemini_app(&fake, "20").await;
+    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(requests(&fake).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_model_declining_in_words_is_retried_twice_then_502() {
+    let fake = MockServer::start().await;
+    mount_always(
+        &fake,
+        image_answer(vec![json!({"text": "I can't help with that person."})]),
+    )
+    .await;
+    let app = gemini_app(&fake, "30").await;
+    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    assert_eq!(response.status, 502);
+    let body = response.json();
+    assert_eq!(body["reason"], "provider_error");
+    assert_eq!(requests(&fake).await.len(), 3);
+    let job = app.finished_job(body["job"].as_str().unwrap()).await;
+    assert!(
+        job.message
+            .unwrap()
+            .contains("I can't help with that person.")
+    );
+    assert!(job.original_path.starts_with("trash/"));
+}
+
+#[tokio::test]
+async fn safety_refusal_is_not_retried() {
+    let fake = MockServer::start().await;
+    mount_always(&fake, no_image("IMAGE_SAFETY")).await;
+    let app = gemini_app(&fake, "20").await;
+    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    assert_eq!(response.status, 502);
+    assert_eq!(requests(&fake).await.len(), 1);
+    let job = app
+        .finished_job(response.json()["job"].as_str().unwrap())
+        .await;
+    assert_eq!(job.status, "failed");
+    assert!(job.message.unwrap().contains("IMAGE_SAFETY"));
+
+    let blocked = MockServer::start().await;
+    mount_always(
+        &blocked,
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"promptFeedback": {"blockReason": "SAFETY"}})),
+    )
+    .await;
+    let app = gemini_app(&blocked, "20").await;
+    assert_eq!(
+        upload_fixture(&app, SLOT, "guest-512.jpg").await.status,
+        502
+    );
+    assert_eq!(requests(&blocked).await.len(), 1);
+}
+
+#[tokio::test]
+async fn rate_limit_is_retried_after_its_suggested_delay() {
+    let fake = MockServer::start().await;
+    let limited = ResponseTemplate::new(429).set_body_json(json!({"error": {"code": 429,
+        "message": "You exceeded your current quota. Please retry in 1.2s.", "status": "RESOURCE_EXHAUSTED",
+        "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1.2s"}]}}));
+    mount_once(&fake, limited).await;
+    mount_always(&fake, image_answer(vec![inline(&red_png(), "image/png")])).await;
+    let app = gemini_app(&fake, "20").await;
+    let started = Instant::now();
+    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    assert_eq!(response.status, 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1200),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(requests(&fake).await.len(), 2);
+}
+
+#[tokio::test]
+async fn overloaded_model_is_retried() {
+    let fake = MockServer::start().await;
+    mount_once(
+        &fake,
+        rpc_error(
+            503,
+            "UNAVAILABLE",
+            "The model is overloaded. Please try again later.",
+        ),
+    )
+    .await;
+    mount_always(&fake, image_answer(vec![inline(&red_png(), "image/png")])).await;
+    let app = gemini_app(&fake, "20").await;
+    assert_eq!(
+        upload_fixture(&app, SLOT, "guest-512.jpg").await.status,
+        200
+    );
+    assert_eq!(requests(&fake).await.len(), 2);
+}
+
+#[tokio::test]
+async fn bad_key_is_not_retried_and_shows_in_settings() {
+    let fake = MockServer::start().await;
+    mount_always(
+        &fake,
+        rpc_error(
+            400,
+            "INVALID_ARGUMENT",
+            "API key not valid. Please pass a valid API key.",
+        ),
+    )
+    .await;
+    let app = gemini_app(&fake, "20").await;
+    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    assert_eq!(response.status, 502);
+    assert_eq!(requests(&fake).await.len(), 1);
+    let job = app
+        .finished_job(response.json()["job"].as_str().unwrap())
+        .await;
+    assert!(job.message.unwrap().contains("API key not valid"));
+    let settings = app.admin_html("/admin/settings").await;
+    let shown = settings
+        .find("provider-error")
+        .map(|i| &settings[i..i + 300]);
+    assert!(
+        settings.contains("Последняя ошибка: Gemini refused the request"),
+        "last error on Settings: {shown:?}"
+    );
+}
+
+#[tokio::test]
+async fn retired_model_is_named_in_the_error() {
+    let fake = MockServer::start().await;
+    mount_always(
+        &fake,
+        rpc_error(
+            404,
+            "NOT_FOUND",
+            "models/gemini-3.1-flash-image is not found for API version v1beta",
+        ),
+    )
+    .await;
+    let app = gemini_app(&fake, "20").await;
+    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    assert_eq!(response.status, 502);
+    assert!(
+        response.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("model 'gemini-3.1-flash-image' not found")
+    );
+    assert_eq!(requests(&fake).await.len(), 1);
+}
+
+#[tokio::test]
+async fn jpeg_bytes_labelled_png_are_accepted() {
+    let fake = MockServer::start().await;
+    let jpeg = drawn(800, 800, [220, 20, 20], image::ImageFormat::Jpeg);
+    mount_always(&fake, image_answer(vec![inline(&jpeg, "image/png")])).await;
+    let app = gemini_app(&fake, "20").await;
+    let response = upload_fixture(&app, SLOT, "guest-512.png").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-type"),
+        Some("image/png"),
+        "PNG in, PNG out"
+    );
+    assert!(mean_rgb(&response.body)[0] > 180.0);
+}
+
+#[tokio::test]
+async fn non_image_bytes_are_a_provider_error() {
+    let fake = MockServer::start().await;
+    mount_always(
+        &fake,
+        image_answer(vec![inline(b"<html>not an image</html>", "image/png")]),
+    )
+    .await;
+    let app = gemini_app(&fake, "20").await;
+    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    assert_eq!(response.status, 502);
+    assert_eq!(response.json()["reason"], "provider_error");
+}
+
+#[tokio::test]
+async fn a_hanging_model_gets_504_by_the_deadline() {
+    let fake = MockServer::start().await;
+    mount_always(
+        &fake,
+        image_answer(vec![inline(&red_png(), "image/png")]).set_delay(Duration::from_secs(10)),
+    )
+    .await;
+    let app = gemini_app(&fake, "2").await;
+    let started = Instant::now();
+    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(response.status, 504);
+    let job = app
+        .finished_job(response.json()["job"].as_str().unwrap())
+        .await;
+    assert_eq!(job.status, "timed_out");
+    assert!(
+        app.data_dir()
+            .join("media")
+            .join(&job.original_path)
+            .is_file()
+    );
+    assert!(job.original_path.starts_with("trash/"));
+}
+
+#[tokio::test]
+async fn settings_suggest_the_image_models_of_the_key() {
+    let fake = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1beta/models"))
+        .and(header("x-goog-api-key", KEY))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"models": [
+            {"name": "models/gemini-3.1-flash-image", "supportedGenerationMethods": ["generateContent"]},
+            {"name": "models/gemini-3-pro-image", "supportedGenerationMethods": ["generateContent", "countTokens"]},
+            {"name": "models/gemini-2.5-flash", "supportedGenerationMethods": ["generateContent"]},
+            {"name": "models/imagen-4.0-generate", "supportedGenerationMethods": ["predict"]}
+        ]})))
+        .mount(&fake)
+        .await;
+    let app = gemini_app(&fake, "20").await;
+    let page = app
+        .admin(Method::GET, "/admin/settings")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"<option value="gemini-3.1-flash-image">"#));
+    assert!(page.contains(r#"<option value="gemini-3-pro-image">"#));
+    assert!(
+        !page.contains(r#"<option value="gemini-2.5-flash">"#),
+        "text-only models are left out"
+    );
+    assert!(!page.contains("imagen-4.0-generate"));
+    assert!(!page.contains(KEY));
+}
