@@ -47,25 +47,9 @@ async fn admin_needs_basic_auth() {
 
 #[tokio::test]
 async fn first_start_generates_passwords_and_keeps_only_the_admin_hash() {
-    let app = spawn_app(Options {
-        generated_passwords: true,
-        ..Default::default()
-    })
-    .await;
-    let admin = app
-        .generated
-        .iter()
-        .find(|(what, _)| *what == "admin password")
-        .unwrap()
-        .1
-        .clone();
-    let upload = app
-        .generated
-        .iter()
-        .find(|(what, _)| *what == "upload password")
-        .unwrap()
-        .1
-        .clone();
+    let app = spawn_app(Options::generated()).await;
+    let admin = app.secret("admin password");
+    let upload = app.secret("upload password");
     let ok = app
         .client
         .get(app.url("/admin/api/stats"))
@@ -85,14 +69,7 @@ async fn first_start_generates_passwords_and_keeps_only_the_admin_hash() {
 
     // A second start generates nothing and the same password still works.
     let dir = app.stop().await;
-    let again = spawn_app_in(
-        dir,
-        Options {
-            generated_passwords: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let again = spawn_app_in(dir, Options::generated()).await;
     assert!(again.generated.is_empty());
     let ok = again
         .client
@@ -147,14 +124,7 @@ async fn three_tabs_each_show_twenty_distinct_upload_urls() {
 #[tokio::test]
 async fn upload_url_follows_the_request_host_without_a_public_url() {
     let app = spawn_app(Options::default()).await;
-    let slot: serde_json::Value = app
-        .admin(Method::GET, "/admin/api/slots/deepseek/7")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let slot = app.admin_json("/admin/api/slots/deepseek/7").await;
     assert_eq!(
         slot["upload_url"],
         format!("http://{}/upload/deepseek/7", app.addr)
@@ -180,27 +150,13 @@ async fn slot_json_round_trips_and_survives_a_restart() {
     assert_eq!(stored["options"]["strength"], 0.4);
 
     // Saving one slot never touches another.
-    let neighbour: serde_json::Value = app
-        .admin(Method::GET, "/admin/api/slots/nanobanana/8")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let neighbour = app.admin_json("/admin/api/slots/nanobanana/8").await;
     assert_eq!(neighbour["name"], "");
     assert_eq!(neighbour["kind"], "prompt");
 
     let dir = app.stop().await;
     let app = spawn_app_in(dir, Options::default()).await;
-    let again: serde_json::Value = app
-        .admin(Method::GET, "/admin/api/slots/nanobanana/7")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again = app.admin_json("/admin/api/slots/nanobanana/7").await;
     assert_eq!(again["name"], "Superhero");
     assert_eq!(again["kind"], "background");
     assert_eq!(again["prompt"], "a cape");
@@ -289,14 +245,7 @@ async fn reference_upload_replace_and_remove() {
             .iter()
             .all(|f| !f.starts_with("references/"))
     );
-    let slot: serde_json::Value = app
-        .admin(Method::GET, "/admin/api/slots/turbotext/2")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let slot = app.admin_json("/admin/api/slots/turbotext/2").await;
     assert_eq!(slot["has_reference"], false);
     let gone = app
         .admin(Method::GET, "/admin/references/turbotext/2")
@@ -331,12 +280,6 @@ fn card_form(csrf: &str, name: &str, kind: &str, prompt: &str) -> reqwest::multi
         .text("enabled", "on")
         .text("kind", kind.to_owned())
         .text("prompt", prompt.to_owned())
-}
-
-fn csrf_token(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a form token") + marker.len();
-    html[start..start + 64].to_owned()
 }
 
 #[tokio::test]
@@ -564,14 +507,7 @@ async fn statistics_count_jobs_by_provider_slot_and_day() {
         };
         store.finish_job(id, &outcome).await.unwrap();
     }
-    let stats: serde_json::Value = app
-        .admin(Method::GET, "/admin/api/stats")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = app.admin_json("/admin/api/stats").await;
     assert_eq!(
         stats,
         json!({"upload_password": UPLOAD_PASSWORD, "deadline_secs": 50, "providers": {
@@ -598,25 +534,9 @@ async fn statistics_count_jobs_by_provider_slot_and_day() {
 
 #[tokio::test]
 async fn upload_password_can_be_regenerated_unless_set_by_env() {
-    let app = spawn_app(Options {
-        generated_passwords: true,
-        ..Default::default()
-    })
-    .await;
-    let admin = app
-        .generated
-        .iter()
-        .find(|(w, _)| *w == "admin password")
-        .unwrap()
-        .1
-        .clone();
-    let old = app
-        .generated
-        .iter()
-        .find(|(w, _)| *w == "upload password")
-        .unwrap()
-        .1
-        .clone();
+    let app = spawn_app(Options::generated()).await;
+    let admin = app.secret("admin password");
+    let old = app.secret("upload password");
     let page = app
         .client
         .get(app.url("/admin/stats"))

@@ -476,14 +476,7 @@ async fn ten_parallel_uploads_to_one_slot_all_succeed() {
         "{:?}",
         started.elapsed()
     );
-    let stats: serde_json::Value = app
-        .admin(Method::GET, "/admin/api/stats")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = app.admin_json("/admin/api/stats").await;
     assert_eq!(stats["providers"]["nanobanana"]["processed"], 10);
 }
 
@@ -526,10 +519,7 @@ async fn a_restart_marks_running_jobs_interrupted_and_keeps_their_originals() {
 #[tokio::test]
 async fn try_it_runs_the_slot_as_a_test_job() {
     let app = demo_app(Options::demo()).await;
-    let html = app.admin_html("/admin/nanobanana").await;
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    let csrf = html[start..start + 64].to_owned();
+    let csrf = csrf_token(&app.admin_html("/admin/nanobanana").await);
     let form = reqwest::multipart::Form::new().text("csrf", csrf).part(
         "file",
         reqwest::multipart::Part::bytes(fixture_bytes("guest-exif-rotated.jpg")).file_name("t.jpg"),
@@ -547,14 +537,7 @@ async fn try_it_runs_the_slot_as_a_test_job() {
         .to_owned();
     assert_eq!(image_size(&response.bytes().await.unwrap()), (512, 768));
     assert!(app.job(&job).await.is_test);
-    let stats: serde_json::Value = app
-        .admin(Method::GET, "/admin/api/stats")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = app.admin_json("/admin/api/stats").await;
     assert_eq!(
         stats["providers"]["nanobanana"]["processed"], 0,
         "test jobs are counted apart"

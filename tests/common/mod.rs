@@ -52,6 +52,14 @@ impl Options {
         .with(Setting::DemoDelayMs, "50")
     }
 
+    /// The passwords left to the server's first start.
+    pub fn generated() -> Options {
+        Options {
+            generated_passwords: true,
+            ..Default::default()
+        }
+    }
+
     pub fn with(mut self, key: Setting, value: &str) -> Options {
         self.overrides.push((key, value.to_owned()));
         self
@@ -121,6 +129,26 @@ impl TestApp {
         self.client
             .request(method, self.url(path))
             .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+    }
+
+    /// A password the first start generated ("admin password", "upload password").
+    pub fn secret(&self, what: &str) -> String {
+        self.generated
+            .iter()
+            .find(|(w, _)| *w == what)
+            .expect("generated at first start")
+            .1
+            .clone()
+    }
+
+    pub async fn admin_json(&self, path: &str) -> serde_json::Value {
+        let response = self
+            .admin(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("JSON")
     }
 
     pub async fn admin_html(&self, path: &str) -> String {
@@ -356,6 +384,13 @@ pub async fn upload_fixture(app: &TestApp, path: &str, fixture_name: &str) -> Ra
     };
     let (content_type, body) = dslr_body(UPLOAD_PASSWORD, "IMG_0003.JPG", mime, &photo);
     dslr_post(app.addr, path, &content_type, &body).await
+}
+
+/// The form token of the first admin form in a page.
+pub fn csrf_token(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a form token") + marker.len();
+    html[start..start + 64].to_owned()
 }
 
 pub fn image_size(bytes: &[u8]) -> (u32, u32) {
