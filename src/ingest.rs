@@ -317,22 +317,32 @@ async fn process(
         .save_thumb(&job.id, Thumb::Before, &prepared.thumbnail)
         .await?;
 
+    let mut photo = ImageData {
+        bytes: Arc::new(prepared.model_input),
+        format: prepared.model_format,
+        url: None,
+    };
+    let mut reference = reference_image(state, slot).await?;
+    if model.needs_public_links() {
+        publish(state, &settings, job, &mut photo, reference.as_mut()).await?;
+    }
     let request = ModelRequest {
         kind: slot.kind,
         prompt: slot.prompt.clone(),
         options: slot.options.clone(),
-        photo: ImageData {
-            bytes: Arc::new(prepared.model_input),
-            format: prepared.model_format,
-        },
-        reference: reference_image(state, slot).await?,
+        photo,
+        reference,
         upload_size,
         deadline: job.deadline - FINALISE_MARGIN,
     };
     let model_started = Instant::now();
     let output = model.generate(request).await.map_err(|e| {
-        if let ProviderError::BadConfig(message) = &e {
-            state.record_provider_error(slot.id.provider, message.clone());
+        match e {
+            ProviderError::OutOfTime => return AppError::Timeout,
+            ProviderError::BadConfig(ref message) => {
+                state.record_provider_error(slot.id.provider, message.clone())
+            }
+            _ => {}
         }
         AppError::Provider(e.to_string())
     })?;
@@ -376,7 +386,37 @@ async fn reference_image(state: &AppState, slot: &Slot) -> Result<Option<ImageDa
     Ok(Some(ImageData {
         bytes: Arc::new(bytes),
         format,
+        url: None,
     }))
+}
+
+/// How long a published input stays reachable after the deadline, for a provider still at work.
+const LINK_GRACE_SECS: i64 = 600;
+
+/// Copies the job's inputs (the reference as it is now) where signed public links serve them.
+async fn publish(
+    state: &AppState,
+    settings: &Settings,
+    job: &Job,
+    photo: &mut ImageData,
+    reference: Option<&mut ImageData>,
+) -> Result<(), AppError> {
+    let base = settings
+        .public_url()
+        .ok_or_else(|| AppError::ProviderNotConfigured("the public URL is not set".into()))?;
+    let expires = now_ms() / 1000 + settings.deadline().as_secs() as i64 + LINK_GRACE_SECS;
+    let inputs = [(photo, "input")]
+        .into_iter()
+        .chain(reference.map(|r| (r, "reference")));
+    for (image, role) in inputs {
+        let name = format!("{}-{role}.{}", job.id, image.format.extension());
+        let rel = state.media.save_input(&name, &image.bytes).await?;
+        image.url = Some(format!(
+            "{base}/media/{}",
+            crate::media::sign_link(&state.secret, &rel, expires)
+        ));
+    }
+    Ok(())
 }
 
 /// Records how the job ended and builds the booth's answer.

@@ -129,6 +129,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::to("/admin/turbotext") }))
         .route("/healthz", get(healthz))
+        .route("/media/{token}", get(public_media))
         .merge(ingest::routes())
         .nest("/admin", admin::routes(state.clone()))
         .with_state(state)
@@ -139,6 +140,26 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         (StatusCode::OK, "ok")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+    }
+}
+
+/// A short-lived public link to a job's input, for providers that fetch images by URL. Any
+/// token that is not genuine and current gets a bare 404.
+async fn public_media(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> axum::response::Response {
+    let now = store::now_ms() / 1000;
+    let Some(path) = media::verify_link(&state.media, &state.secret, &token, now) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match tokio::fs::read(path).await {
+        Ok(bytes) => {
+            let mime =
+                domain::ImageFormat::sniff(&bytes).map_or("application/octet-stream", |f| f.mime());
+            ([(axum::http::header::CONTENT_TYPE, mime)], bytes).into_response()
+        }
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

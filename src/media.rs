@@ -4,8 +4,13 @@
 //! dates; no name a client sent ever becomes part of a path.
 
 use crate::domain::{ImageFormat, SlotId};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use subtle::ConstantTimeEq;
 use tokio::io::AsyncWriteExt;
 
 const ORIGINALS: &str = "originals";
@@ -13,6 +18,8 @@ const RESULTS: &str = "results";
 const TRASH: &str = "trash";
 const THUMBS: &str = "thumbs";
 const REFERENCES: &str = "references";
+/// Copies of a job's inputs, published to providers that fetch images by URL.
+const INPUTS: &str = "inputs";
 
 /// Which picture of a job a thumbnail shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +146,19 @@ impl Media {
             .join(Path::new(name).file_name().unwrap_or_default())
     }
 
+    /// Stores a copy of a job's input under `inputs/`, for a signed public link to serve.
+    pub async fn save_input(&self, name: &str, bytes: &[u8]) -> io::Result<String> {
+        let rel = format!(
+            "{INPUTS}/{}",
+            Path::new(name)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("input")
+        );
+        self.write_durably(&rel, bytes).await?;
+        Ok(rel)
+    }
+
     /// Resolves a stored relative path; refuses anything that could leave the media folder.
     pub fn absolute(&self, rel: &str) -> Option<PathBuf> {
         let path = Path::new(rel);
@@ -158,6 +178,39 @@ impl Media {
         drop(file);
         tokio::fs::rename(&partial, &path).await
     }
+}
+
+/// A link token for a file under `inputs/`, valid until `expires` (Unix seconds): the path and
+/// the expiry, signed with HMAC-SHA256 by the install's secret.
+pub fn sign_link(secret: &[u8; 32], rel: &str, expires: i64) -> String {
+    let payload = format!("{expires}:{rel}");
+    format!(
+        "{}.{}",
+        B64.encode(&payload),
+        B64.encode(link_mac(secret, &payload))
+    )
+}
+
+/// The file a token names, if the token is genuine, unaltered, unexpired and names an input.
+pub fn verify_link(media: &Media, secret: &[u8; 32], token: &str, now: i64) -> Option<PathBuf> {
+    let (payload, mac) = token.split_once('.')?;
+    let payload = String::from_utf8(B64.decode(payload).ok()?).ok()?;
+    let mac = B64.decode(mac).ok()?;
+    if !bool::from(mac.as_slice().ct_eq(link_mac(secret, &payload).as_slice())) {
+        return None;
+    }
+    let (expires, rel) = payload.split_once(':')?;
+    if now >= expires.parse::<i64>().ok()? || !rel.starts_with(&format!("{INPUTS}/")) {
+        return None;
+    }
+    media.absolute(rel)
+}
+
+fn link_mac(secret: &[u8; 32], payload: &str) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
+    mac.update(b"media\0");
+    mac.update(payload.as_bytes());
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// The UTC day `YYYY-MM-DD` of a time in milliseconds: the folder a job's files go in.
@@ -189,6 +242,37 @@ mod tests {
             media.absolute("originals/2026-01-01/a.jpg").unwrap(),
             Path::new("/data/media/originals/2026-01-01/a.jpg")
         );
+    }
+
+    #[test]
+    fn links_are_refused_when_forged_altered_or_expired() {
+        let media = Media::new(Path::new("/data"));
+        let secret = [7u8; 32];
+        let token = sign_link(&secret, "inputs/job.jpg", 1_000);
+        assert_eq!(
+            verify_link(&media, &secret, &token, 999),
+            Some(PathBuf::from("/data/media/inputs/job.jpg"))
+        );
+        assert_eq!(verify_link(&media, &secret, &token, 1_000), None, "expired");
+        assert_eq!(
+            verify_link(&media, &[8u8; 32], &token, 999),
+            None,
+            "another install's key"
+        );
+        let (_, mac) = token.split_once('.').unwrap();
+        let altered = format!("{}.{mac}", B64.encode("9999999999:inputs/job.jpg"));
+        assert_eq!(
+            verify_link(&media, &secret, &altered, 999),
+            None,
+            "altered expiry"
+        );
+        let outside = sign_link(&secret, "originals/2026-01-01/job.jpg", 1_000);
+        assert_eq!(
+            verify_link(&media, &secret, &outside, 999),
+            None,
+            "only inputs are published"
+        );
+        assert_eq!(verify_link(&media, &secret, "garbage", 999), None);
     }
 
     #[test]

@@ -76,8 +76,17 @@ pub struct Strings {
     pub save_failed: &'static str,
     pub try_it: &'static str,
     pub template_title: &'static str,
+    pub tt_advanced: &'static str,
+    pub tt_method: &'static str,
+    pub tt_extra: &'static str,
+    pub tt_face_restore: &'static str,
+    pub tt_strength: &'static str,
     pub raw_prompt: &'static str,
     pub last_error: &'static str,
+    pub tt_warn_no_public_url: &'static str,
+    pub tt_warn_private_url: &'static str,
+    pub tt_discover: &'static str,
+    pub tt_methods: &'static str,
     pub try_running: &'static str,
     pub ready: &'static str,
     pub not_ready_disabled: &'static str,
@@ -145,6 +154,7 @@ pub struct Strings {
     pub label_api_key: &'static str,
     pub label_base_url: &'static str,
     pub label_model: &'static str,
+    pub label_poll_ms: &'static str,
 }
 
 impl Strings {
@@ -185,6 +195,7 @@ impl Strings {
                 self.label_base_url
             }
             S::GeminiModel | S::DeepseekModel | S::ImagesModel => self.label_model,
+            S::TurbotextPollMs => self.label_poll_ms,
         }
     }
 
@@ -225,8 +236,17 @@ pub static RU: Strings = Strings {
     save_failed: "Не сохранено, проверьте поля",
     try_it: "Попробовать с фото",
     template_title: "Инструкция для модели",
+    tt_advanced: "Дополнительно: метод Turbotext",
+    tt_method: "Метод API (пусто — по типу обработки)",
+    tt_extra: "Дополнительные поля формы, по одному key=value в строке",
+    tt_face_restore: "Восстанавливать лицо (face_restore)",
+    tt_strength: "Сила изменения 0–80 (пусто — по умолчанию)",
     raw_prompt: "Отправлять промпт как есть, без шаблона",
     last_error: "Последняя ошибка",
+    tt_warn_no_public_url: "Turbotext забирает фото по ссылке: укажите публичный адрес сервера, иначе слоты Turbotext отвечают 503.",
+    tt_warn_private_url: "Публичный адрес указывает на локальную или частную сеть: серверы Turbotext не смогут забрать фото.",
+    tt_discover: "Показать методы API Turbotext",
+    tt_methods: "Методы, доступные ключу",
     try_running: "Обработка…",
     ready: "Готов к работе",
     not_ready_disabled: "Слот выключен",
@@ -294,6 +314,7 @@ pub static RU: Strings = Strings {
     label_api_key: "Ключ API",
     label_base_url: "Адрес API",
     label_model: "Модель",
+    label_poll_ms: "Интервал опроса результата, мс",
 };
 
 pub static EN: Strings = Strings {
@@ -325,8 +346,17 @@ pub static EN: Strings = Strings {
     save_failed: "Not saved, check the fields",
     try_it: "Try with a photo",
     template_title: "Instruction sent to the model",
+    tt_advanced: "Advanced: Turbotext method",
+    tt_method: "API method (empty: by processing type)",
+    tt_extra: "Extra form fields, one key=value per line",
+    tt_face_restore: "Restore the face (face_restore)",
+    tt_strength: "Strength of change 0–80 (empty: default)",
     raw_prompt: "Send the prompt as it is, without the template",
     last_error: "Last error",
+    tt_warn_no_public_url: "Turbotext fetches photos by link: set the server's public URL, or Turbotext slots answer 503.",
+    tt_warn_private_url: "The public URL points to a local or private network: Turbotext's servers cannot fetch the photos.",
+    tt_discover: "List Turbotext API methods",
+    tt_methods: "Methods this key may call",
     try_running: "Processing…",
     ready: "Ready",
     not_ready_disabled: "Slot is off",
@@ -394,4 +424,5 @@ pub static EN: Strings = Strings {
     label_api_key: "API key",
     label_base_url: "API base URL",
     label_model: "Model",
+    label_poll_ms: "Result polling interval, ms",
 };

@@ -43,6 +43,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/settings",
             get(pages::settings_page).post(pages::save_settings),
         )
+        .route(
+            "/settings/turbotext-methods",
+            post(pages::discover_turbotext_methods),
+        )
         .route("/jobs", get(pages::jobs_page))
         .route("/jobs/{id}/{file}", get(pages::job_file))
         .route("/lang/{code}", get(pages::switch_language))

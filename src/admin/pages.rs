@@ -13,7 +13,7 @@ use crate::domain::{JobStatus, Provider, SLOTS_PER_PROVIDER, Slot, SlotId};
 use crate::error::{AppError, AppResult};
 use crate::ingest::{self, JobStart};
 use crate::media::Thumb;
-use crate::providers::gemini;
+use crate::providers::{gemini, turbotext};
 use crate::store::{JobFilter, JobRecord, now_ms};
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, Request, State};
@@ -54,6 +54,44 @@ struct CardForm {
     reference: Option<Vec<u8>>,
     remove_reference: bool,
     raw_prompt: bool,
+    tt_method: String,
+    tt_extra: String,
+    tt_strength: String,
+    tt_face_restore: bool,
+}
+
+impl CardForm {
+    /// The slot's options with what this provider's card edits.
+    fn options(&self, slot: &Slot) -> Option<serde_json::Value> {
+        use serde_json::Value;
+        let mut options = slot.options.clone();
+        let mut set_text = |key: &str, value: &str| match value.trim() {
+            "" => options.remove(key),
+            v => options.insert(key.into(), v.into()),
+        };
+        match slot.id.provider {
+            Provider::Nanobanana => {
+                options.insert("raw_prompt".into(), self.raw_prompt.into());
+            }
+            Provider::Turbotext => {
+                set_text("method", &self.tt_method);
+                set_text("extra_fields", &self.tt_extra);
+                let strength = self.tt_strength.trim();
+                if strength.is_empty() {
+                    options.remove("strength");
+                } else {
+                    // A number stays a number; anything else is kept as text for the rule to refuse.
+                    let value = strength
+                        .parse::<i64>()
+                        .map_or_else(|_| Value::from(strength), Value::from);
+                    options.insert("strength".into(), value);
+                }
+                options.insert("face_restore".into(), self.tt_face_restore.into());
+            }
+            Provider::Deepseek => return None,
+        }
+        Some(Value::Object(options))
+    }
 }
 
 async fn read_card_form(mut multipart: Multipart) -> AppResult<CardForm> {
@@ -81,6 +119,10 @@ async fn read_card_form(mut multipart: Multipart) -> AppResult<CardForm> {
             "prompt" => form.prompt = text,
             "remove_reference" => form.remove_reference = true,
             "raw_prompt" => form.raw_prompt = true,
+            "tt_method" => form.tt_method = text,
+            "tt_extra" => form.tt_extra = text,
+            "tt_strength" => form.tt_strength = text,
+            "tt_face_restore" => form.tt_face_restore = true,
             _ => {}
         }
     }
@@ -108,11 +150,8 @@ pub async fn save_slot_card(
         );
         return Ok(card_response(&state, &ctx, card, partial, StatusCode::FORBIDDEN).await);
     }
-    let options = (id.provider == Provider::Nanobanana).then(|| {
-        let mut options = slot.options.clone();
-        options.insert("raw_prompt".into(), form.raw_prompt.into());
-        serde_json::Value::Object(options)
-    });
+    let options = form.options(&slot);
+    let typed_options = options.as_ref().and_then(|o| o.as_object().cloned());
     let edit = SlotEdit {
         name: Some(form.name.clone()),
         enabled: Some(form.enabled),
@@ -123,10 +162,12 @@ pub async fn save_slot_card(
     let next = match edit.apply(&slot) {
         Ok(next) => next,
         Err(errors) => {
+            // The card comes back with what was typed, next to what was wrong with it.
             let draft = Slot {
                 name: form.name,
                 prompt: form.prompt,
                 enabled: form.enabled,
+                options: typed_options.unwrap_or_else(|| slot.options.clone()),
                 ..slot
             };
             let errors = errors
@@ -385,6 +426,92 @@ async fn offer_gemini_models(state: &AppState, settings: &Settings, page: &mut S
     }
 }
 
+/// Why Turbotext will not be able to fetch the photos, if the settings say so.
+fn turbotext_link_warning(t: &'static Strings, settings: &Settings) -> Option<&'static str> {
+    match settings.public_url() {
+        None => Some(t.tt_warn_no_public_url),
+        Some(url)
+            if is_private_address(url)
+                && settings
+                    .get(Setting::TurbotextBaseUrl)
+                    .contains("turbotext.ru") =>
+        {
+            Some(t.tt_warn_private_url)
+        }
+        Some(_) => None,
+    }
+}
+
+/// Whether a URL's host is this machine or a private network, out of an internet service's reach.
+fn is_private_address(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00
+        }
+        Err(_) => {
+            host.eq_ignore_ascii_case("localhost")
+                || host.ends_with(".local")
+                || host.ends_with(".localhost")
+        }
+    }
+}
+
+/// Asks Turbotext which API methods the key may call and lists them in its section.
+pub async fn discover_turbotext_methods(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Form(form): Form<HashMap<String, String>>,
+) -> AppResult<Response> {
+    if !state
+        .admin
+        .csrf_matches(form.get("csrf").map(String::as_str))
+    {
+        return Err(AppError::Forbidden(
+            "the form is out of date; reload the page".into(),
+        ));
+    }
+    let settings = state.settings();
+    let mut page = settings_view(
+        &ctx,
+        &state,
+        &settings,
+        &HashMap::new(),
+        &HashMap::new(),
+        false,
+    );
+    let key = settings.get(Setting::TurbotextApiKey);
+    let found = if key.is_empty() {
+        Err("no API key is set for Turbotext".to_owned())
+    } else {
+        let client = turbotext::Turbotext::new(
+            state.http.clone(),
+            settings.get(Setting::TurbotextBaseUrl),
+            key,
+            std::time::Duration::from_millis(settings.integer(Setting::TurbotextPollMs) as u64),
+        );
+        let deadline = Instant::now() + std::time::Duration::from_secs(30);
+        turbotext::available_methods(&client, deadline)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    if let Some(section) = page.sections.iter_mut().find(|s| s.discovery.is_some()) {
+        match found {
+            Ok(methods) => section.discovery = Some(methods),
+            Err(e) => section.last_error = Some(e),
+        }
+    }
+    Ok(render(&page))
+}
+
 /// The provider whose errors a settings section shows.
 fn group_provider(group: Group) -> Option<Provider> {
     match group {
@@ -419,6 +546,10 @@ fn settings_view(
         .map(|group| SettingsSection {
             title: group_title(ctx.t, group),
             last_error: group_provider(group).and_then(|p| state.last_provider_error(p)),
+            warning: (group == Group::Turbotext)
+                .then(|| turbotext_link_warning(ctx.t, settings))
+                .flatten(),
+            discovery: (group == Group::Turbotext).then(Vec::new),
             fields: SETTINGS
                 .iter()
                 .filter(|d| d.group == group)
@@ -526,6 +657,31 @@ pub async fn save_settings(
     state.reload_settings().await?;
     tracing::info!(changed = values.len(), "settings saved");
     Ok(Redirect::to("/admin/settings?saved=1").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn private_addresses_are_recognised() {
+        for url in [
+            "http://localhost:8080",
+            "http://127.0.0.1",
+            "https://192.168.1.20/x",
+            "http://10.0.0.5:80",
+            "http://[::1]:8080",
+            "http://[fd00::1]",
+            "http://booth.local",
+        ] {
+            assert!(super::is_private_address(url), "{url}");
+        }
+        for url in [
+            "https://booth.example.com",
+            "http://203.0.113.7:8080",
+            "https://[2001:db8::1]",
+        ] {
+            assert!(!super::is_private_address(url), "{url}");
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]

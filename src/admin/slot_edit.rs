@@ -2,7 +2,7 @@
 
 use super::i18n::Strings;
 use crate::AppState;
-use crate::domain::{ImageFormat, Kind, Slot, SlotId};
+use crate::domain::{ImageFormat, Kind, Provider, Slot, SlotId};
 use crate::error::AppError;
 use crate::imaging;
 
@@ -26,6 +26,8 @@ pub enum Problem {
     TooLong(usize),
     UnknownKind,
     WrongType(&'static str),
+    /// A value of the right type that breaks a rule, described in English.
+    Invalid(&'static str),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +42,7 @@ impl FieldError {
             Problem::TooLong(max) => format!("longer than {max} characters"),
             Problem::UnknownKind => "must be one of face_swap, background, prompt".into(),
             Problem::WrongType(expected) => format!("must be {expected}"),
+            Problem::Invalid(rule) => rule.to_owned(),
         }
     }
 
@@ -143,12 +146,62 @@ impl SlotEdit {
                 problem: Problem::WrongType("a JSON object"),
             }),
         }
+        errors.extend(provider_option_errors(next.id.provider, &next.options));
         if errors.is_empty() {
             Ok(next)
         } else {
             Err(errors)
         }
     }
+}
+
+/// Rules for the options a provider reads.
+fn provider_option_errors(
+    provider: Provider,
+    options: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<FieldError> {
+    use serde_json::Value;
+    let mut errors = Vec::new();
+    let mut invalid = |field: &'static str, rule: &'static str| {
+        errors.push(FieldError {
+            field,
+            problem: Problem::Invalid(rule),
+        })
+    };
+    match provider {
+        Provider::Turbotext => {
+            match options.get("method") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(m))
+                    if m.len() <= 64
+                        && m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {}
+                Some(_) => invalid("method", "a method name: latin letters, digits and _"),
+            }
+            match options.get("extra_fields") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(lines))
+                    if lines
+                        .lines()
+                        .all(|l| l.trim().is_empty() || l.contains('=')) => {}
+                Some(_) => invalid("extra_fields", "one key=value per line"),
+            }
+            match options.get("strength") {
+                None | Some(Value::Null) => {}
+                Some(v) if v.as_i64().is_some_and(|n| (0..=80).contains(&n)) => {}
+                Some(_) => invalid("strength", "a whole number from 0 to 80"),
+            }
+            if options.get("face_restore").is_some_and(|v| !v.is_boolean()) {
+                invalid("face_restore", "true or false");
+            }
+        }
+        Provider::Nanobanana => {
+            if options.get("raw_prompt").is_some_and(|v| !v.is_boolean()) {
+                invalid("raw_prompt", "true or false");
+            }
+        }
+        Provider::Deepseek => {}
+    }
+    errors
 }
 
 /// Replaces a slot's reference image after checking that it is an image this server reads.
@@ -188,7 +241,6 @@ async fn remove_file_of(state: &AppState, previous: Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Provider;
 
     fn slot() -> Slot {
         Slot {
@@ -228,5 +280,28 @@ mod tests {
         assert_eq!(fields, ["prompt", "kind"]);
         let wrong = SlotEdit::from_json(&serde_json::json!({"enabled": "yes"})).unwrap_err();
         assert_eq!(wrong.field, "enabled");
+    }
+
+    #[test]
+    fn turbotext_options_are_checked() {
+        let mut turbotext = slot();
+        turbotext.id = SlotId::new(Provider::Turbotext, 1).unwrap();
+        let edit = |options: serde_json::Value| SlotEdit {
+            options: Some(options),
+            ..Default::default()
+        };
+        let ok = edit(
+            serde_json::json!({"method": "replace_object", "extra_fields": "a=1\n", "strength": 40, "face_restore": true}),
+        );
+        assert!(ok.apply(&turbotext).is_ok());
+        let bad =
+            edit(serde_json::json!({"method": "../x", "extra_fields": "nokey", "strength": 81}));
+        let fields: Vec<_> = bad
+            .apply(&turbotext)
+            .unwrap_err()
+            .iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["method", "extra_fields", "strength"]);
     }
 }

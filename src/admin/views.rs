@@ -3,7 +3,7 @@
 use super::Ctx;
 use super::i18n::Strings;
 use crate::domain::{Kind, Provider, Slot, SlotUnavailable};
-use crate::providers::gemini;
+use crate::providers::{gemini, turbotext};
 use crate::store::StatusCounts;
 use askama::Template;
 
@@ -74,6 +74,7 @@ pub struct CardView {
     /// The instruction the model will get, for providers that wrap the prompt in a template.
     pub template: Option<String>,
     pub raw_prompt: bool,
+    pub turbotext: Option<TurbotextOptions>,
     pub reference_url: Option<String>,
     pub upload_url: String,
     /// Why the slot would refuse a photo now, if it would.
@@ -103,6 +104,7 @@ impl CardView {
                 gemini::instruction(slot.kind, &slot.prompt, gemini::raw_prompt(&slot.options))
             }),
             raw_prompt: gemini::raw_prompt(&slot.options),
+            turbotext: (id.provider == Provider::Turbotext).then(|| TurbotextOptions::new(slot)),
             reference_url: slot
                 .reference
                 .as_ref()
@@ -123,6 +125,37 @@ impl CardView {
             .iter()
             .find(|(f, _)| *f == field)
             .map(|(_, m)| m.as_str())
+    }
+}
+
+/// A Turbotext slot's advanced fields, as the card shows them.
+pub struct TurbotextOptions {
+    pub method: String,
+    /// The method the slot's kind uses when none is named.
+    pub default_method: String,
+    pub extra_fields: String,
+    pub face_restore: bool,
+    pub strength: String,
+}
+
+impl TurbotextOptions {
+    fn new(slot: &Slot) -> TurbotextOptions {
+        let text = |key: &str| match slot.options.get(key) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        };
+        TurbotextOptions {
+            method: text("method"),
+            default_method: turbotext::method_for(slot.kind, &Default::default()),
+            extra_fields: text("extra_fields"),
+            face_restore: slot
+                .options
+                .get("face_restore")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+            strength: text("strength"),
+        }
     }
 }
 
@@ -156,6 +189,10 @@ pub struct SettingsSection {
     pub fields: Vec<SettingField>,
     /// The last configuration error its provider met.
     pub last_error: Option<String>,
+    /// Something about the settings that will make the provider fail.
+    pub warning: Option<&'static str>,
+    /// Turbotext's method discovery: offered in its section, filled once asked.
+    pub discovery: Option<Vec<(String, String)>>,
 }
 
 pub struct SettingField {

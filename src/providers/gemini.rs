@@ -191,8 +191,9 @@ impl Gemini {
             .json(body)
             .send()
             .await
-            .map_err(|e| {
-                Next::RetryAfter(None, ProviderError::Transient(super::transport_error(e)))
+            .map_err(|e| match super::request_failed(e, deadline) {
+                ProviderError::OutOfTime => Next::Stop(ProviderError::OutOfTime),
+                e => Next::RetryAfter(None, e),
             })?;
         let status = response.status();
         let bytes = read_capped(response, MAX_ANSWER_BYTES)

@@ -4,6 +4,7 @@
 
 mod demo;
 pub mod gemini;
+pub mod turbotext;
 
 pub use demo::DemoModel;
 
@@ -21,6 +22,8 @@ use tokio::time::Instant;
 pub struct ImageData {
     pub bytes: Arc<Vec<u8>>,
     pub format: ImageFormat,
+    /// A short-lived public link to the same bytes, for models that fetch by URL.
+    pub url: Option<String>,
 }
 
 /// Everything a model needs for one job.
@@ -52,6 +55,9 @@ pub enum ProviderError {
     /// The answer did not follow the documented format.
     #[error("unexpected answer: {0}")]
     Protocol(String),
+    /// The model was still at work when the time ran out.
+    #[error("no result before the deadline")]
+    OutOfTime,
 }
 
 pub type ModelFuture<'a> =
@@ -61,6 +67,11 @@ pub type ModelFuture<'a> =
 pub trait ImageModel: Send + Sync {
     /// Produces the processed photo's bytes (any accepted image format).
     fn generate(&self, request: ModelRequest) -> ModelFuture<'_>;
+
+    /// Whether the model fetches its images by URL, so the pipeline must publish them first.
+    fn needs_public_links(&self) -> bool {
+        false
+    }
 }
 
 /// Picks the model for a tab under the current settings, or says why there is none.
@@ -90,7 +101,22 @@ pub fn model_for(
             key_of(Setting::GeminiApiKey)?,
             settings.get(Setting::GeminiModel),
         ))),
-        Provider::Turbotext | Provider::Deepseek => Err(format!(
+        Provider::Turbotext => {
+            let key = key_of(Setting::TurbotextApiKey)?;
+            if settings.public_url().is_none() {
+                return Err(
+                    "Turbotext fetches photos by link: set the server's public URL in Settings"
+                        .into(),
+                );
+            }
+            Ok(Arc::new(turbotext::Turbotext::new(
+                http.clone(),
+                settings.get(Setting::TurbotextBaseUrl),
+                key,
+                Duration::from_millis(settings.integer(Setting::TurbotextPollMs) as u64),
+            )))
+        }
+        Provider::Deepseek => Err(format!(
             "{} is not connected on this server yet; demo mode runs the whole loop without it",
             provider.display_name()
         )),
@@ -126,6 +152,15 @@ pub async fn read_capped(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// A failed HTTP exchange: out of time if it was cut at the deadline, else worth a retry.
+pub fn request_failed(e: reqwest::Error, deadline: Instant) -> ProviderError {
+    if e.is_timeout() && Instant::now() >= deadline {
+        ProviderError::OutOfTime
+    } else {
+        ProviderError::Transient(transport_error(e))
+    }
 }
 
 /// Describes a failed HTTP exchange without its URL, which may carry secrets of a proxy.

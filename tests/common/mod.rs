@@ -41,6 +41,8 @@ pub struct Options {
     pub overrides: Vec<(Setting, String)>,
     /// Leave the passwords to the server's first start.
     pub generated_passwords: bool,
+    /// Set the public URL to the server's own address (for providers that fetch by link).
+    pub public_url_is_self: bool,
 }
 
 impl Options {
@@ -72,7 +74,16 @@ pub async fn spawn_app(options: Options) -> TestApp {
 
 /// Starts the server on an existing data folder (as after a restart).
 pub async fn spawn_app_in(dir: TempDir, options: Options) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
     let mut config = Config::new(dir.path().join("data"));
+    if options.public_url_is_self {
+        config
+            .overrides
+            .insert(Setting::PublicUrl, format!("http://{addr}"));
+    }
     config.demo = options.demo;
     if !options.generated_passwords {
         config.admin_password = Some(ADMIN_PASSWORD.into());
@@ -86,10 +97,6 @@ pub async fn spawn_app_in(dir: TempDir, options: Options) -> TestApp {
     let app = boothgate::build_app(config).await.expect("app builds");
     let state = app.state.clone();
     let generated = app.generated.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(boothgate::serve(listener, app, async {
         let _ = stopped.await;

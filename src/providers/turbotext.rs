@@ -1,0 +1,407 @@
+//! Turbotext: face swap, mix photo and image-to-image through its queue API. Its inputs are
+//! public URLs only. Wire format: shared/reference/turbotext.md.
+
+use super::{ImageModel, ModelFuture, ModelRequest, ProviderError, read_capped, request_failed};
+use crate::domain::{ImageFormat, Kind};
+use serde_json::Value;
+use std::time::Duration;
+use tokio::time::Instant;
+
+const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+
+pub struct Turbotext {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: String,
+    poll: Duration,
+}
+
+/// Where a queued job stands.
+enum Poll {
+    Pending,
+    Done(Value),
+}
+
+impl Turbotext {
+    pub fn new(http: reqwest::Client, base_url: &str, api_key: &str, poll: Duration) -> Turbotext {
+        Turbotext {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key: api_key.to_owned(),
+            poll,
+        }
+    }
+
+    /// One form POST to `{base}/{method}`; the answer is JSON whatever its Content-Type says.
+    async fn post(
+        &self,
+        method: &str,
+        form: &[(String, String)],
+        deadline: Instant,
+    ) -> Result<Value, ProviderError> {
+        let time_left = deadline.saturating_duration_since(Instant::now());
+        let response = self
+            .http
+            .post(format!("{}/{method}", self.base_url))
+            .bearer_auth(&self.api_key)
+            .timeout(time_left)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| request_failed(e, deadline))?;
+        let status = response.status();
+        let body = read_capped(response, MAX_ANSWER_BYTES).await?;
+        match status.as_u16() {
+            401 | 403 => {
+                return Err(ProviderError::BadConfig(format!(
+                    "Turbotext refused the API key (HTTP {status})"
+                )));
+            }
+            404 => {
+                return Err(ProviderError::BadConfig(format!(
+                    "Turbotext has no method '{method}' (HTTP 404)"
+                )));
+            }
+            429 | 500..=599 => {
+                return Err(ProviderError::Transient(format!("Turbotext HTTP {status}")));
+            }
+            _ => {}
+        }
+        serde_json::from_slice(&body).map_err(|_| {
+            let snippet: String = String::from_utf8_lossy(&body).chars().take(120).collect();
+            ProviderError::Protocol(format!(
+                "Turbotext answered HTTP {status} with no JSON: {snippet}"
+            ))
+        })
+    }
+
+    /// `create_queue`, then `get_result` every poll interval until done, failed or the deadline.
+    /// The creation is never repeated: each one is billed.
+    pub async fn run_queue(
+        &self,
+        method: &str,
+        fields: &[(String, String)],
+        deadline: Instant,
+    ) -> Result<Value, ProviderError> {
+        let mut form = vec![("do".to_owned(), "create_queue".to_owned())];
+        form.extend_from_slice(fields);
+        let created = self.post(method, &form, deadline).await?;
+        let queue = queue_id(&created).ok_or_else(|| failure(&created))?;
+        let poll_form = vec![
+            ("do".to_owned(), "get_result".to_owned()),
+            ("queueid".to_owned(), queue),
+        ];
+        loop {
+            if Instant::now() + self.poll >= deadline {
+                return Err(ProviderError::OutOfTime);
+            }
+            tokio::time::sleep(self.poll).await;
+            match self.post(method, &poll_form, deadline).await {
+                Ok(answer) => match classify(&answer)? {
+                    Poll::Pending => continue,
+                    Poll::Done(answer) => return Ok(answer),
+                },
+                // A lost poll costs nothing: ask again.
+                Err(ProviderError::Transient(e)) => {
+                    tracing::info!(error = %e, "Turbotext poll failed; polling again")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Resolves a result link: absolute, or relative to Turbotext's own host.
+    fn result_url(&self, answer: &Value) -> Option<String> {
+        let link = [
+            &answer["uploaded_image"],
+            &answer["data"]["uploaded_image"],
+            &answer["data"]["image"][0],
+        ]
+        .into_iter()
+        .find_map(|v| v.as_str().filter(|s| !s.trim().is_empty()))?;
+        if link.starts_with("http://") || link.starts_with("https://") {
+            return Some(link.to_owned());
+        }
+        Some(format!(
+            "{}/{}",
+            self.origin(),
+            link.trim_start_matches('/')
+        ))
+    }
+
+    /// `scheme://host[:port]` of the base URL.
+    fn origin(&self) -> &str {
+        let after_scheme = self.base_url.find("://").map_or(0, |i| i + 3);
+        let end = self.base_url[after_scheme..]
+            .find('/')
+            .map_or(self.base_url.len(), |i| after_scheme + i);
+        &self.base_url[..end]
+    }
+
+    async fn download(&self, url: &str, deadline: Instant) -> Result<Vec<u8>, ProviderError> {
+        let mut request = self
+            .http
+            .get(url)
+            .timeout(deadline.saturating_duration_since(Instant::now()));
+        // The key goes only to Turbotext itself, never to a host a result link names.
+        if url.starts_with(&format!("{}/", self.origin())) {
+            request = request.bearer_auth(&self.api_key);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| request_failed(e, deadline))?;
+        if !response.status().is_success() {
+            return Err(ProviderError::Transient(format!(
+                "the result download answered HTTP {}",
+                response.status()
+            )));
+        }
+        let bytes = read_capped(response, MAX_ANSWER_BYTES).await?;
+        ImageFormat::sniff(&bytes)
+            .map(|_| bytes)
+            .ok_or_else(|| ProviderError::Protocol("Turbotext's result is not an image".into()))
+    }
+}
+
+fn queue_id(answer: &Value) -> Option<String> {
+    if answer["success"].as_bool() != Some(true) {
+        return None;
+    }
+    [&answer["queueid"], &answer["asyncid"]]
+        .into_iter()
+        .find_map(|id| match id {
+            Value::Number(n) => Some(n.to_string()),
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        })
+}
+
+/// Pending before success: a not-ready answer may also say `success: false`.
+fn classify(answer: &Value) -> Result<Poll, ProviderError> {
+    if answer["action"].as_str() == Some("reconnect") {
+        return Ok(Poll::Pending);
+    }
+    if answer["success"].as_bool() == Some(true) {
+        if answer["data"]["forbidden_content"].as_bool() == Some(true) {
+            return Err(ProviderError::Refused(
+                "Turbotext flagged forbidden content".into(),
+            ));
+        }
+        return Ok(Poll::Done(answer.clone()));
+    }
+    Err(failure(answer))
+}
+
+fn failure(answer: &Value) -> ProviderError {
+    match answer["error"].as_str().filter(|e| !e.is_empty()) {
+        Some(error) => ProviderError::Refused(format!("Turbotext: {error}")),
+        None => {
+            let snippet: String = answer.to_string().chars().take(160).collect();
+            ProviderError::Protocol(format!("unexpected Turbotext answer: {snippet}"))
+        }
+    }
+}
+
+/// The method of a kind, unless the slot names another (object replacement, or any method
+/// Turbotext adds later).
+pub fn method_for(kind: Kind, options: &serde_json::Map<String, Value>) -> String {
+    let chosen = options
+        .get("method")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|m| !m.is_empty());
+    chosen.map_or_else(
+        || {
+            match kind {
+                Kind::FaceSwap => "deepfake_photo",
+                Kind::Background => "mix_images",
+                Kind::Prompt => "generate_image2image",
+            }
+            .to_owned()
+        },
+        str::to_owned,
+    )
+}
+
+/// `key=value` lines of a slot's extra form fields.
+pub fn extra_fields(options: &serde_json::Map<String, Value>) -> Vec<(String, String)> {
+    options
+        .get("extra_fields")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .collect()
+}
+
+/// The form fields of a job. Mind the role trap: `url_image_target` is the guest in
+/// `mix_images` but the face donor (also the guest) in `deepfake_photo`, where `url` is the
+/// template whose face is replaced.
+fn fields_for(request: &ModelRequest) -> Result<Vec<(String, String)>, ProviderError> {
+    let link = |url: &Option<String>| {
+        url.clone()
+            .ok_or_else(|| ProviderError::BadConfig("no public link to the photo".into()))
+    };
+    let guest = link(&request.photo.url)?;
+    let reference = match &request.reference {
+        Some(r) => Some(link(&r.url)?),
+        None => None,
+    };
+    let options = &request.options;
+    let prompt = request.prompt.trim().to_owned();
+    let mut fields: Vec<(String, String)> = match (request.kind, reference) {
+        (Kind::FaceSwap, Some(template)) => {
+            let restore = options
+                .get("face_restore")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            vec![
+                ("url".into(), template),
+                ("url_image_target".into(), guest),
+                (
+                    "face_restore".into(),
+                    if restore { "True" } else { "False" }.into(),
+                ),
+            ]
+        }
+        (Kind::Background, Some(style)) => {
+            vec![("url_image_target".into(), guest), ("url".into(), style)]
+        }
+        _ => {
+            let mut fields = vec![("url".into(), guest)];
+            if let Some(strength) = options.get("strength").and_then(Value::as_i64) {
+                fields.push(("strength".into(), strength.to_string()));
+            }
+            fields
+        }
+    };
+    if !prompt.is_empty() && request.kind != Kind::FaceSwap {
+        fields.push(("content".into(), prompt));
+    }
+    for (key, value) in extra_fields(options) {
+        fields.retain(|(k, _)| *k != key);
+        fields.push((key, value));
+    }
+    Ok(fields)
+}
+
+impl ImageModel for Turbotext {
+    fn needs_public_links(&self) -> bool {
+        true
+    }
+
+    fn generate(&self, request: ModelRequest) -> ModelFuture<'_> {
+        Box::pin(async move {
+            let method = method_for(request.kind, &request.options);
+            let fields = fields_for(&request)?;
+            let answer = self.run_queue(&method, &fields, request.deadline).await?;
+            let url = self.result_url(&answer).ok_or_else(|| {
+                ProviderError::Protocol("Turbotext's answer names no result image".into())
+            })?;
+            self.download(&url, request.deadline).await
+        })
+    }
+}
+
+/// Asks Turbotext which methods the key may call (`available_api`): name and description.
+pub async fn available_methods(
+    turbotext: &Turbotext,
+    deadline: Instant,
+) -> Result<Vec<(String, String)>, ProviderError> {
+    let answer = turbotext.run_queue("available_api", &[], deadline).await?;
+    let list = [
+        &answer["available_api"],
+        &answer["data"]["available_api"],
+        &answer["data"],
+    ]
+    .into_iter()
+    .find_map(Value::as_array)
+    .ok_or_else(|| ProviderError::Protocol("no method list in Turbotext's answer".into()))?;
+    Ok(list
+        .iter()
+        .filter_map(|m| {
+            Some((
+                m["name"].as_str()?.to_owned(),
+                m["description"].as_str().unwrap_or("").to_owned(),
+            ))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn queue_ids_may_be_numbers_or_strings() {
+        assert_eq!(
+            queue_id(&json!({"success": true, "queueid": 123456})),
+            Some("123456".into())
+        );
+        assert_eq!(
+            queue_id(&json!({"success": true, "queueid": "77"})),
+            Some("77".into())
+        );
+        assert_eq!(
+            queue_id(&json!({"success": true, "asyncid": 9_147_962_925u64})),
+            Some("9147962925".into())
+        );
+        assert_eq!(queue_id(&json!({"success": false, "error": "LIMIT"})), None);
+    }
+
+    #[test]
+    fn reconnect_wins_over_success_false() {
+        assert!(matches!(
+            classify(&json!({"success": false, "action": "reconnect"})),
+            Ok(Poll::Pending)
+        ));
+        assert!(matches!(
+            classify(&json!({"success": false, "error": "face_not_detected"})),
+            Err(ProviderError::Refused(_))
+        ));
+        assert!(matches!(
+            classify(&json!({"success": true, "data": {"forbidden_content": true}})),
+            Err(ProviderError::Refused(_))
+        ));
+    }
+
+    #[test]
+    fn result_links_resolve_in_the_documented_order() {
+        let t = Turbotext::new(
+            reqwest::Client::new(),
+            "https://www.turbotext.ru/api_ai",
+            "k",
+            Duration::from_secs(1),
+        );
+        let top = json!({"success": true, "uploaded_image": "https://www.turbotext.ru/download.php?f=a.png", "data": {"image": ["x"]}});
+        assert_eq!(
+            t.result_url(&top).unwrap(),
+            "https://www.turbotext.ru/download.php?f=a.png"
+        );
+        let relative = json!({"success": true, "data": {"image": ["image/generate_image2image_id12_0.png"], "seed": 5_443_937_701u64}});
+        assert_eq!(
+            t.result_url(&relative).unwrap(),
+            "https://www.turbotext.ru/image/generate_image2image_id12_0.png"
+        );
+        let nested =
+            json!({"success": true, "data": {"uploaded_image": "https://cdn.example/b.png"}});
+        assert_eq!(t.result_url(&nested).unwrap(), "https://cdn.example/b.png");
+    }
+
+    #[test]
+    fn extra_fields_are_key_value_lines() {
+        let options = json!({"extra_fields": "mask = auto\n\nbroken line\nstrength=70"});
+        let fields = extra_fields(options.as_object().unwrap());
+        assert_eq!(
+            fields,
+            vec![
+                ("mask".into(), "auto".into()),
+                ("strength".into(), "70".into())
+            ]
+        );
+    }
+}
