@@ -658,6 +658,7 @@ async fn settings_refuse_bad_values_and_show_env_overrides() {
         .admin(Method::POST, "/admin/settings")
         .form(&[
             ("csrf", csrf_token(&page).as_str()),
+            ("gemini_model", ""),
             ("deadline_secs", "zero"),
             ("public_url", "ftp://x"),
             ("max_upload_mb", "99"),
@@ -676,6 +677,24 @@ async fn settings_refuse_bad_values_and_show_env_overrides() {
         25,
         "the environment wins"
     );
+
+    // Fields a form leaves out keep their values; an emptied model goes back to the default.
+    let csrf = csrf_token(&page);
+    for (model, expected) in [
+        ("gemini-3-pro-image", "gemini-3-pro-image"),
+        ("", "gemini-3.1-flash-image"),
+    ] {
+        let response = app
+            .admin(Method::POST, "/admin/settings")
+            .form(&[("csrf", csrf.as_str()), ("gemini_model", model)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        let settings = app.state.settings();
+        assert_eq!(settings.get(Setting::GeminiModel), expected);
+        assert_eq!(settings.integer(Setting::DeadlineSecs), 50);
+    }
 }
 
 #[tokio::test]

@@ -640,6 +640,12 @@ pub async fn save_settings(
             } else {
                 "0".to_owned()
             }),
+            // A field the form did not carry keeps its value.
+            _ if typed.is_none() => continue,
+            // An emptied address or model goes back to the default.
+            ValueKind::Url | ValueKind::Text if typed.is_some_and(|v| v.trim().is_empty()) => {
+                Ok(def.default.to_owned())
+            }
             kind => kind.normalize(typed.unwrap_or_default()),
         };
         match value {
