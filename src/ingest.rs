@@ -189,6 +189,7 @@ struct Success {
     bytes: Vec<u8>,
     format: ImageFormat,
     model_ms: i64,
+    prompt_used: Option<String>,
 }
 
 /// Records the upload, then runs it through the slot's model, answering by the deadline.
@@ -257,6 +258,7 @@ async fn record(
             original_path: original_path.clone(),
             booth_name,
             fields: start.fields.clone(),
+            prompt: slot.prompt.clone(),
         })
         .await?;
     Ok(Job {
@@ -347,13 +349,14 @@ async fn process(
         AppError::Provider(e.to_string())
     })?;
     let model_ms = model_started.elapsed().as_millis() as i64;
+    let (image, prompt_used) = (output.image, output.prompt_used);
     tracing::info!(model_ms, "model answered");
 
     let out_format = format.result_format();
     let max_result_side = settings.integer(Setting::MaxResultSide) as u32;
     let finished = state
         .cpu
-        .run(move || imaging::finish_result(&output, upload_size, max_result_side, out_format))
+        .run(move || imaging::finish_result(&image, upload_size, max_result_side, out_format))
         .await
         .map_err(|e| AppError::Provider(format!("the model's image cannot be used: {e}")))?;
     state
@@ -368,6 +371,7 @@ async fn process(
         bytes: finished.bytes,
         format: out_format,
         model_ms,
+        prompt_used,
     })
 }
 
@@ -436,6 +440,7 @@ async fn finalise(state: &AppState, job: &Job, result: Result<Success, AppError>
                 job.id,
                 success.format.extension()
             )),
+            prompt_used: success.prompt_used.clone(),
         },
         Err(e) => {
             let keep = state.settings().switch(Setting::KeepFailedInTrash);
@@ -458,6 +463,7 @@ async fn finalise(state: &AppState, job: &Job, result: Result<Success, AppError>
                 model_ms: None,
                 original_path,
                 result_path: None,
+                prompt_used: None,
             }
         }
     };

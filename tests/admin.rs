@@ -473,6 +473,7 @@ fn insert_job(id: &str, provider: Provider, slot: u8, is_test: bool, created_at:
         original_path: format!("originals/x/{id}.jpg"),
         booth_name: Some("BOOTH-1".into()),
         fields: Default::default(),
+        prompt: String::new(),
     }
 }
 
@@ -504,6 +505,7 @@ async fn statistics_count_jobs_by_provider_slot_and_day() {
             model_ms: None,
             original_path: String::new(),
             result_path: None,
+            prompt_used: None,
         };
         store.finish_job(id, &outcome).await.unwrap();
     }

@@ -505,6 +505,7 @@ async fn a_restart_marks_running_jobs_interrupted_and_keeps_their_originals() {
             original_path: original.clone(),
             booth_name: None,
             fields: Default::default(),
+            prompt: String::new(),
         })
         .await
         .unwrap();

@@ -83,6 +83,10 @@ pub struct Strings {
     pub tt_strength: &'static str,
     pub raw_prompt: &'static str,
     pub last_error: &'static str,
+    pub deepseek_intro: &'static str,
+    pub test_connection: &'static str,
+    pub connection_ok: &'static str,
+    pub prompt_written: &'static str,
     pub tt_warn_no_public_url: &'static str,
     pub tt_warn_private_url: &'static str,
     pub tt_discover: &'static str,
@@ -155,6 +159,8 @@ pub struct Strings {
     pub label_base_url: &'static str,
     pub label_model: &'static str,
     pub label_poll_ms: &'static str,
+    pub label_send_photo: &'static str,
+    pub label_share_secs: &'static str,
 }
 
 impl Strings {
@@ -196,6 +202,8 @@ impl Strings {
             }
             S::GeminiModel | S::DeepseekModel | S::ImagesModel => self.label_model,
             S::TurbotextPollMs => self.label_poll_ms,
+            S::DeepseekSendPhoto => self.label_send_photo,
+            S::DeepseekShareSecs => self.label_share_secs,
         }
     }
 
@@ -243,6 +251,10 @@ pub static RU: Strings = Strings {
     tt_strength: "Сила изменения 0–80 (пусто — по умолчанию)",
     raw_prompt: "Отправлять промпт как есть, без шаблона",
     last_error: "Последняя ошибка",
+    deepseek_intro: "DeepSeek не умеет рисовать: он пишет подробную инструкцию по промпту слота (и, если включено, глядя на фото гостя), а картинку рисует модель генерации изображений из настроек (OpenAI-совместимый API). Если DeepSeek не настроен или не ответил вовремя, модель получает промпт слота — гость всё равно получит фото.",
+    test_connection: "Проверить соединение",
+    connection_ok: "Соединение работает",
+    prompt_written: "Промпт для модели",
     tt_warn_no_public_url: "Turbotext забирает фото по ссылке: укажите публичный адрес сервера, иначе слоты Turbotext отвечают 503.",
     tt_warn_private_url: "Публичный адрес указывает на локальную или частную сеть: серверы Turbotext не смогут забрать фото.",
     tt_discover: "Показать методы API Turbotext",
@@ -315,6 +327,8 @@ pub static RU: Strings = Strings {
     label_base_url: "Адрес API",
     label_model: "Модель",
     label_poll_ms: "Интервал опроса результата, мс",
+    label_send_photo: "Показывать DeepSeek фото гостя (модели, читающие изображения)",
+    label_share_secs: "Время на промпт от DeepSeek, с (дальше — промпт слота)",
 };
 
 pub static EN: Strings = Strings {
@@ -353,6 +367,10 @@ pub static EN: Strings = Strings {
     tt_strength: "Strength of change 0–80 (empty: default)",
     raw_prompt: "Send the prompt as it is, without the template",
     last_error: "Last error",
+    deepseek_intro: "DeepSeek cannot draw: it writes a detailed instruction from the slot's prompt (looking at the guest's photo if enabled), and the image model from Settings (an OpenAI-compatible API) draws the picture. If DeepSeek is not set up or does not answer in time, the model gets the slot's prompt: the guest still gets a photo.",
+    test_connection: "Test connection",
+    connection_ok: "Connection works",
+    prompt_written: "Prompt sent to the model",
     tt_warn_no_public_url: "Turbotext fetches photos by link: set the server's public URL, or Turbotext slots answer 503.",
     tt_warn_private_url: "The public URL points to a local or private network: Turbotext's servers cannot fetch the photos.",
     tt_discover: "List Turbotext API methods",
@@ -425,4 +443,6 @@ pub static EN: Strings = Strings {
     label_base_url: "API base URL",
     label_model: "Model",
     label_poll_ms: "Result polling interval, ms",
+    label_send_photo: "Show DeepSeek the guest's photo (models that read images)",
+    label_share_secs: "Time for DeepSeek's prompt, s (then the slot's prompt is used)",
 };

@@ -47,6 +47,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/settings/turbotext-methods",
             post(pages::discover_turbotext_methods),
         )
+        .route("/settings/test/{stage}", post(pages::test_connection))
         .route("/jobs", get(pages::jobs_page))
         .route("/jobs/{id}/{file}", get(pages::job_file))
         .route("/lang/{code}", get(pages::switch_language))

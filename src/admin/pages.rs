@@ -13,7 +13,7 @@ use crate::domain::{JobStatus, Provider, SLOTS_PER_PROVIDER, Slot, SlotId};
 use crate::error::{AppError, AppResult};
 use crate::ingest::{self, JobStart};
 use crate::media::Thumb;
-use crate::providers::{gemini, turbotext};
+use crate::providers::{deepseek, gemini, turbotext};
 use crate::store::{JobFilter, JobRecord, now_ms};
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, Request, State};
@@ -39,8 +39,13 @@ pub async fn provider_page(
     Ok(render(&ProviderPage {
         layout: Layout::new(&ctx, provider.as_str(), format!("/admin/{provider}")),
         provider_name: provider.display_name(),
+        intro: tab_intro(ctx.t, provider),
         cards,
     }))
+}
+
+fn tab_intro(t: &'static Strings, provider: Provider) -> Option<&'static str> {
+    (provider == Provider::Deepseek).then_some(t.deepseek_intro)
 }
 
 /// The fields of a slot card's form.
@@ -260,6 +265,7 @@ async fn card_response(
     let page = ProviderPage {
         layout,
         provider_name: provider.display_name(),
+        intro: tab_intro(ctx.t, provider),
         cards,
     };
     (status, render(&page)).into_response()
@@ -426,6 +432,59 @@ async fn offer_gemini_models(state: &AppState, settings: &Settings, page: &mut S
     }
 }
 
+/// "Test connection" of the DeepSeek tab's two stages, shown in the stage's section.
+pub async fn test_connection(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Path(stage): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> AppResult<Response> {
+    if !state
+        .admin
+        .csrf_matches(form.get("csrf").map(String::as_str))
+    {
+        return Err(AppError::Forbidden(
+            "the form is out of date; reload the page".into(),
+        ));
+    }
+    let settings = state.settings();
+    let (stage, key) = match stage.as_str() {
+        "deepseek" => ("deepseek", Setting::DeepseekApiKey),
+        "images" => ("images", Setting::ImagesApiKey),
+        _ => return Err(AppError::NotFound),
+    };
+    let outcome = match settings.get(key) {
+        "" => Err("no API key is set".to_owned()),
+        key if stage == "deepseek" => {
+            deepseek::check_writer(
+                &state.http,
+                settings.get(Setting::DeepseekBaseUrl),
+                key,
+                settings.get(Setting::DeepseekModel),
+            )
+            .await
+        }
+        key => {
+            deepseek::check_renderer(&state.http, settings.get(Setting::ImagesBaseUrl), key).await
+        }
+    };
+    let mut page = settings_view(
+        &ctx,
+        &state,
+        &settings,
+        &HashMap::new(),
+        &HashMap::new(),
+        false,
+    );
+    if let Some(section) = page.sections.iter_mut().find(|s| s.test == Some(stage)) {
+        section.test_result = Some(match outcome {
+            Ok(()) => (true, ctx.t.connection_ok.to_owned()),
+            Err(e) => (false, e),
+        });
+    }
+    Ok(render(&page))
+}
+
 /// Why Turbotext will not be able to fetch the photos, if the settings say so.
 fn turbotext_link_warning(t: &'static Strings, settings: &Settings) -> Option<&'static str> {
     match settings.public_url() {
@@ -550,6 +609,12 @@ fn settings_view(
                 .then(|| turbotext_link_warning(ctx.t, settings))
                 .flatten(),
             discovery: (group == Group::Turbotext).then(Vec::new),
+            test: match group {
+                Group::Deepseek => Some("deepseek"),
+                Group::Images => Some("images"),
+                _ => None,
+            },
+            test_result: None,
             fields: SETTINGS
                 .iter()
                 .filter(|d| d.group == group)
@@ -728,6 +793,8 @@ fn job_row(t: &Strings, job: JobRecord) -> JobRow {
         reason: job.reason.unwrap_or_default(),
         message: job.message.unwrap_or_default(),
         booth: job.booth_name.unwrap_or_default(),
+        prompt: job.prompt.unwrap_or_default(),
+        prompt_used: job.prompt_used.unwrap_or_default(),
         has_original: !job.original_path.is_empty(),
         has_result: job.result_path.is_some(),
         id: job.id,

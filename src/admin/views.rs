@@ -52,6 +52,8 @@ impl Layout {
 pub struct ProviderPage {
     pub layout: Layout,
     pub provider_name: &'static str,
+    /// What the operator should know about how this tab works.
+    pub intro: Option<&'static str>,
     pub cards: Vec<CardView>,
 }
 
@@ -193,6 +195,10 @@ pub struct SettingsSection {
     pub warning: Option<&'static str>,
     /// Turbotext's method discovery: offered in its section, filled once asked.
     pub discovery: Option<Vec<(String, String)>>,
+    /// The connection test this section offers (`deepseek`, `images`).
+    pub test: Option<&'static str>,
+    /// The outcome of that test, once run: whether it worked, and what was said.
+    pub test_result: Option<(bool, String)>,
 }
 
 pub struct SettingField {
@@ -228,6 +234,8 @@ pub struct JobRow {
     pub reason: String,
     pub message: String,
     pub booth: String,
+    pub prompt: String,
+    pub prompt_used: String,
     pub has_original: bool,
     pub has_result: bool,
 }

@@ -1,7 +1,7 @@
 //! Demo mode: a local effect in place of every model, so the whole loop can be tried
 //! without API keys.
 
-use super::{ImageModel, ModelFuture, ModelRequest, ProviderError};
+use super::{ImageModel, ModelFuture, ModelOutput, ModelRequest, ProviderError};
 use crate::domain::{ImageFormat, Kind};
 use crate::imaging::{self, CpuPool, ImagingError};
 use image::{DynamicImage, GenericImageView, Rgb, RgbImage};
@@ -26,6 +26,7 @@ impl ImageModel for DemoModel {
             self.cpu
                 .run(move || apply_effect(&request))
                 .await
+                .map(ModelOutput::from)
                 .map_err(|e| ProviderError::Protocol(e.to_string()))
         })
     }

@@ -153,7 +153,7 @@ impl ImageModel for Gemini {
             loop {
                 attempt += 1;
                 let error = match self.attempt(&body, request.deadline).await {
-                    Ok(image) => return Ok(image),
+                    Ok(image) => return Ok(image.into()),
                     Err(Next::Stop(e)) => return Err(e),
                     Err(Next::Declined(text)) => {
                         declines += 1;

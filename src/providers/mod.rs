@@ -2,6 +2,7 @@
 //! prompt and reference) into image bytes, or a typed error; it never touches HTTP handlers,
 //! files or the database.
 
+pub mod deepseek;
 mod demo;
 pub mod gemini;
 pub mod turbotext;
@@ -60,12 +61,29 @@ pub enum ProviderError {
     OutOfTime,
 }
 
+/// What a model made of a job.
+pub struct ModelOutput {
+    /// The image, in any accepted format.
+    pub image: Vec<u8>,
+    /// The instruction the image was drawn from, when the provider wrote its own.
+    pub prompt_used: Option<String>,
+}
+
+impl From<Vec<u8>> for ModelOutput {
+    fn from(image: Vec<u8>) -> ModelOutput {
+        ModelOutput {
+            image,
+            prompt_used: None,
+        }
+    }
+}
+
 pub type ModelFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Vec<u8>, ProviderError>> + Send + 'a>>;
+    Pin<Box<dyn Future<Output = Result<ModelOutput, ProviderError>> + Send + 'a>>;
 
 /// One AI back-end.
 pub trait ImageModel: Send + Sync {
-    /// Produces the processed photo's bytes (any accepted image format).
+    /// Produces the processed photo.
     fn generate(&self, request: ModelRequest) -> ModelFuture<'_>;
 
     /// Whether the model fetches its images by URL, so the pipeline must publish them first.
@@ -116,10 +134,31 @@ pub fn model_for(
                 Duration::from_millis(settings.integer(Setting::TurbotextPollMs) as u64),
             )))
         }
-        Provider::Deepseek => Err(format!(
-            "{} is not connected on this server yet; demo mode runs the whole loop without it",
-            provider.display_name()
-        )),
+        Provider::Deepseek => {
+            let images_key = settings.get(Setting::ImagesApiKey);
+            if images_key.is_empty() {
+                return Err(
+                    "no API key is set for the image model that draws for the DeepSeek tab".into(),
+                );
+            }
+            let deepseek_key = settings.get(Setting::DeepseekApiKey);
+            let writer = (!deepseek_key.is_empty()).then(|| deepseek::PromptWriter {
+                base_url: settings.get(Setting::DeepseekBaseUrl).to_owned(),
+                api_key: deepseek_key.to_owned(),
+                model: settings.get(Setting::DeepseekModel).to_owned(),
+                send_photo: settings.switch(Setting::DeepseekSendPhoto),
+                share: Duration::from_secs(settings.integer(Setting::DeepseekShareSecs) as u64),
+            });
+            Ok(Arc::new(deepseek::DeepseekTab {
+                http: http.clone(),
+                writer,
+                renderer: deepseek::Renderer {
+                    base_url: settings.get(Setting::ImagesBaseUrl).to_owned(),
+                    api_key: images_key.to_owned(),
+                    model: settings.get(Setting::ImagesModel).to_owned(),
+                },
+            }))
+        }
     }
 }
 

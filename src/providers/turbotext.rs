@@ -301,7 +301,7 @@ impl ImageModel for Turbotext {
             let url = self.result_url(&answer).ok_or_else(|| {
                 ProviderError::Protocol("Turbotext's answer names no result image".into())
             })?;
-            self.download(&url, request.deadline).await
+            self.download(&url, request.deadline).await.map(Into::into)
         })
     }
 }

@@ -15,6 +15,8 @@ pub struct NewJob {
     pub original_path: String,
     pub booth_name: Option<String>,
     pub fields: serde_json::Map<String, serde_json::Value>,
+    /// The slot's prompt as it was when the job started.
+    pub prompt: String,
 }
 
 /// How a job ended.
@@ -27,6 +29,8 @@ pub struct Outcome {
     /// Where the original lies now (it may have moved to the trash); empty when deleted.
     pub original_path: String,
     pub result_path: Option<String>,
+    /// The instruction the model got, when the provider wrote it.
+    pub prompt_used: Option<String>,
 }
 
 #[derive(sqlx::FromRow, Clone, Debug, Serialize)]
@@ -47,6 +51,8 @@ pub struct JobRecord {
     pub result_path: Option<String>,
     pub booth_name: Option<String>,
     pub fields: String,
+    pub prompt: Option<String>,
+    pub prompt_used: Option<String>,
 }
 
 #[derive(Default, Clone, Debug)]
@@ -92,8 +98,8 @@ impl Store {
     pub async fn insert_job(&self, job: &NewJob) -> Result<(), InternalError> {
         sqlx::query(
             "INSERT INTO jobs (id, created_at, provider, slot, kind, status, is_test,
-                               original_path, booth_name, fields)
-             VALUES (?, ?, ?, ?, ?, 'processing', ?, ?, ?, ?)",
+                               original_path, booth_name, fields, prompt)
+             VALUES (?, ?, ?, ?, ?, 'processing', ?, ?, ?, ?, ?)",
         )
         .bind(&job.id)
         .bind(job.created_at)
@@ -104,6 +110,7 @@ impl Store {
         .bind(&job.original_path)
         .bind(&job.booth_name)
         .bind(serde_json::Value::Object(job.fields.clone()).to_string())
+        .bind(&job.prompt)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -112,7 +119,7 @@ impl Store {
     pub async fn finish_job(&self, id: &str, outcome: &Outcome) -> Result<(), InternalError> {
         sqlx::query(
             "UPDATE jobs SET status = ?, reason = ?, message = ?, latency_ms = ?, model_ms = ?,
-                    original_path = ?, result_path = ?, finished_at = ?
+                    original_path = ?, result_path = ?, prompt_used = ?, finished_at = ?
              WHERE id = ?",
         )
         .bind(outcome.status.as_str())
@@ -122,6 +129,7 @@ impl Store {
         .bind(outcome.model_ms)
         .bind(&outcome.original_path)
         .bind(&outcome.result_path)
+        .bind(&outcome.prompt_used)
         .bind(super::now_ms())
         .bind(id)
         .execute(&self.pool)

@@ -1,0 +1,437 @@
+//! The DeepSeek tab, in two stages. DeepSeek cannot draw: it writes the editing instruction
+//! (optionally looking at the guest's photo), and an OpenAI-compatible Images API draws it.
+//! If DeepSeek is not set up, fails or is slow, the slot's own prompt goes to the renderer, so
+//! the guest still gets a photo. Wire formats: shared/reference/deepseek-and-openai-images.md.
+
+use super::{
+    ImageData, ImageModel, ModelFuture, ModelOutput, ModelRequest, ProviderError, read_capped,
+    request_failed,
+};
+use crate::domain::{ImageFormat, Kind};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::time::Instant;
+
+const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+/// Below this much time left another render cannot finish.
+const MIN_ATTEMPT: Duration = Duration::from_secs(2);
+/// The sizes every GPT-image model accepts, by aspect.
+const SIZES: [(u32, u32); 3] = [(1024, 1024), (1536, 1024), (1024, 1536)];
+
+/// Stage 1: DeepSeek's chat completions.
+pub struct PromptWriter {
+    pub base_url: String,
+    pub api_key: String,
+    pub model: String,
+    pub send_photo: bool,
+    /// The most of the deadline this stage may take.
+    pub share: Duration,
+}
+
+/// Stage 2: an OpenAI-compatible `images/edits` endpoint.
+pub struct Renderer {
+    pub base_url: String,
+    pub api_key: String,
+    pub model: String,
+}
+
+pub struct DeepseekTab {
+    pub http: reqwest::Client,
+    pub writer: Option<PromptWriter>,
+    pub renderer: Renderer,
+}
+
+/// The instruction the renderer gets without DeepSeek: the image order is the guest first,
+/// then the reference.
+pub fn fallback_prompt(kind: Kind, prompt: &str) -> String {
+    let prompt = prompt.trim();
+    let extra = if prompt.is_empty() {
+        String::new()
+    } else {
+        format!(" {prompt}")
+    };
+    match kind {
+        Kind::FaceSwap => format!(
+            "Put the face of the person in the first image onto the person in the second image, so the result \
+             is clearly recognisable as the person from the first image. Keep the second image's scene, pose, \
+             clothing, lighting and framing. Photorealistic.{extra}"
+        ),
+        Kind::Background => format!(
+            "Place the person(s) from the first image into the scene of the second image. Keep their faces, \
+             hair, clothing and pose exactly; match the light and perspective of the scene.{extra}"
+        ),
+        Kind::Prompt => format!(
+            "Edit the photo: {prompt}. Keep the people recognisable: same faces, identity and pose. Keep the framing."
+        ),
+    }
+}
+
+fn system_message(kind: Kind) -> String {
+    let task = match kind {
+        Kind::FaceSwap => {
+            "a face swap: the first image is the guest, whose face must appear on the person in the second image (a template scene)"
+        }
+        Kind::Background => {
+            "a background swap: the first image is the guest, the second image is the new background scene"
+        }
+        Kind::Prompt => {
+            "an edit of the guest's photo (the only image) as the operator's request describes"
+        }
+    };
+    format!(
+        "You write instructions for an image-editing model at a photo booth. The task is {task}. \
+         Rewrite the operator's request into one detailed English editing instruction that keeps the guest's \
+         identity, face and pose recognisable and keeps the photo's framing. Reply with the instruction only."
+    )
+}
+
+/// The supported size nearest to the upload's aspect.
+pub fn nearest_size(width: u32, height: u32) -> String {
+    let target = (f64::from(width.max(1)) / f64::from(height.max(1))).ln();
+    let (w, h) = SIZES
+        .into_iter()
+        .min_by(|a, b| {
+            let distance = |(w, h): (u32, u32)| ((f64::from(w) / f64::from(h)).ln() - target).abs();
+            distance(*a).total_cmp(&distance(*b))
+        })
+        .expect("a non-empty list");
+    format!("{w}x{h}")
+}
+
+fn data_url(image: &ImageData) -> String {
+    format!(
+        "data:{};base64,{}",
+        image.format.mime(),
+        BASE64.encode(image.bytes.as_slice())
+    )
+}
+
+impl PromptWriter {
+    /// DeepSeek's instruction, or why there is none (then the slot's prompt is used).
+    async fn write(
+        &self,
+        http: &reqwest::Client,
+        request: &ModelRequest,
+    ) -> Result<String, String> {
+        let deadline = (Instant::now() + self.share).min(request.deadline);
+        let with_photo = self.send_photo;
+        match self.ask(http, request, with_photo, deadline).await {
+            // A model that cannot read images says so with a 400: ask again in words alone.
+            Err((400, _)) if with_photo => self.ask(http, request, false, deadline).await,
+            other => other,
+        }
+        .map_err(|(_, e)| e)
+    }
+
+    async fn ask(
+        &self,
+        http: &reqwest::Client,
+        request: &ModelRequest,
+        with_photo: bool,
+        deadline: Instant,
+    ) -> Result<String, (u16, String)> {
+        let text = if request.prompt.trim().is_empty() {
+            "(no extra request)".to_owned()
+        } else {
+            request.prompt.clone()
+        };
+        let user = if with_photo {
+            json!([
+                {"type": "text", "text": text},
+                {"type": "image_url", "image_url": {"url": data_url(&request.photo), "detail": "low"}}
+            ])
+        } else {
+            json!(text)
+        };
+        let body = json!({
+            "model": self.model,
+            "thinking": {"type": "disabled"},
+            "messages": [
+                {"role": "system", "content": system_message(request.kind)},
+                {"role": "user", "content": user}
+            ]
+        });
+        let response = http
+            .post(format!(
+                "{}/chat/completions",
+                self.base_url.trim_end_matches('/')
+            ))
+            .bearer_auth(&self.api_key)
+            .timeout(deadline.saturating_duration_since(Instant::now()))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| (0, super::transport_error(e)))?;
+        let status = response.status().as_u16();
+        let bytes = read_capped(response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| (0, e.to_string()))?;
+        let json: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| (status, "DeepSeek answered without JSON".to_owned()))?;
+        if status != 200 {
+            let message = json["error"]["message"].as_str().unwrap_or("no message");
+            return Err((status, format!("DeepSeek HTTP {status}: {message}")));
+        }
+        json["choices"][0]["message"]["content"]
+            .as_str()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .ok_or((status, "DeepSeek wrote nothing".to_owned()))
+    }
+}
+
+/// What to do after a failed render.
+enum Next {
+    Stop(ProviderError),
+    Retry(ProviderError),
+}
+
+impl Renderer {
+    async fn render(
+        &self,
+        http: &reqwest::Client,
+        prompt: &str,
+        request: &ModelRequest,
+    ) -> Result<Vec<u8>, Next> {
+        let part = |image: &ImageData, name: &str| {
+            reqwest::multipart::Part::bytes(image.bytes.as_ref().clone())
+                .file_name(format!("{name}.{}", image.format.extension()))
+                .mime_str(image.format.mime())
+                .expect("a valid MIME type")
+        };
+        let (w, h) = request.upload_size;
+        let mut form = reqwest::multipart::Form::new()
+            .text("model", self.model.clone())
+            .text("prompt", prompt.to_owned())
+            .text("size", nearest_size(w, h))
+            .text("n", "1")
+            .part("image[]", part(&request.photo, "guest"));
+        if let Some(reference) = request
+            .reference
+            .as_ref()
+            .filter(|_| request.kind.needs_reference())
+        {
+            form = form.part("image[]", part(reference, "reference"));
+        }
+        let response = http
+            .post(format!(
+                "{}/images/edits",
+                self.base_url.trim_end_matches('/')
+            ))
+            .bearer_auth(&self.api_key)
+            .timeout(request.deadline.saturating_duration_since(Instant::now()))
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| match request_failed(e, request.deadline) {
+                ProviderError::OutOfTime => Next::Stop(ProviderError::OutOfTime),
+                e => Next::Retry(e),
+            })?;
+        let status = response.status().as_u16();
+        let bytes = read_capped(response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(Next::Retry)?;
+        let json: Value = serde_json::from_slice(&bytes).map_err(|_| {
+            let e = ProviderError::Protocol(format!(
+                "the images endpoint answered HTTP {status} without JSON"
+            ));
+            if status >= 500 {
+                Next::Retry(e)
+            } else {
+                Next::Stop(e)
+            }
+        })?;
+        if status != 200 {
+            return Err(http_error(status, &json));
+        }
+        self.image_of(http, &json, request.deadline).await
+    }
+
+    /// `data[0].b64_json`, else a link in `data[0].url` or `images[0].url` to download.
+    async fn image_of(
+        &self,
+        http: &reqwest::Client,
+        json: &Value,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, Next> {
+        let protocol = |m: &str| Next::Stop(ProviderError::Protocol(m.to_owned()));
+        let bytes = if let Some(b64) = json["data"][0]["b64_json"].as_str() {
+            BASE64
+                .decode(b64)
+                .map_err(|_| protocol("b64_json is not base64"))?
+        } else {
+            let url = [&json["data"][0]["url"], &json["images"][0]["url"]]
+                .into_iter()
+                .find_map(Value::as_str)
+                .ok_or_else(|| protocol("the images endpoint answered without an image"))?;
+            self.download(http, url, deadline).await?
+        };
+        if ImageFormat::sniff(&bytes).is_none() {
+            return Err(protocol(
+                "the images endpoint answered with bytes that are not an image",
+            ));
+        }
+        Ok(bytes)
+    }
+
+    async fn download(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, Next> {
+        if let Some(inline) = url.strip_prefix("data:") {
+            let b64 = inline.split_once(',').map_or("", |(_, d)| d);
+            return BASE64
+                .decode(b64)
+                .map_err(|_| Next::Stop(ProviderError::Protocol("bad data: URL".into())));
+        }
+        let response = http
+            .get(url)
+            .timeout(deadline.saturating_duration_since(Instant::now()))
+            .send()
+            .await
+            .map_err(|e| Next::Retry(request_failed(e, deadline)))?;
+        if !response.status().is_success() {
+            return Err(Next::Retry(ProviderError::Transient(format!(
+                "the image download answered HTTP {}",
+                response.status()
+            ))));
+        }
+        read_capped(response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(Next::Retry)
+    }
+}
+
+fn http_error(status: u16, json: &Value) -> Next {
+    let message = json["error"]["message"]
+        .as_str()
+        .unwrap_or("no message")
+        .to_owned();
+    let code = json["error"]["code"].as_str().unwrap_or("");
+    match status {
+        400 if code == "moderation_blocked" => Next::Stop(ProviderError::Refused(format!(
+            "the image model's safety system: {message}"
+        ))),
+        429 | 500..=599 => Next::Retry(ProviderError::Transient(format!(
+            "images endpoint HTTP {status}: {message}"
+        ))),
+        404 | 405 => Next::Stop(ProviderError::BadConfig(format!(
+            "the images endpoint has no /images/edits (HTTP {status}): {message}"
+        ))),
+        400..=499 => Next::Stop(ProviderError::BadConfig(format!(
+            "images endpoint HTTP {status}: {message}"
+        ))),
+        _ => Next::Stop(ProviderError::Protocol(format!(
+            "images endpoint HTTP {status}: {message}"
+        ))),
+    }
+}
+
+impl ImageModel for DeepseekTab {
+    fn generate(&self, request: ModelRequest) -> ModelFuture<'_> {
+        Box::pin(async move {
+            let written = match &self.writer {
+                Some(writer) => writer
+                    .write(&self.http, &request)
+                    .await
+                    .inspect_err(|reason| tracing::warn!(%reason, "DeepSeek wrote no prompt; the slot's prompt is used"))
+                    .ok(),
+                None => None,
+            };
+            let prompt = written.unwrap_or_else(|| fallback_prompt(request.kind, &request.prompt));
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let error = match self.renderer.render(&self.http, &prompt, &request).await {
+                    Ok(image) => {
+                        return Ok(ModelOutput {
+                            image,
+                            prompt_used: Some(prompt),
+                        });
+                    }
+                    Err(Next::Stop(e)) => return Err(e),
+                    Err(Next::Retry(e)) => e,
+                };
+                let delay = super::backoff(attempt);
+                if Instant::now() + delay + MIN_ATTEMPT > request.deadline {
+                    return Err(error);
+                }
+                tracing::info!(attempt, %error, "retrying the images endpoint");
+                tokio::time::sleep(delay).await;
+            }
+        })
+    }
+}
+
+/// "Test connection" for DeepSeek: a one-word chat completion.
+pub async fn check_writer(
+    http: &reqwest::Client,
+    base_url: &str,
+    api_key: &str,
+    model: &str,
+) -> Result<(), String> {
+    let response = http
+        .post(format!("{}/chat/completions", base_url.trim_end_matches('/')))
+        .bearer_auth(api_key)
+        .timeout(Duration::from_secs(15))
+        .json(&json!({"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "Reply with OK"}]}))
+        .send()
+        .await
+        .map_err(super::transport_error)?;
+    answer_ok(response).await
+}
+
+/// "Test connection" for the images endpoint: its model list answers with the key.
+pub async fn check_renderer(
+    http: &reqwest::Client,
+    base_url: &str,
+    api_key: &str,
+) -> Result<(), String> {
+    let response = http
+        .get(format!("{}/models", base_url.trim_end_matches('/')))
+        .bearer_auth(api_key)
+        .timeout(Duration::from_secs(15))
+        .send()
+        .await
+        .map_err(super::transport_error)?;
+    answer_ok(response).await
+}
+
+async fn answer_ok(response: reqwest::Response) -> Result<(), String> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let body = read_capped(response, 1024 * 1024).await.unwrap_or_default();
+    let json: Value = serde_json::from_slice(&body).unwrap_or_default();
+    Err(format!(
+        "HTTP {status}: {}",
+        json["error"]["message"].as_str().unwrap_or("no message")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_follows_the_upload_aspect() {
+        assert_eq!(nearest_size(512, 512), "1024x1024");
+        assert_eq!(nearest_size(6000, 4000), "1536x1024");
+        assert_eq!(nearest_size(512, 768), "1024x1536");
+    }
+
+    #[test]
+    fn fallback_keeps_the_slot_prompt() {
+        assert!(
+            fallback_prompt(Kind::Prompt, "make it snow")
+                .starts_with("Edit the photo: make it snow.")
+        );
+        assert!(fallback_prompt(Kind::FaceSwap, "").contains("first image"));
+    }
+}
