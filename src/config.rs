@@ -39,6 +39,12 @@ pub struct ServeArgs {
     /// Replace every provider by a built-in local effect.
     #[arg(long, env = "BOOTHGATE_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
     pub demo: bool,
+    /// PEM certificate chain, to serve HTTPS directly (with --tls-key).
+    #[arg(long, env = "BOOTHGATE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, env = "BOOTHGATE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// What the server needs to start; built by `main` from the process, by tests directly.
@@ -51,6 +57,8 @@ pub struct Config {
     pub admin_user: String,
     /// A fixed admin password from the environment; otherwise one is generated and stored hashed.
     pub admin_password: Option<String>,
+    /// Certificate chain and key (PEM files) to serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Config {
@@ -61,6 +69,7 @@ impl Config {
             overrides: HashMap::new(),
             admin_user: "admin".into(),
             admin_password: None,
+            tls: None,
         }
     }
 
@@ -68,6 +77,7 @@ impl Config {
     pub fn from_process(args: &ServeArgs) -> Result<Config, String> {
         let mut config = Config::new(&args.data_dir);
         config.demo = args.demo;
+        config.tls = args.tls_cert.clone().zip(args.tls_key.clone());
         for def in SETTINGS {
             if let Ok(value) = std::env::var(def.env) {
                 let value = def

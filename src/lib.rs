@@ -9,6 +9,7 @@ pub mod imaging;
 pub mod ingest;
 pub mod media;
 pub mod providers;
+mod serve;
 pub mod store;
 
 use crate::admin::auth::AdminAuth;
@@ -86,6 +87,8 @@ pub struct App {
     pub router: Router,
     pub state: AppState,
     pub generated: Vec<(&'static str, String)>,
+    /// Present when the server speaks HTTPS itself.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Opens the data folder and the database, recovers from a crash, and builds the router.
@@ -98,6 +101,10 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
             "jobs left running by the last stop are marked interrupted"
         );
     }
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(serve::tls_acceptor(cert, key)?),
+        None => None,
+    };
     let secret = load_or_create_secret(&config.data_dir)?;
     let mut generated = Vec::new();
     let admin = AdminAuth::init(&store, &config, &secret, &mut generated).await?;
@@ -122,6 +129,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         router: router(state.clone()),
         state,
         generated,
+        tls,
     })
 }
 
@@ -163,17 +171,16 @@ async fn public_media(
     }
 }
 
-/// Serves until `shutdown` completes, then lets requests in flight finish.
+/// Serves until `shutdown` completes, then stops accepting and lets the uploads in flight
+/// finish (up to the deadline).
 pub async fn serve(
     listener: TcpListener,
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let store = app.state.store.clone();
-    axum::serve(listener, app.router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    store.close().await;
+    let drain = app.state.settings().deadline() + std::time::Duration::from_secs(5);
+    serve::run(listener, app.router, app.tls, drain, shutdown).await;
+    app.state.store.close().await;
     Ok(())
 }
 
