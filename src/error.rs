@@ -34,6 +34,8 @@ pub enum AppError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
+    #[error("too many wrong passwords from this address; try again in {retry_after} s")]
+    TooManyAttempts { retry_after: u64 },
     #[error("{field}: {message}")]
     Validation { field: String, message: String },
     #[error(transparent)]
@@ -81,6 +83,7 @@ impl AppError {
             AppError::ProviderNotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -102,6 +105,7 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::Unauthorized => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
+            AppError::TooManyAttempts { .. } => "too_many_attempts",
             AppError::Validation { .. } => "invalid_value",
             AppError::Internal(_) => "internal_error",
         }
@@ -142,6 +146,11 @@ impl AppError {
             },
         };
         let mut response = (self.status(), axum::Json(body)).into_response();
+        if let AppError::TooManyAttempts { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
         if matches!(self, AppError::Unauthorized) {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -2,6 +2,7 @@
 //! encoding. Everything here is CPU-bound and runs on [`CpuPool`], never on the async runtime.
 
 use crate::domain::ImageFormat;
+use crate::metrics::Histogram;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer, images::Image};
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage, RgbaImage};
@@ -420,17 +421,23 @@ pub fn encode(image: DynamicImage, format: ImageFormat) -> Result<Vec<u8>, Imagi
 #[derive(Clone)]
 pub struct CpuPool {
     permits: Arc<Semaphore>,
+    /// Where the time spent waiting for a place is recorded.
+    wait: Arc<Histogram>,
 }
 
 impl CpuPool {
-    pub fn new(width: usize) -> CpuPool {
+    pub fn new(width: usize, wait: Arc<Histogram>) -> CpuPool {
         CpuPool {
             permits: Arc::new(Semaphore::new(width.max(1))),
+            wait,
         }
     }
 
-    pub fn machine_wide() -> CpuPool {
-        CpuPool::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    pub fn machine_wide(wait: Arc<Histogram>) -> CpuPool {
+        CpuPool::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+            wait,
+        )
     }
 
     /// Runs `work` on a blocking thread once a place is free. A panic inside becomes an error.
@@ -439,7 +446,9 @@ impl CpuPool {
         F: FnOnce() -> Result<T, ImagingError> + Send + 'static,
         T: Send + 'static,
     {
+        let queued = std::time::Instant::now();
         let _permit = self.permits.acquire().await.map_err(unreadable)?;
+        self.wait.observe(queued.elapsed());
         tokio::task::spawn_blocking(work)
             .await
             .unwrap_or_else(|e| Err(unreadable(format!("image worker failed: {e}"))))

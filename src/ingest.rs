@@ -57,6 +57,10 @@ async fn upload(
 ) -> Response {
     // The deadline runs from the moment the request's headers are in.
     let started = Instant::now();
+    let ip = crate::admin::auth::peer_ip(&request);
+    if let Err(wait) = state.upload_throttle.check(ip) {
+        return crate::admin::auth::too_many(wait).into_response();
+    }
     let settings = state.settings();
     let deadline = started + settings.deadline();
     let Some(slot) = SlotId::parse(&provider, &slot) else {
@@ -73,8 +77,11 @@ async fn upload(
         Ok(Ok(form)) => form,
     };
     if !upload_password_matches(&settings, form.secret.as_deref()) {
+        tracing::warn!(%ip, "wrong upload password");
+        state.upload_throttle.failed(ip);
         return AppError::InvalidPassword.into_response();
     }
+    state.upload_throttle.succeeded(ip);
     let Some(photo) = form.photo else {
         return AppError::InvalidRequest("no photo in the form field fileToUpload".into())
             .into_response();
@@ -178,6 +185,7 @@ pub struct JobStart {
 /// A recorded job: its original is on disk and its row says `processing`.
 struct Job {
     id: String,
+    slot: SlotId,
     day: String,
     original_path: String,
     started: Instant,
@@ -210,6 +218,7 @@ pub async fn run_job(state: AppState, start: JobStart, photo: Vec<u8>) -> Respon
     // Its own task: a booth that hangs up does not cancel the job's bookkeeping.
     tokio::spawn(
         async move {
+            let _in_flight = state.metrics.job_started();
             let result = match timeout_at(
                 job.deadline - FINALISE_MARGIN,
                 process(&state, &job, &slot, photo),
@@ -263,6 +272,7 @@ async fn record(
         .await?;
     Ok(Job {
         id,
+        slot: slot.id,
         day,
         original_path,
         started: start.started,
@@ -469,6 +479,18 @@ async fn finalise(state: &AppState, job: &Job, result: Result<Success, AppError>
     };
     if let Err(e) = state.store.finish_job(&job.id, &outcome).await {
         tracing::error!(error = %e, "could not record the job's end");
+    }
+    let metrics = &state.metrics;
+    metrics.job_ended(
+        job.slot.provider.as_str(),
+        job.slot.number,
+        outcome.status.as_str(),
+    );
+    metrics.latency.observe(job.started.elapsed());
+    if let Some(model_ms) = outcome.model_ms {
+        metrics
+            .model_latency
+            .observe(Duration::from_millis(model_ms as u64));
     }
     match result {
         Ok(success) => {

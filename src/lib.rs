@@ -8,9 +8,12 @@ pub mod error;
 pub mod imaging;
 pub mod ingest;
 pub mod media;
+pub mod metrics;
 pub mod providers;
+pub mod retention;
 mod serve;
 pub mod store;
+pub mod throttle;
 
 use crate::admin::auth::AdminAuth;
 use crate::config::{Config, Setting, Settings};
@@ -39,6 +42,11 @@ pub struct AppState {
     pub media: Media,
     pub cpu: CpuPool,
     pub demo: bool,
+    pub metrics: Arc<metrics::Metrics>,
+    /// Wrong admin passwords, per address.
+    pub admin_throttle: Arc<throttle::Throttle>,
+    /// Wrong upload passwords, per address.
+    pub upload_throttle: Arc<throttle::Throttle>,
     /// Shared by every provider, so connections are reused.
     pub http: reqwest::Client,
     pub admin: Arc<AdminAuth>,
@@ -110,10 +118,14 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
     let admin = AdminAuth::init(&store, &config, &secret, &mut generated).await?;
     ensure_upload_password(&store, &config, &mut generated).await?;
     let stored = store.stored_settings().await?;
+    let metrics = Arc::new(metrics::Metrics::default());
     let state = AppState {
         media: Media::new(&config.data_dir),
-        cpu: CpuPool::machine_wide(),
+        cpu: CpuPool::machine_wide(metrics.cpu_wait.clone()),
         demo: config.demo,
+        metrics,
+        admin_throttle: Arc::default(),
+        upload_throttle: Arc::default(),
         http: providers::http_client(),
         admin: Arc::new(admin),
         secret: Arc::new(secret),
@@ -140,6 +152,7 @@ fn router(state: AppState) -> Router {
         .route("/media/{token}", get(public_media))
         .merge(ingest::routes())
         .nest("/admin", admin::routes(state.clone()))
+        .merge(admin::metrics_route(state.clone()))
         .with_state(state)
 }
 
@@ -179,7 +192,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let drain = app.state.settings().deadline() + std::time::Duration::from_secs(5);
+    let cleanup = tokio::spawn(retention::run_forever(app.state.clone()));
     serve::run(listener, app.router, app.tls, drain, shutdown).await;
+    cleanup.abort();
     app.state.store.close().await;
     Ok(())
 }

@@ -57,6 +57,10 @@ impl Media {
         }
     }
 
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Stores a guest's photo durably (flushed to disk) before anything else happens to it.
     pub async fn save_original(
         &self,

@@ -6,13 +6,14 @@ use crate::error::{AppError, InternalError};
 use crate::store::Store;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 use subtle::ConstantTimeEq;
 
@@ -163,17 +164,40 @@ fn basic_credentials(request: &Request) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
-/// Lets through only requests with the admin's credentials.
+/// The address a request came from (set by the connection loop).
+pub fn peer_ip(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// Lets through only requests with the admin's credentials; an address that keeps guessing
+/// wrong is refused for a while.
 pub async fn require_admin(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    match basic_credentials(&request) {
-        Some((user, password)) if state.admin.verify(&user, &password).await => {
-            Ok(next.run(request).await)
-        }
-        _ => Err(AppError::Unauthorized),
+    let ip = peer_ip(&request);
+    state.admin_throttle.check(ip).map_err(too_many)?;
+    let Some((user, password)) = basic_credentials(&request) else {
+        // A browser's first request carries no credentials: that is no guess.
+        return Err(AppError::Unauthorized);
+    };
+    if state.admin.verify(&user, &password).await {
+        state.admin_throttle.succeeded(ip);
+        Ok(next.run(request).await)
+    } else {
+        tracing::warn!(%ip, "wrong admin credentials");
+        state.admin_throttle.failed(ip);
+        Err(AppError::Unauthorized)
+    }
+}
+
+pub fn too_many(wait: std::time::Duration) -> AppError {
+    AppError::TooManyAttempts {
+        retry_after: wait.as_secs().max(1),
     }
 }
 

@@ -75,6 +75,24 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .layer(header("cache-control", "no-store"))
 }
 
+/// `/metrics`, for Prometheus, behind the admin's credentials.
+pub fn metrics_route(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(state, auth::require_admin))
+}
+
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
 /// What every admin page knows about the request: language, form token, base URL.
 pub struct Ctx {
     pub lang: Lang,

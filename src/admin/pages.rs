@@ -403,6 +403,17 @@ pub async fn settings_page(
         q.saved.is_some(),
     );
     offer_gemini_models(&state, &settings, &mut page).await;
+    let retention = match crate::retention::preview(&state).await {
+        Some((files, bytes)) => ctx
+            .t
+            .retention_next
+            .replace("{files}", &files.to_string())
+            .replace("{mb}", &format!("{:.1}", bytes as f64 / 1_048_576.0)),
+        None => ctx.t.retention_off.to_owned(),
+    };
+    if let Some(general) = page.sections.first_mut() {
+        general.note = Some(retention);
+    }
     render(&page)
 }
 
@@ -615,6 +626,7 @@ fn settings_view(
                 _ => None,
             },
             test_result: None,
+            note: None,
             fields: SETTINGS
                 .iter()
                 .filter(|d| d.group == group)

@@ -195,6 +195,8 @@ pub struct SettingsSection {
     pub warning: Option<&'static str>,
     /// Turbotext's method discovery: offered in its section, filled once asked.
     pub discovery: Option<Vec<(String, String)>>,
+    /// A fact worth knowing about this section's settings (what retention will delete).
+    pub note: Option<String>,
     /// The connection test this section offers (`deepseek`, `images`).
     pub test: Option<&'static str>,
     /// The outcome of that test, once run: whether it worked, and what was said.
