@@ -59,6 +59,8 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Certificate chain and key (PEM files) to serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// How long a client may take to send a request's headers (slow-loris guard).
+    pub header_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -70,6 +72,7 @@ impl Config {
             admin_user: "admin".into(),
             admin_password: None,
             tls: None,
+            header_timeout: std::time::Duration::from_secs(15),
         }
     }
 

@@ -82,9 +82,11 @@ async fn upload(
         return AppError::InvalidPassword.into_response();
     }
     state.upload_throttle.succeeded(ip);
-    let Some(photo) = form.photo else {
-        return AppError::InvalidRequest("no photo in the form field fileToUpload".into())
-            .into_response();
+    let Some(photo) = form.photo.filter(|p| !p.is_empty()) else {
+        return AppError::InvalidRequest(
+            "no photo, or an empty one, in the form field fileToUpload".into(),
+        )
+        .into_response();
     };
     let job = JobStart {
         slot,

@@ -97,6 +97,7 @@ pub struct App {
     pub generated: Vec<(&'static str, String)>,
     /// Present when the server speaks HTTPS itself.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    header_timeout: std::time::Duration,
 }
 
 /// Opens the data folder and the database, recovers from a crash, and builds the router.
@@ -142,6 +143,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         state,
         generated,
         tls,
+        header_timeout: config.header_timeout,
     })
 }
 
@@ -193,7 +195,15 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let drain = app.state.settings().deadline() + std::time::Duration::from_secs(5);
     let cleanup = tokio::spawn(retention::run_forever(app.state.clone()));
-    serve::run(listener, app.router, app.tls, drain, shutdown).await;
+    serve::run(
+        listener,
+        app.router,
+        app.tls,
+        app.header_timeout,
+        drain,
+        shutdown,
+    )
+    .await;
     cleanup.abort();
     app.state.store.close().await;
     Ok(())

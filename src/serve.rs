@@ -21,8 +21,6 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tower::ServiceExt;
 
-/// A client has this long to send a request's headers (slow-loris guard).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
 /// And this long to finish a TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -58,6 +56,7 @@ pub async fn run(
     listener: TcpListener,
     router: Router,
     tls: Option<TlsAcceptor>,
+    header_timeout: Duration,
     drain: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
@@ -82,11 +81,13 @@ pub async fn run(
         let tls = tls.clone();
         tokio::spawn(async move {
             match tls {
-                None => serve_connection(stream, peer, router, watcher).await,
+                None => serve_connection(stream, peer, router, watcher, header_timeout).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
                     {
-                        Ok(Ok(stream)) => serve_connection(stream, peer, router, watcher).await,
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, peer, router, watcher, header_timeout).await
+                        }
                         _ => tracing::debug!(%peer, "TLS handshake failed or timed out"),
                     }
                 }
@@ -103,8 +104,13 @@ pub async fn run(
 }
 
 /// Serves one connection's requests until it closes or the graceful stop closes it.
-async fn serve_connection<I>(io: I, peer: SocketAddr, router: Router, watcher: Watcher)
-where
+async fn serve_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    router: Router,
+    watcher: Watcher,
+    header_timeout: Duration,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = router.map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
@@ -115,7 +121,7 @@ where
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(header_timeout);
     let connection =
         builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
     if let Err(e) = watcher.watch(connection).await {

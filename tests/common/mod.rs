@@ -43,6 +43,10 @@ pub struct Options {
     pub generated_passwords: bool,
     /// Set the public URL to the server's own address (for providers that fetch by link).
     pub public_url_is_self: bool,
+    /// Serve HTTPS with this certificate and key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// A shorter slow-loris guard than the default.
+    pub header_timeout: Option<std::time::Duration>,
 }
 
 impl Options {
@@ -85,6 +89,10 @@ pub async fn spawn_app_in(dir: TempDir, options: Options) -> TestApp {
             .insert(Setting::PublicUrl, format!("http://{addr}"));
     }
     config.demo = options.demo;
+    config.tls = options.tls.clone();
+    if let Some(timeout) = options.header_timeout {
+        config.header_timeout = timeout;
+    }
     if !options.generated_passwords {
         config.admin_password = Some(ADMIN_PASSWORD.into());
         config
@@ -344,7 +352,8 @@ pub async fn dslr_post(
     let continued = buffer.starts_with(b"HTTP/1.1 100");
     if continued {
         buffer.drain(..end);
-        stream.write_all(body).await.expect("write body");
+        // A server may answer (and close) before it has read everything: read its answer anyway.
+        let _ = stream.write_all(body).await;
     }
     let end = read_head(&mut stream, &mut buffer)
         .await
