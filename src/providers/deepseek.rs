@@ -4,7 +4,7 @@
 //! the guest still gets a photo. Wire formats: shared/reference/deepseek-and-openai-images.md.
 
 use super::{
-    ImageData, ImageModel, ModelFuture, ModelOutput, ModelRequest, ProviderError, read_capped,
+    ImageData, ImageModel, ModelFuture, ModelOutput, ModelRequest, ProviderError, read_answer,
     request_failed,
 };
 use crate::domain::{ImageFormat, Kind};
@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::time::Instant;
 
-const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 /// Below this much time left another render cannot finish.
 const MIN_ATTEMPT: Duration = Duration::from_secs(2);
 /// The sizes every GPT-image model accepts, by aspect.
@@ -165,7 +164,7 @@ impl PromptWriter {
             .await
             .map_err(|e| (0, super::transport_error(e)))?;
         let status = response.status().as_u16();
-        let bytes = read_capped(response, MAX_ANSWER_BYTES)
+        let bytes = read_answer(response, deadline)
             .await
             .map_err(|e| (0, e.to_string()))?;
         let json: Value = serde_json::from_slice(&bytes)
@@ -187,6 +186,16 @@ impl PromptWriter {
 enum Next {
     Stop(ProviderError),
     Retry(ProviderError),
+}
+
+impl Next {
+    /// Out of time stops; any other failure of the exchange is worth another try.
+    fn after(error: ProviderError) -> Next {
+        match error {
+            ProviderError::OutOfTime => Next::Stop(error),
+            other => Next::Retry(other),
+        }
+    }
 }
 
 impl Renderer {
@@ -226,14 +235,11 @@ impl Renderer {
             .multipart(form)
             .send()
             .await
-            .map_err(|e| match request_failed(e, request.deadline) {
-                ProviderError::OutOfTime => Next::Stop(ProviderError::OutOfTime),
-                e => Next::Retry(e),
-            })?;
+            .map_err(|e| Next::after(request_failed(e, request.deadline)))?;
         let status = response.status().as_u16();
-        let bytes = read_capped(response, MAX_ANSWER_BYTES)
+        let bytes = read_answer(response, request.deadline)
             .await
-            .map_err(Next::Retry)?;
+            .map_err(Next::after)?;
         let json: Value = serde_json::from_slice(&bytes).map_err(|_| {
             let e = ProviderError::Protocol(format!(
                 "the images endpoint answered HTTP {status} without JSON"
@@ -294,16 +300,14 @@ impl Renderer {
             .timeout(deadline.saturating_duration_since(Instant::now()))
             .send()
             .await
-            .map_err(|e| Next::Retry(request_failed(e, deadline)))?;
+            .map_err(|e| Next::after(request_failed(e, deadline)))?;
         if !response.status().is_success() {
             return Err(Next::Retry(ProviderError::Transient(format!(
                 "the image download answered HTTP {}",
                 response.status()
             ))));
         }
-        read_capped(response, MAX_ANSWER_BYTES)
-            .await
-            .map_err(Next::Retry)
+        read_answer(response, deadline).await.map_err(Next::after)
     }
 }
 
@@ -407,7 +411,9 @@ async fn answer_ok(response: reqwest::Response) -> Result<(), String> {
     if status.is_success() {
         return Ok(());
     }
-    let body = read_capped(response, 1024 * 1024).await.unwrap_or_default();
+    let body = read_answer(response, Instant::now() + Duration::from_secs(15))
+        .await
+        .unwrap_or_default();
     let json: Value = serde_json::from_slice(&body).unwrap_or_default();
     Err(format!(
         "HTTP {status}: {}",

@@ -1,7 +1,7 @@
 //! NanoBanana: Google's Gemini image models through `generateContent`.
 //! Wire format: shared/reference/gemini-image.md.
 
-use super::{ImageData, ImageModel, ModelFuture, ModelRequest, ProviderError, read_capped};
+use super::{ImageData, ImageModel, ModelFuture, ModelRequest, ProviderError, read_answer};
 use crate::domain::{ImageFormat, Kind};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -9,8 +9,6 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// An answer carries one or a few base64 images; anything larger is not a Gemini answer.
-const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 /// Below this much time left another attempt cannot finish.
 const MIN_ATTEMPT: Duration = Duration::from_secs(2);
 /// A model declining in words gets this many more tries.
@@ -196,9 +194,10 @@ impl Gemini {
                 e => Next::RetryAfter(None, e),
             })?;
         let status = response.status();
-        let bytes = read_capped(response, MAX_ANSWER_BYTES)
-            .await
-            .map_err(|e| Next::RetryAfter(None, e))?;
+        let bytes = read_answer(response, deadline).await.map_err(|e| match e {
+            ProviderError::OutOfTime => Next::Stop(e),
+            other => Next::RetryAfter(None, other),
+        })?;
         let json: Value = serde_json::from_slice(&bytes).map_err(|_| {
             let e = ProviderError::Protocol(format!("HTTP {status} with a body that is not JSON"));
             if status.is_server_error() {
@@ -262,8 +261,10 @@ pub async fn list_image_models(
         .await
         .map_err(|e| ProviderError::Transient(super::transport_error(e)))?;
     let status = response.status();
-    let json: Value = serde_json::from_slice(&read_capped(response, MAX_ANSWER_BYTES).await?)
-        .map_err(|_| ProviderError::Protocol("the model list is not JSON".into()))?;
+    let json: Value = serde_json::from_slice(
+        &read_answer(response, Instant::now() + Duration::from_secs(5)).await?,
+    )
+    .map_err(|_| ProviderError::Protocol("the model list is not JSON".into()))?;
     if !status.is_success() {
         let message = json["error"]["message"].as_str().unwrap_or("no message");
         return Err(ProviderError::BadConfig(format!(

@@ -162,31 +162,34 @@ pub fn model_for(
     }
 }
 
-/// Reads a provider's answer, refusing one larger than any real answer could be.
-pub async fn read_capped(
+/// The most a provider's answer may weigh: a 4K image in base64 fits, a runaway body does not.
+pub const MAX_ANSWER_BYTES: usize = 40 * 1024 * 1024;
+
+/// Reads a provider's answer by the deadline, refusing one larger than any real answer.
+pub async fn read_answer(
     mut response: reqwest::Response,
-    cap: usize,
+    deadline: Instant,
 ) -> Result<Vec<u8>, ProviderError> {
+    let too_large = || {
+        ProviderError::Protocol(format!(
+            "answer larger than {} MB",
+            MAX_ANSWER_BYTES / (1024 * 1024)
+        ))
+    };
     if response
         .content_length()
-        .is_some_and(|len| len > cap as u64)
+        .is_some_and(|len| len > MAX_ANSWER_BYTES as u64)
     {
-        return Err(ProviderError::Protocol(format!(
-            "answer larger than {} MB",
-            cap / (1024 * 1024)
-        )));
+        return Err(too_large());
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| ProviderError::Transient(transport_error(e)))?
+        .map_err(|e| request_failed(e, deadline))?
     {
-        if body.len() + chunk.len() > cap {
-            return Err(ProviderError::Protocol(format!(
-                "answer larger than {} MB",
-                cap / (1024 * 1024)
-            )));
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }

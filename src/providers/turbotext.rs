@@ -1,13 +1,11 @@
 //! Turbotext: face swap, mix photo and image-to-image through its queue API. Its inputs are
 //! public URLs only. Wire format: shared/reference/turbotext.md.
 
-use super::{ImageModel, ModelFuture, ModelRequest, ProviderError, read_capped, request_failed};
+use super::{ImageModel, ModelFuture, ModelRequest, ProviderError, read_answer, request_failed};
 use crate::domain::{ImageFormat, Kind};
 use serde_json::Value;
 use std::time::Duration;
 use tokio::time::Instant;
-
-const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 
 pub struct Turbotext {
     http: reqwest::Client,
@@ -50,7 +48,7 @@ impl Turbotext {
             .await
             .map_err(|e| request_failed(e, deadline))?;
         let status = response.status();
-        let body = read_capped(response, MAX_ANSWER_BYTES).await?;
+        let body = read_answer(response, deadline).await?;
         match status.as_u16() {
             401 | 403 => {
                 return Err(ProviderError::BadConfig(format!(
@@ -157,7 +155,7 @@ impl Turbotext {
                 response.status()
             )));
         }
-        let bytes = read_capped(response, MAX_ANSWER_BYTES).await?;
+        let bytes = read_answer(response, deadline).await?;
         ImageFormat::sniff(&bytes)
             .map(|_| bytes)
             .ok_or_else(|| ProviderError::Protocol("Turbotext's result is not an image".into()))
