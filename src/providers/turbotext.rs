@@ -65,12 +65,15 @@ impl Turbotext {
             }
             _ => {}
         }
-        serde_json::from_slice(&body).map_err(|_| {
-            let snippet: String = String::from_utf8_lossy(&body).chars().take(120).collect();
-            ProviderError::Protocol(format!(
-                "Turbotext answered HTTP {status} with no JSON: {snippet}"
-            ))
-        })
+        serde_json::from_slice(&body)
+            .ok()
+            .or_else(|| salvage(&String::from_utf8_lossy(&body)))
+            .ok_or_else(|| {
+                let snippet: String = String::from_utf8_lossy(&body).chars().take(120).collect();
+                ProviderError::Protocol(format!(
+                    "Turbotext answered HTTP {status} with no JSON: {snippet}"
+                ))
+            })
     }
 
     /// `create_queue`, then `get_result` every poll interval until done, failed or the deadline.
@@ -160,6 +163,39 @@ impl Turbotext {
             .map(|_| bytes)
             .ok_or_else(|| ProviderError::Protocol("Turbotext's result is not an image".into()))
     }
+}
+
+/// The fields this client reads, picked out of an answer that is not valid JSON (Turbotext's
+/// documented answers carry typos such as a stray `]`).
+fn salvage(text: &str) -> Option<Value> {
+    let mut found = serde_json::Map::new();
+    for key in [
+        "success",
+        "action",
+        "queueid",
+        "asyncid",
+        "error",
+        "uploaded_image",
+    ] {
+        let Some(at) = text.find(&format!("\"{key}\"")) else {
+            continue;
+        };
+        let rest = text[at + key.len() + 2..]
+            .trim_start()
+            .strip_prefix(':')?
+            .trim_start();
+        let value = if let Some(quoted) = rest.strip_prefix('"') {
+            Value::String(quoted.split('"').next()?.replace("\\/", "/"))
+        } else {
+            let token: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+                .collect();
+            serde_json::from_str(&token).ok()?
+        };
+        found.insert(key.to_owned(), value);
+    }
+    (!found.is_empty()).then_some(Value::Object(found))
 }
 
 fn queue_id(answer: &Value) -> Option<String> {
@@ -388,6 +424,32 @@ mod tests {
         let nested =
             json!({"success": true, "data": {"uploaded_image": "https://cdn.example/b.png"}});
         assert_eq!(t.result_url(&nested).unwrap(), "https://cdn.example/b.png");
+    }
+
+    #[test]
+    fn the_documented_mix_answer_with_its_stray_bracket_is_read() {
+        let printed = r#"{"success":true,"error":"","data":{"prompt":"В стиле дисней"],"width":768,"height":576,"seed":9147962925,"strength":50,"pattern_prompt":false},"uploaded_image":"https://www.turbotext.ru/download.php?f=abc.png"}"#;
+        assert!(
+            serde_json::from_str::<Value>(printed).is_err(),
+            "really not JSON"
+        );
+        let answer = salvage(printed).unwrap();
+        assert!(matches!(classify(&answer), Ok(Poll::Done(_))));
+        let t = Turbotext::new(
+            reqwest::Client::new(),
+            "https://www.turbotext.ru/api_ai",
+            "k",
+            Duration::from_secs(1),
+        );
+        assert_eq!(
+            t.result_url(&answer).unwrap(),
+            "https://www.turbotext.ru/download.php?f=abc.png"
+        );
+        assert_eq!(
+            salvage(r#"{"success":true,"queueid":123456"#).unwrap()["queueid"],
+            123456
+        );
+        assert!(salvage("<html>502 Bad Gateway</html>").is_none());
     }
 
     #[test]
