@@ -123,6 +123,18 @@ impl AdminAuth {
             .collect()
     }
 
+    /// Refuses a form whose token is missing or not this install's.
+    pub fn require_csrf(&self, token: Option<&str>) -> Result<(), AppError> {
+        if self.csrf_matches(token) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "the form is out of date; reload the page".into(),
+            ))
+        }
+    }
+
+    /// Whether a form's token is this install's, in constant time.
     pub fn csrf_matches(&self, token: Option<&str>) -> bool {
         let expected = self.csrf_token();
         let token = token.unwrap_or_default();

@@ -286,9 +286,8 @@ pub async fn try_slot(
         Ok(form) => form,
         Err(e) => return e.into_response(),
     };
-    if !state.admin.csrf_matches(form.secret.as_deref()) {
-        return AppError::Forbidden("the form is out of date; reload the page".into())
-            .into_response();
+    if let Err(e) = state.admin.require_csrf(form.secret.as_deref()) {
+        return e.into_response();
     }
     let Some(photo) = form.photo else {
         return AppError::InvalidRequest("no photo".into()).into_response();
@@ -363,11 +362,7 @@ pub async fn regenerate_upload_password(
     State(state): State<AppState>,
     Form(form): Form<CsrfForm>,
 ) -> AppResult<Response> {
-    if !state.admin.csrf_matches(form.csrf.as_deref()) {
-        return Err(AppError::Forbidden(
-            "the form is out of date; reload the page".into(),
-        ));
-    }
+    state.admin.require_csrf(form.csrf.as_deref())?;
     if state.settings().is_from_env(Setting::UploadPassword) {
         return Err(AppError::Forbidden(
             "the upload password is set by BOOTHGATE_UPLOAD_PASSWORD".into(),
@@ -450,14 +445,9 @@ pub async fn test_connection(
     Path(stage): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> AppResult<Response> {
-    if !state
+    state
         .admin
-        .csrf_matches(form.get("csrf").map(String::as_str))
-    {
-        return Err(AppError::Forbidden(
-            "the form is out of date; reload the page".into(),
-        ));
-    }
+        .require_csrf(form.get("csrf").map(String::as_str))?;
     let settings = state.settings();
     let (stage, key) = match stage.as_str() {
         "deepseek" => ("deepseek", Setting::DeepseekApiKey),
@@ -541,14 +531,9 @@ pub async fn discover_turbotext_methods(
     State(state): State<AppState>,
     Form(form): Form<HashMap<String, String>>,
 ) -> AppResult<Response> {
-    if !state
+    state
         .admin
-        .csrf_matches(form.get("csrf").map(String::as_str))
-    {
-        return Err(AppError::Forbidden(
-            "the form is out of date; reload the page".into(),
-        ));
-    }
+        .require_csrf(form.get("csrf").map(String::as_str))?;
     let settings = state.settings();
     let mut page = settings_view(
         &ctx,
@@ -690,14 +675,9 @@ pub async fn save_settings(
     State(state): State<AppState>,
     Form(form): Form<HashMap<String, String>>,
 ) -> AppResult<Response> {
-    if !state
+    state
         .admin
-        .csrf_matches(form.get("csrf").map(String::as_str))
-    {
-        return Err(AppError::Forbidden(
-            "the form is out of date; reload the page".into(),
-        ));
-    }
+        .require_csrf(form.get("csrf").map(String::as_str))?;
     let settings = state.settings();
     let mut values = Vec::new();
     let mut errors = HashMap::new();

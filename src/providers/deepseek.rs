@@ -88,14 +88,7 @@ fn system_message(kind: Kind) -> String {
 
 /// The supported size nearest to the upload's aspect.
 pub fn nearest_size(width: u32, height: u32) -> String {
-    let target = (f64::from(width.max(1)) / f64::from(height.max(1))).ln();
-    let (w, h) = SIZES
-        .into_iter()
-        .min_by(|a, b| {
-            let distance = |(w, h): (u32, u32)| ((f64::from(w) / f64::from(h)).ln() - target).abs();
-            distance(*a).total_cmp(&distance(*b))
-        })
-        .expect("a non-empty list");
+    let (w, h) = super::nearest_aspect(width, height, &SIZES);
     format!("{w}x{h}")
 }
 

@@ -46,17 +46,9 @@ impl Gemini {
     }
 }
 
-/// The supported ratio nearest to an upload's, compared on a log scale so 2:1 and 1:2 are
-/// equally far from 1:1.
+/// The supported ratio nearest to an upload's.
 pub fn nearest_aspect_ratio(width: u32, height: u32) -> String {
-    let target = (f64::from(width.max(1)) / f64::from(height.max(1))).ln();
-    let (w, h) = ASPECT_RATIOS
-        .into_iter()
-        .min_by(|a, b| {
-            let distance = |(w, h): (u32, u32)| ((f64::from(w) / f64::from(h)).ln() - target).abs();
-            distance(*a).total_cmp(&distance(*b))
-        })
-        .expect("a non-empty list");
+    let (w, h) = super::nearest_aspect(width, height, &ASPECT_RATIOS);
     format!("{w}:{h}")
 }
 

@@ -226,6 +226,22 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base - base / 10 + jitter)
 }
 
+/// Of the sizes or ratios a model offers, the one nearest an upload's aspect, compared on a
+/// log scale so that 2:1 and 1:2 are equally far from 1:1.
+pub fn nearest_aspect(width: u32, height: u32, offered: &[(u32, u32)]) -> (u32, u32) {
+    let ratio = |w: u32, h: u32| (f64::from(w.max(1)) / f64::from(h.max(1))).ln();
+    let target = ratio(width, height);
+    offered
+        .iter()
+        .copied()
+        .min_by(|a, b| {
+            (ratio(a.0, a.1) - target)
+                .abs()
+                .total_cmp(&(ratio(b.0, b.1) - target).abs())
+        })
+        .unwrap_or((1, 1))
+}
+
 /// One HTTP client for every provider, so connections are reused.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
