@@ -273,6 +273,16 @@ async fn a_reference_that_is_not_an_image_is_refused() {
     assert!(app.media_files().is_empty());
 }
 
+/// Posts a card form as the page's script does, asking for the card alone.
+async fn post_card(app: &TestApp, path: &str, form: reqwest::multipart::Form) -> reqwest::Response {
+    app.admin(Method::POST, path)
+        .header("x-partial", "card")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn card_form(csrf: &str, name: &str, kind: &str, prompt: &str) -> reqwest::multipart::Form {
     reqwest::multipart::Form::new()
         .text("csrf", csrf.to_owned())
@@ -291,13 +301,7 @@ async fn card_form_saves_one_slot_with_its_reference() {
         reqwest::multipart::Part::bytes(fixture_bytes("reference-template.jpg"))
             .file_name("cat.jpg"),
     );
-    let response = app
-        .admin(Method::POST, "/admin/nanobanana/3")
-        .header("x-partial", "card")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = post_card(&app, "/admin/nanobanana/3", form).await;
     assert_eq!(response.status(), 200);
     let card = response.text().await.unwrap();
     assert!(
@@ -353,13 +357,7 @@ async fn card_errors_are_shown_next_to_the_field() {
         "reference",
         reqwest::multipart::Part::bytes(fixture_bytes("not-an-image.jpg")).file_name("x.jpg"),
     );
-    let response = app
-        .admin(Method::POST, "/admin/deepseek/5")
-        .header("x-partial", "card")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = post_card(&app, "/admin/deepseek/5", form).await;
     assert_eq!(response.status(), 422);
     let card = response.text().await.unwrap();
     assert!(
@@ -378,13 +376,7 @@ async fn card_errors_are_shown_next_to_the_field() {
         "reference",
         reqwest::multipart::Part::bytes(fixture_bytes("not-an-image.jpg")).file_name("x.jpg"),
     );
-    let response = app
-        .admin(Method::POST, "/admin/deepseek/5")
-        .header("x-partial", "card")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = post_card(&app, "/admin/deepseek/5", form).await;
     assert_eq!(response.status(), 422);
     assert!(
         response

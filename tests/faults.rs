@@ -60,42 +60,6 @@ enum Provider {
     Images,
 }
 
-/// A PNG header claiming 60000×60000 pixels.
-fn bomb() -> Vec<u8> {
-    fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &byte in kind.iter().chain(data) {
-            crc ^= u32::from(byte);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        [
-            &(data.len() as u32).to_be_bytes()[..],
-            kind,
-            data,
-            &(!crc).to_be_bytes(),
-        ]
-        .concat()
-    }
-    let ihdr = [
-        &60_000u32.to_be_bytes()[..],
-        &60_000u32.to_be_bytes(),
-        &[8, 2, 0, 0, 0],
-    ]
-    .concat();
-    [
-        &b"\x89PNG\r\n\x1a\n"[..],
-        &chunk(b"IHDR", &ihdr),
-        &chunk(b"IEND", &[]),
-    ]
-    .concat()
-}
-
 fn http(status: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
     [format!("HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len()).as_bytes(), body].concat()
 }
@@ -208,8 +172,10 @@ async fn misbehave(stream: &mut TcpStream, provider: Provider, fault: Fault, bas
             http("200 OK", "image/png", b"<html>not an image</html>")
         }
         Fault::NotAnImage => image_answer(provider, b"<html>not an image</html>", base),
-        Fault::Bomb if provider == Provider::Turbotext => http("200 OK", "image/png", &bomb()),
-        Fault::Bomb => image_answer(provider, &bomb(), base),
+        Fault::Bomb if provider == Provider::Turbotext => {
+            http("200 OK", "image/png", &decompression_bomb())
+        }
+        Fault::Bomb => image_answer(provider, &decompression_bomb(), base),
         Fault::Hang => {
             tokio::time::sleep(Duration::from_secs(60)).await;
             return;

@@ -132,44 +132,6 @@ async fn non_utf8_field_values_are_kept_readable() {
     assert_eq!(job.booth_name.as_deref(), Some("\u{FFFD}\u{FFFD}A"));
 }
 
-fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &byte in kind.iter().chain(data) {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    [
-        &(data.len() as u32).to_be_bytes()[..],
-        kind,
-        data,
-        &(!crc).to_be_bytes(),
-    ]
-    .concat()
-}
-
-/// A few hundred bytes that claim 60000×60000 pixels.
-fn decompression_bomb() -> Vec<u8> {
-    let ihdr = [
-        &60_000u32.to_be_bytes()[..],
-        &60_000u32.to_be_bytes(),
-        &[8, 2, 0, 0, 0],
-    ]
-    .concat();
-    [
-        &b"\x89PNG\r\n\x1a\n"[..],
-        &png_chunk(b"IHDR", &ihdr),
-        &png_chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]),
-        &png_chunk(b"IEND", &[]),
-    ]
-    .concat()
-}
-
 #[tokio::test]
 async fn a_decompression_bomb_is_refused_without_decoding() {
     let app = demo_app(Options::demo()).await;

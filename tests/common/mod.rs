@@ -413,3 +413,41 @@ pub fn image_size(bytes: &[u8]) -> (u32, u32) {
     let image = image::load_from_memory(bytes).expect("an image");
     (image.width(), image.height())
 }
+
+/// A PNG of a few dozen bytes whose header claims 60000×60000 pixels.
+pub fn decompression_bomb() -> Vec<u8> {
+    fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &byte in kind.iter().chain(data) {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        [
+            &(data.len() as u32).to_be_bytes()[..],
+            kind,
+            data,
+            &(!crc).to_be_bytes(),
+        ]
+        .concat()
+    }
+    let ihdr = [
+        &60_000u32.to_be_bytes()[..],
+        &60_000u32.to_be_bytes(),
+        &[8, 2, 0, 0, 0],
+    ]
+    .concat();
+    let idat = [0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01];
+    [
+        &b"\x89PNG\r\n\x1a\n"[..],
+        &chunk(b"IHDR", &ihdr),
+        &chunk(b"IDAT", &idat),
+        &chunk(b"IEND", &[]),
+    ]
+    .concat()
+}
