@@ -116,3 +116,8 @@ document.addEventListener("change", async (event) => {
     }
   }
 });
+
+// Job times are rendered in UTC; show them in the operator's own time zone.
+for (const time of document.querySelectorAll("time[data-ms]")) {
+  time.textContent = new Date(Number(time.dataset.ms)).toLocaleString(document.documentElement.lang);
+}

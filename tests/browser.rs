@@ -184,6 +184,31 @@ async fn operator_configures_a_slot_in_the_browser() {
         format!("http://{}/upload/nanobanana/3", app.addr)
     );
 
+    // "Try it" runs a photo from the browser through the slot and shows the result on the card.
+    let guest = fixture("guest-512.jpg").canonicalize().unwrap();
+    browser
+        .find(Locator::Css("#slot-3 input.try-input"))
+        .await
+        .unwrap()
+        .send_keys(&guest.to_string_lossy())
+        .await
+        .unwrap();
+    let mut shown = serde_json::Value::Null;
+    for _ in 0..100 {
+        shown = browser
+            .execute(
+                "const img = document.querySelector('#slot-3 img.try-result'); return img && img.complete ? img.naturalWidth : null;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if shown.is_number() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown, 512, "the processed photo is shown on the card");
+
     browser
         .find(Locator::Css("#slot-3 button.copy"))
         .await
@@ -192,6 +217,21 @@ async fn operator_configures_a_slot_in_the_browser() {
         .await
         .unwrap();
     wait_for_text(&browser, "#slot-3 button.copy", "Скопировано").await;
+
+    // History shows the test job, its time in the browser's own zone.
+    browser.goto(&format!("{base}/admin/jobs")).await.unwrap();
+    let time = browser
+        .find(Locator::Css("td time"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!time.is_empty() && !time.ends_with("UTC"), "{time}");
+    browser
+        .goto(&format!("{base}/admin/nanobanana"))
+        .await
+        .unwrap();
 
     browser
         .find(Locator::Id("stats-button"))

@@ -767,12 +767,14 @@ fn choices(options: impl Iterator<Item = (String, String)>, selected: &str) -> V
 
 fn job_row(t: &Strings, job: JobRecord) -> JobRow {
     let status = JobStatus::parse(&job.status).unwrap_or(JobStatus::Failed);
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
     JobRow {
         time: time::OffsetDateTime::from_unix_timestamp(job.created_at / 1000)
             .ok()
             .and_then(|t| t.format(format).ok())
             .unwrap_or_default(),
+        created_ms: job.created_at,
         provider: Provider::parse(&job.provider).map_or("?", Provider::display_name),
         slot: job.slot,
         status: status.as_str(),

@@ -226,7 +226,9 @@ pub struct SettingsPage {
 
 pub struct JobRow {
     pub id: String,
+    /// UTC, for when the page's script does not run; the script shows the browser's local time.
     pub time: String,
+    pub created_ms: i64,
     pub provider: &'static str,
     pub slot: i64,
     pub status: &'static str,
