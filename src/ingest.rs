@@ -147,24 +147,34 @@ pub async fn read_form(
             )));
         }
         let name = field.name().unwrap_or_default().to_owned();
-        let is_photo = field.file_name().is_some() || PHOTO_FIELDS.contains(&name.as_str());
-        let mut bytes = Vec::new();
+        let is_file = field.file_name().is_some() || PHOTO_FIELDS.contains(&name.as_str());
+        // The first photo field is kept; any other file is read past, not stored.
+        let keep_photo = is_file && form.photo.is_none() && PHOTO_FIELDS.contains(&name.as_str());
+        // Sized once from the declared length: no doubling of a 40 MB buffer while it grows.
+        let mut bytes = if keep_photo {
+            Vec::with_capacity(declared.unwrap_or(0).min(max_bytes))
+        } else {
+            Vec::new()
+        };
         while let Some(chunk) = field.chunk().await.map_err(broken)? {
             total += chunk.len();
             if total > max_bytes {
                 return Err(too_large());
             }
-            if !is_photo && bytes.len() + chunk.len() > MAX_TEXT_FIELD {
+            if is_file && !keep_photo {
+                continue;
+            }
+            if !is_file && bytes.len() + chunk.len() > MAX_TEXT_FIELD {
                 return Err(AppError::InvalidRequest(format!(
                     "form field '{name}' is too long"
                 )));
             }
             bytes.extend_from_slice(&chunk);
         }
-        if is_photo {
-            if form.photo.is_none() && PHOTO_FIELDS.contains(&name.as_str()) {
-                form.photo = Some(bytes);
-            }
+        if keep_photo {
+            form.photo = Some(bytes);
+        } else if is_file {
+            continue;
         } else if secret_fields.contains(&name.as_str()) {
             form.secret = Some(String::from_utf8_lossy(&bytes).into_owned());
         } else if name.len() <= 256 {
@@ -188,6 +198,8 @@ pub struct JobStart {
 struct Job {
     id: String,
     slot: SlotId,
+    /// What the upload's bytes are, if an image at all.
+    format: Option<ImageFormat>,
     day: String,
     original_path: String,
     started: Instant,
@@ -213,6 +225,8 @@ pub async fn run_job(state: AppState, start: JobStart, photo: Vec<u8>) -> Respon
         Ok(job) => job,
         Err(e) => return e.into_response(),
     };
+    // The photo is safe on disk: a job waiting for the CPU pool holds no copy in memory.
+    drop(photo);
     let span = tracing::info_span!("job", job = %job.id, provider = %slot.id.provider, slot = slot.id.number);
     let job_id = job.id.clone();
     let deadline = job.deadline;
@@ -223,7 +237,7 @@ pub async fn run_job(state: AppState, start: JobStart, photo: Vec<u8>) -> Respon
             let _in_flight = state.metrics.job_started();
             let result = match timeout_at(
                 job.deadline - FINALISE_MARGIN,
-                process(&state, &job, &slot, photo),
+                process(&state, &job, &slot),
             )
             .await
             {
@@ -251,7 +265,8 @@ async fn record(
     let id = uuid::Uuid::now_v7().to_string();
     let created_at = now_ms();
     let day = day_of(created_at);
-    let ext = ImageFormat::sniff(photo).map_or("bin", ImageFormat::extension);
+    let format = ImageFormat::sniff(photo);
+    let ext = format.map_or("bin", ImageFormat::extension);
     let original_path = state.media.save_original(&id, &day, ext, photo).await?;
     let booth_name = start
         .fields
@@ -275,6 +290,7 @@ async fn record(
     Ok(Job {
         id,
         slot: slot.id,
+        format,
         day,
         original_path,
         started: start.started,
@@ -301,12 +317,7 @@ fn upload_error(e: ImagingError) -> AppError {
     }
 }
 
-async fn process(
-    state: &AppState,
-    job: &Job,
-    slot: &Slot,
-    photo: Vec<u8>,
-) -> Result<Success, AppError> {
+async fn process(state: &AppState, job: &Job, slot: &Slot) -> Result<Success, AppError> {
     let settings = state.settings();
     slot.check_ready().map_err(unavailable)?;
     let model = providers::model_for(
@@ -317,15 +328,24 @@ async fn process(
         &state.http,
     )
     .map_err(AppError::ProviderNotConfigured)?;
-    let format = ImageFormat::sniff(&photo).ok_or(AppError::UnsupportedMediaType)?;
-    let upload_size = imaging::upright_size(&photo).map_err(upload_error)?;
-
+    let format = job.format.ok_or(AppError::UnsupportedMediaType)?;
+    let original = state.media.absolute(&job.original_path).ok_or_else(|| {
+        AppError::Internal(crate::error::InternalError::Other(
+            "bad original path".into(),
+        ))
+    })?;
     let max_side = settings.integer(Setting::ProviderMaxSide) as u32;
     let prepared = state
         .cpu
-        .run(move || imaging::prepare_input(&photo, max_side))
+        .run(move || {
+            let photo = std::fs::read(&original).map_err(|e| {
+                ImagingError::Unreadable(format!("the stored original cannot be read: {e}"))
+            })?;
+            imaging::prepare_input(&photo, max_side)
+        })
         .await
         .map_err(upload_error)?;
+    let upload_size = (prepared.width, prepared.height);
     state
         .media
         .save_thumb(&job.id, Thumb::Before, &prepared.thumbnail)
