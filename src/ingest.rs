@@ -57,9 +57,9 @@ async fn upload(
 ) -> Response {
     // The deadline runs from the moment the request's headers are in.
     let started = Instant::now();
-    let ip = crate::admin::auth::peer_ip(&request);
+    let ip = crate::throttle::peer_ip(&request);
     if let Err(wait) = state.upload_throttle.check(ip) {
-        return crate::admin::auth::too_many(wait).into_response();
+        return crate::throttle::too_many(wait).into_response();
     }
     let settings = state.settings();
     let deadline = started + settings.deadline();

@@ -1,8 +1,10 @@
 //! Slows down password guessing: an address that fails too often is refused for a while,
 //! without slowing anyone else.
 
+use crate::error::AppError;
+use axum::extract::{ConnectInfo, Request};
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,21 @@ struct Failures {
     count: u32,
     since: Instant,
     blocked_until: Option<Instant>,
+}
+
+/// The address a request came from (set by the connection loop).
+pub fn peer_ip(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// The answer to a blocked address.
+pub fn too_many(wait: Duration) -> AppError {
+    AppError::TooManyAttempts {
+        retry_after: wait.as_secs().max(1),
+    }
 }
 
 #[derive(Default)]

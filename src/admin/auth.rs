@@ -4,16 +4,16 @@ use crate::AppState;
 use crate::config::Config;
 use crate::error::{AppError, InternalError};
 use crate::store::Store;
+use crate::throttle::{peer_ip, too_many};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 use subtle::ConstantTimeEq;
 
@@ -176,14 +176,6 @@ fn basic_credentials(request: &Request) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
-/// The address a request came from (set by the connection loop).
-pub fn peer_ip(request: &Request) -> IpAddr {
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
-}
-
 /// Lets through only requests with the admin's credentials; an address that keeps guessing
 /// wrong is refused for a while.
 pub async fn require_admin(
@@ -204,12 +196,6 @@ pub async fn require_admin(
         tracing::warn!(%ip, "wrong admin credentials");
         state.admin_throttle.failed(ip);
         Err(AppError::Unauthorized)
-    }
-}
-
-pub fn too_many(wait: std::time::Duration) -> AppError {
-    AppError::TooManyAttempts {
-        retry_after: wait.as_secs().max(1),
     }
 }
 
