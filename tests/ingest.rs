@@ -603,6 +603,12 @@ async fn job_history_lists_filters_and_opens_photos() {
         .await
         .unwrap();
     assert_eq!(image_size(&thumb), (320, 320));
+    assert!(
+        page.contains(&format!(
+            "<a href=\"/admin/jobs/{bad_id}/original\" title=\"оригинал\">оригинал</a>"
+        )),
+        "an upload without a thumbnail gets a plain link"
+    );
     let trashed = app
         .admin(Method::GET, &format!("/admin/jobs/{bad_id}/original"))
         .send()

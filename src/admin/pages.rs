@@ -765,7 +765,7 @@ fn choices(options: impl Iterator<Item = (String, String)>, selected: &str) -> V
         .collect()
 }
 
-fn job_row(t: &Strings, job: JobRecord) -> JobRow {
+fn job_row(t: &Strings, media: &crate::media::Media, job: JobRecord) -> JobRow {
     let status = JobStatus::parse(&job.status).unwrap_or(JobStatus::Failed);
     let format =
         time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
@@ -790,6 +790,8 @@ fn job_row(t: &Strings, job: JobRecord) -> JobRow {
         prompt: job.prompt.unwrap_or_default(),
         prompt_used: job.prompt_used.unwrap_or_default(),
         has_original: !job.original_path.is_empty(),
+        // An upload that never decoded has no thumbnail: the page links the file instead.
+        has_before_thumb: media.thumb_path(&job.id, Thumb::Before).is_file(),
         has_result: job.result_path.is_some(),
         id: job.id,
     }
@@ -828,7 +830,10 @@ pub async fn jobs_page(
     });
     let page = JobsPage {
         layout: Layout::new(&ctx, "jobs", "/admin/jobs".into()),
-        rows: jobs.into_iter().map(|j| job_row(ctx.t, j)).collect(),
+        rows: jobs
+            .into_iter()
+            .map(|j| job_row(ctx.t, &state.media, j))
+            .collect(),
         providers: choices(
             Provider::ALL
                 .iter()

@@ -241,6 +241,7 @@ pub struct JobRow {
     pub prompt: String,
     pub prompt_used: String,
     pub has_original: bool,
+    pub has_before_thumb: bool,
     pub has_result: bool,
 }
 
