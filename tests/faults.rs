@@ -253,36 +253,13 @@ async fn run_case(provider: Provider, fault: Fault) {
         elapsed < Duration::from_millis(DEADLINE_SECS * 1000 + 500),
         "{case}: {elapsed:?}"
     );
-    let job = app
-        .finished_job(response.json()["job"].as_str().unwrap())
-        .await;
-    assert_eq!(job.status, job_status, "{case}");
-    assert!(job.original_path.starts_with("trash/"), "{case}");
-    assert!(
-        app.data_dir()
-            .join("media")
-            .join(&job.original_path)
-            .is_file(),
-        "{case}"
-    );
+    app.job_in_trash(&response, job_status).await;
     let stats = app.admin_json("/admin/api/stats").await;
     let counts = &stats["providers"][tab];
     let key = if status == 504 { "timed_out" } else { "failed" };
     assert_eq!(counts[key], 1, "{case}: {counts}");
     assert_eq!(counts["processed"], 0, "{case}");
-    assert_alive(&app).await;
-}
-
-async fn assert_alive(app: &TestApp) {
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    app.assert_alive().await;
 }
 
 async fn all_faults(provider: Provider) {

@@ -293,13 +293,12 @@ async fn a_model_declining_in_words_is_retried_twice_then_502() {
     let body = response.json();
     assert_eq!(body["reason"], "provider_error");
     assert_eq!(requests(&fake).await.len(), 3);
-    let job = app.finished_job(body["job"].as_str().unwrap()).await;
+    let job = app.job_in_trash(&response, "failed").await;
     assert!(
         job.message
             .unwrap()
             .contains("I can't help with that person.")
     );
-    assert!(job.original_path.starts_with("trash/"));
 }
 
 #[tokio::test]
@@ -473,17 +472,7 @@ async fn a_hanging_model_gets_504_by_the_deadline() {
         started.elapsed()
     );
     assert_eq!(response.status, 504);
-    let job = app
-        .finished_job(response.json()["job"].as_str().unwrap())
-        .await;
-    assert_eq!(job.status, "timed_out");
-    assert!(
-        app.data_dir()
-            .join("media")
-            .join(&job.original_path)
-            .is_file()
-    );
-    assert!(job.original_path.starts_with("trash/"));
+    app.job_in_trash(&response, "timed_out").await;
 }
 
 #[tokio::test]

@@ -50,18 +50,6 @@ fn password() -> (&'static str, Vec<u8>) {
     ("password", UPLOAD_PASSWORD.as_bytes().to_vec())
 }
 
-async fn assert_alive(app: &TestApp) {
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-}
-
 #[tokio::test]
 async fn bad_forms_get_a_clear_400_and_the_server_stays_up() {
     let app = demo_app(Options::demo()).await;
@@ -86,7 +74,7 @@ async fn bad_forms_get_a_clear_400_and_the_server_stays_up() {
             "{:?}",
             response.json()
         );
-        assert_alive(&app).await;
+        app.assert_alive().await;
     }
     assert!(app.media_files().is_empty());
 }
@@ -146,7 +134,7 @@ async fn a_decompression_bomb_is_refused_without_decoding() {
             .contains("60000×60000")
     );
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert_alive(&app).await;
+    app.assert_alive().await;
 }
 
 #[tokio::test]
@@ -170,7 +158,7 @@ async fn slow_headers_are_cut_off() {
         "{:?}",
         started.elapsed()
     );
-    assert_alive(&app).await;
+    app.assert_alive().await;
 }
 
 #[tokio::test]

@@ -250,37 +250,20 @@ async fn unknown_slots_get_404() {
     assert!(app.media_files().is_empty());
 }
 
-/// A refused photo is still kept: its job failed and its original lies in the trash.
-async fn assert_kept_in_trash(app: &TestApp, job: &str) {
-    let record = app.finished_job(job).await;
-    assert_eq!(record.status, "failed");
-    assert!(
-        record.original_path.starts_with("trash/"),
-        "{}",
-        record.original_path
-    );
-    assert!(
-        app.data_dir()
-            .join("media")
-            .join(&record.original_path)
-            .is_file()
-    );
-}
-
 #[tokio::test]
 async fn disabled_or_unconfigured_slots_get_409_and_keep_the_photo() {
     let app = demo_app(Options::demo()).await;
     app.put_slot("nanobanana", 3, json!({"enabled": false}))
         .await;
     let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
-    let job = assert_error(&response, 409, "slot_disabled").expect("a job id");
-    assert_kept_in_trash(&app, &job).await;
+    assert_error(&response, 409, "slot_disabled").expect("a job id");
+    app.job_in_trash(&response, "failed").await;
 
     app.put_slot("nanobanana", 4, json!({"kind": "prompt", "prompt": ""}))
         .await;
     let response = upload_fixture(&app, "/upload/nanobanana/4", "guest-512.jpg").await;
-    let job = assert_error(&response, 409, "slot_not_configured").expect("a job id");
-    assert_kept_in_trash(&app, &job).await;
+    assert_error(&response, 409, "slot_not_configured").expect("a job id");
+    app.job_in_trash(&response, "failed").await;
 }
 
 #[tokio::test]
@@ -322,19 +305,19 @@ async fn chunked_post(app: &TestApp, content_type: &str, body: &[u8]) -> String 
 async fn files_that_are_not_images_get_415_and_broken_ones_422() {
     let app = demo_app(Options::demo()).await;
     let response = upload_fixture(&app, SLOT, "not-an-image.jpg").await;
-    let job = assert_error(&response, 415, "unsupported_media_type").expect("a job id");
-    assert_kept_in_trash(&app, &job).await;
+    assert_error(&response, 415, "unsupported_media_type").expect("a job id");
+    app.job_in_trash(&response, "failed").await;
     let response = upload_fixture(&app, SLOT, "truncated.jpg").await;
-    let job = assert_error(&response, 422, "unreadable_image").expect("a job id");
-    assert_kept_in_trash(&app, &job).await;
+    assert_error(&response, 422, "unreadable_image").expect("a job id");
+    app.job_in_trash(&response, "failed").await;
 }
 
 #[tokio::test]
 async fn without_a_connected_provider_uploads_get_503() {
     let app = demo_app(Options::default()).await;
     let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
-    let job = assert_error(&response, 503, "provider_not_configured").expect("a job id");
-    assert_kept_in_trash(&app, &job).await;
+    assert_error(&response, 503, "provider_not_configured").expect("a job id");
+    app.job_in_trash(&response, "failed").await;
 }
 
 #[tokio::test]
@@ -348,21 +331,13 @@ async fn a_slow_model_gets_504_by_the_deadline_and_the_original_goes_to_trash() 
     let started = Instant::now();
     let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
     let elapsed = started.elapsed();
-    let job = assert_error(&response, 504, "timeout").expect("a job id");
+    assert_error(&response, 504, "timeout").expect("a job id");
     assert!(
         elapsed >= Duration::from_millis(1700) && elapsed < Duration::from_millis(2500),
         "{elapsed:?}"
     );
-    let record = app.finished_job(&job).await;
-    assert_eq!(record.status, "timed_out");
+    let record = app.job_in_trash(&response, "timed_out").await;
     assert_eq!(record.reason.as_deref(), Some("timeout"));
-    assert!(record.original_path.starts_with("trash/"));
-    assert!(
-        app.data_dir()
-            .join("media")
-            .join(&record.original_path)
-            .is_file()
-    );
     assert!(
         app.media_files()
             .iter()

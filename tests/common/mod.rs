@@ -244,6 +244,45 @@ impl TestApp {
             .expect("job exists")
     }
 
+    pub async fn assert_alive(&self) {
+        let health = self
+            .client
+            .get(self.url("/healthz"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(health.status(), 200, "the server still answers");
+    }
+
+    /// The job an error answer names, once it has ended with `status`, its original kept in the
+    /// trash on disk.
+    pub async fn job_in_trash(
+        &self,
+        response: &RawResponse,
+        status: &str,
+    ) -> boothgate::store::JobRecord {
+        let id = response.json()["job"]
+            .as_str()
+            .expect("the answer names its job")
+            .to_owned();
+        let job = self.finished_job(&id).await;
+        assert_eq!(job.status, status, "job {id}");
+        assert!(
+            job.original_path.starts_with("trash/"),
+            "{}",
+            job.original_path
+        );
+        assert!(
+            self.data_dir()
+                .join("media")
+                .join(&job.original_path)
+                .is_file(),
+            "{}",
+            job.original_path
+        );
+        job
+    }
+
     /// Waits for a job to leave `processing` (its task may outlive the HTTP answer).
     pub async fn finished_job(&self, id: &str) -> boothgate::store::JobRecord {
         for _ in 0..100 {
