@@ -388,17 +388,24 @@ pub async fn settings_page(
     State(state): State<AppState>,
     Query(q): Query<SavedQuery>,
 ) -> Response {
+    let page = current_settings_page(&ctx, &state, q.saved.is_some()).await;
+    render(&page)
+}
+
+/// The Settings page with the stored values, the retention preview and the model suggestions;
+/// the buttons that test or discover something add their outcome to it.
+async fn current_settings_page(ctx: &Ctx, state: &AppState, saved: bool) -> SettingsPage {
     let settings = state.settings();
     let mut page = settings_view(
-        &ctx,
-        &state,
+        ctx,
+        state,
         &settings,
         &HashMap::new(),
         &HashMap::new(),
-        q.saved.is_some(),
+        saved,
     );
-    offer_gemini_models(&state, &settings, &mut page).await;
-    let retention = match crate::retention::preview(&state).await {
+    offer_gemini_models(state, &settings, &mut page).await;
+    let retention = match crate::retention::preview(state).await {
         Some((files, bytes)) => ctx
             .t
             .retention_next
@@ -409,7 +416,7 @@ pub async fn settings_page(
     if let Some(general) = page.sections.first_mut() {
         general.note = Some(retention);
     }
-    render(&page)
+    page
 }
 
 /// With a key set, the model field suggests the image models Gemini offers that key.
@@ -469,14 +476,7 @@ pub async fn test_connection(
             deepseek::check_renderer(&state.http, settings.get(Setting::ImagesBaseUrl), key).await
         }
     };
-    let mut page = settings_view(
-        &ctx,
-        &state,
-        &settings,
-        &HashMap::new(),
-        &HashMap::new(),
-        false,
-    );
+    let mut page = current_settings_page(&ctx, &state, false).await;
     if let Some(section) = page.sections.iter_mut().find(|s| s.test == Some(stage)) {
         section.test_result = Some(match outcome {
             Ok(()) => (true, ctx.t.connection_ok.to_owned()),
@@ -535,14 +535,7 @@ pub async fn discover_turbotext_methods(
         .admin
         .require_csrf(form.get("csrf").map(String::as_str))?;
     let settings = state.settings();
-    let mut page = settings_view(
-        &ctx,
-        &state,
-        &settings,
-        &HashMap::new(),
-        &HashMap::new(),
-        false,
-    );
+    let mut page = current_settings_page(&ctx, &state, false).await;
     let key = settings.get(Setting::TurbotextApiKey);
     let found = if key.is_empty() {
         Err("no API key is set for Turbotext".to_owned())
