@@ -335,7 +335,16 @@ async fn no_secret_reaches_the_logs() {
         .await
         .unwrap();
     let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
-    assert!(text.contains("job succeeded"), "logs were captured");
+    let job_line = text
+        .lines()
+        .find(|l| l.contains("job succeeded"))
+        .expect("logs were captured");
+    for field in ["job{job=", "provider=nanobanana", "slot=3"] {
+        assert!(
+            job_line.contains(field),
+            "a job's lines say which job: {job_line}"
+        );
+    }
     assert!(text.contains("wrong upload password"));
     for secret in [
         gemini_key,
@@ -594,4 +603,39 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+#[tokio::test]
+async fn settings_show_what_the_next_cleanup_would_delete() {
+    let app = spawn_app(Options::default().with(Setting::RetentionDays, "7")).await;
+    let old = app
+        .data_dir()
+        .join("media/originals/2026-01-01/old-job.jpg");
+    std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+    std::fs::write(&old, vec![0u8; 3 * 1024 * 1024]).unwrap();
+    let month_ago = std::time::SystemTime::now() - Duration::from_secs(30 * 86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(month_ago)
+        .unwrap();
+    std::fs::write(
+        app.data_dir()
+            .join("media/originals/2026-01-01/new-job.jpg"),
+        b"new",
+    )
+    .unwrap();
+    let page = app.admin_html("/admin/settings").await;
+    assert!(
+        page.contains("Следующая очистка удалит файлов: 1 (3.0 МБ)"),
+        "the preview counts the old photo only"
+    );
+    let forever = spawn_app(Options::default().with(Setting::RetentionDays, "0")).await;
+    assert!(
+        forever
+            .admin_html("/admin/settings")
+            .await
+            .contains("Очистка выключена")
+    );
 }
