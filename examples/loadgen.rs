@@ -3,7 +3,13 @@
 //! minus model latency), CPU time per job and peak memory of the server process.
 //!
 //! cargo build --release && cargo run --release --example loadgen -- \
-//!     --booths 40 --rounds 1 --photo ../shared/fixtures/guest-6000x4000.jpg --model-ms 1000
+//!     --booths 40 --rounds 1 --model-ms 1000
+//!
+//! Without `--photo FILE` every booth sends a generated 24 MP camera-sized JPEG (the same one
+//! the tests use); `--sample NAME` picks another of the tests' sample images.
+
+#[path = "../tests/it/samples.rs"]
+mod samples;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -12,7 +18,9 @@ use std::time::{Duration, Instant};
 struct Args {
     booths: usize,
     rounds: usize,
-    photo: PathBuf,
+    /// A photo file, else the tests' sample image of this name.
+    photo: Option<PathBuf>,
+    sample: String,
     model_ms: u64,
     binary: PathBuf,
 }
@@ -21,7 +29,8 @@ fn parse_args() -> Args {
     let mut args = Args {
         booths: 40,
         rounds: 1,
-        photo: PathBuf::from("../shared/fixtures/guest-6000x4000.jpg"),
+        photo: None,
+        sample: "guest-6000x4000.jpg".into(),
         model_ms: 1000,
         binary: PathBuf::from("target/release/boothgate"),
     };
@@ -31,7 +40,8 @@ fn parse_args() -> Args {
         match flag.as_str() {
             "--booths" => args.booths = value.parse().expect("--booths N"),
             "--rounds" => args.rounds = value.parse().expect("--rounds N"),
-            "--photo" => args.photo = value.into(),
+            "--photo" => args.photo = Some(value.into()),
+            "--sample" => args.sample = value,
             "--model-ms" => args.model_ms = value.parse().expect("--model-ms N"),
             "--binary" => args.binary = value.into(),
             other => panic!("unknown flag {other}"),
@@ -92,7 +102,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let args = parse_args();
-    let photo = std::fs::read(&args.photo).expect("photo");
+    let photo = match &args.photo {
+        Some(path) => std::fs::read(path).expect("photo"),
+        None => samples::sample(&args.sample),
+    };
     let data = tempfile::tempdir().expect("temp dir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -112,6 +125,7 @@ async fn main() {
         .expect("server starts (build it with cargo build --release)");
     let pid = server.id();
     let base = format!("http://127.0.0.1:{port}");
+    boothgate::install_crypto_provider();
     let client = reqwest::Client::new();
     for _ in 0..100 {
         if client.get(format!("{base}/healthz")).send().await.is_ok() {
@@ -179,7 +193,9 @@ async fn main() {
         .fold(0.0, f64::max);
     println!(
         "photo: {} ({} bytes), booths: {}, rounds: {}, model: {} ms",
-        args.photo.display(),
+        args.photo
+            .as_ref()
+            .map_or(args.sample.clone(), |p| p.display().to_string()),
         photo.len(),
         args.booths,
         args.rounds,

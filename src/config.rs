@@ -45,7 +45,13 @@ pub struct ServeArgs {
     /// PEM private key of the certificate.
     #[arg(long, env = "BOOTHGATE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Connections open at once; more are refused as they arrive.
+    #[arg(long, env = "BOOTHGATE_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
 }
+
+/// Far more than any number of booths needs, well below a usual file descriptor limit.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// What the server needs to start; built by `main` from the process, by tests directly.
 #[derive(Clone, Debug)]
@@ -61,6 +67,8 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// How long a client may take to send a request's headers (slow-loris guard).
     pub header_timeout: std::time::Duration,
+    /// Connections open at once; more are refused as they arrive.
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -73,6 +81,7 @@ impl Config {
             admin_password: None,
             tls: None,
             header_timeout: std::time::Duration::from_secs(15),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 
@@ -81,6 +90,7 @@ impl Config {
         let mut config = Config::new(&args.data_dir);
         config.demo = args.demo;
         config.tls = args.tls_cert.clone().zip(args.tls_key.clone());
+        config.max_connections = args.max_connections;
         for def in SETTINGS {
             if let Ok(value) = std::env::var(def.env) {
                 let value = def

@@ -23,7 +23,7 @@ pub enum AppError {
     #[error("the image cannot be read: {0}")]
     UnreadableImage(String),
     #[error("{0}")]
-    Provider(String),
+    Provider(crate::providers::ProviderError),
     #[error("{0}")]
     ProviderNotConfigured(String),
     #[error("no result before the deadline")]
@@ -36,6 +36,8 @@ pub enum AppError {
     Forbidden(String),
     #[error("too many wrong passwords from this address; try again in {retry_after} s")]
     TooManyAttempts { retry_after: u64 },
+    #[error("the server is busy checking passwords; try again in a moment")]
+    Busy,
     #[error("{field}: {message}")]
     Validation { field: String, message: String },
     #[error(transparent)]
@@ -53,6 +55,16 @@ pub enum InternalError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Other(String),
+}
+
+impl From<crate::providers::ProviderError> for AppError {
+    /// A model still at work at the deadline is a timeout; anything else is the model's failure.
+    fn from(e: crate::providers::ProviderError) -> Self {
+        match e {
+            crate::providers::ProviderError::OutOfTime => AppError::Timeout,
+            other => AppError::Provider(other),
+        }
+    }
 }
 
 impl From<sqlx::Error> for AppError {
@@ -84,6 +96,7 @@ impl AppError {
             AppError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -106,6 +119,7 @@ impl AppError {
             AppError::Unauthorized => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
             AppError::TooManyAttempts { .. } => "too_many_attempts",
+            AppError::Busy => "busy",
             AppError::Validation { .. } => "invalid_value",
             AppError::Internal(_) => "internal_error",
         }
@@ -146,10 +160,15 @@ impl AppError {
             },
         };
         let mut response = (self.status(), axum::Json(body)).into_response();
-        if let AppError::TooManyAttempts { retry_after } = self {
+        let retry_after = match self {
+            AppError::TooManyAttempts { retry_after } => Some(retry_after),
+            AppError::Busy => Some(1),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if matches!(self, AppError::Unauthorized) {
             response.headers_mut().insert(

@@ -12,6 +12,8 @@ pub mod metrics;
 pub mod providers;
 pub mod retention;
 mod serve;
+pub use serve::install_crypto_provider;
+pub mod extract;
 pub mod store;
 pub mod throttle;
 
@@ -48,7 +50,7 @@ pub struct AppState {
     /// Wrong upload passwords, per address.
     pub upload_throttle: Arc<throttle::Throttle>,
     /// Shared by every provider, so connections are reused.
-    pub http: reqwest::Client,
+    pub http: providers::Http,
     pub admin: Arc<AdminAuth>,
     /// Per-install random key: signs CSRF tokens.
     pub secret: Arc<[u8; 32]>,
@@ -98,6 +100,7 @@ pub struct App {
     /// Present when the server speaks HTTPS itself.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     header_timeout: std::time::Duration,
+    max_connections: usize,
 }
 
 /// Opens the data folder and the database, recovers from a crash, and builds the router.
@@ -127,7 +130,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         metrics,
         admin_throttle: Arc::default(),
         upload_throttle: Arc::default(),
-        http: providers::http_client(),
+        http: providers::Http::new(),
         admin: Arc::new(admin),
         secret: Arc::new(secret),
         settings: Arc::new(RwLock::new(Arc::new(Settings::resolve(
@@ -144,6 +147,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         generated,
         tls,
         header_timeout: config.header_timeout,
+        max_connections: config.max_connections,
     })
 }
 
@@ -172,7 +176,7 @@ async fn public_media(
     State(state): State<AppState>,
     axum::extract::Path(token): axum::extract::Path<String>,
 ) -> axum::response::Response {
-    let now = store::now_ms() / 1000;
+    let now = now_ms() / 1000;
     let Some(path) = media::verify_link(&state.media, &state.secret, &token, now) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -193,20 +197,21 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let drain = app.state.settings().deadline() + std::time::Duration::from_secs(5);
+    let limits = serve::Limits {
+        header_timeout: app.header_timeout,
+        max_connections: app.max_connections,
+        drain: app.state.settings().deadline() + std::time::Duration::from_secs(5),
+    };
     let cleanup = tokio::spawn(retention::run_forever(app.state.clone()));
-    serve::run(
-        listener,
-        app.router,
-        app.tls,
-        app.header_timeout,
-        drain,
-        shutdown,
-    )
-    .await;
+    serve::run(listener, app.router, app.tls, limits, shutdown).await;
     cleanup.abort();
     app.state.store.close().await;
     Ok(())
+}
+
+/// Milliseconds since the Unix epoch, the unit of every stored time.
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// A random password of letters and digits, easy to read out over the phone.
@@ -221,7 +226,11 @@ pub fn generate_password(len: usize) -> String {
 fn load_or_create_secret(data_dir: &Path) -> Result<[u8; 32], InternalError> {
     let path = data_dir.join("secret.key");
     match std::fs::read(&path) {
-        Ok(bytes) if bytes.len() == 32 => Ok(bytes.try_into().expect("32 bytes")),
+        Ok(bytes) if bytes.len() == 32 => {
+            #[cfg(unix)]
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+            Ok(bytes.try_into().expect("32 bytes"))
+        }
         Ok(_) => Err(InternalError::Other(format!(
             "{} is damaged",
             path.display()

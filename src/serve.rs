@@ -4,8 +4,8 @@
 use crate::error::InternalError;
 use axum::Router;
 use axum::extract::ConnectInfo;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -23,6 +24,12 @@ use tower::ServiceExt;
 
 /// And this long to finish a TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Makes ring the crypto back-end of every TLS connection, the providers' clients included
+/// (it builds without a C toolchain). Safe to call more than once.
+pub fn install_crypto_provider() {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+}
 
 /// Loads a PEM certificate chain and private key for serving HTTPS.
 pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, InternalError> {
@@ -39,7 +46,7 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, InternalErro
     }
     let key_der = PrivateKeyDer::from_pem_slice(&key_pem)
         .map_err(|e| bad("no PEM private key in", key, &e))?;
-    let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| InternalError::Other(e.to_string()))?
@@ -50,17 +57,29 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, InternalErro
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// How connections are served.
+pub struct Limits {
+    /// A connection must send a request's headers within this long, the first byte included;
+    /// an idle keep-alive connection is closed after it too.
+    pub header_timeout: Duration,
+    /// Connections open at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// How long a stop waits for the requests in flight.
+    pub drain: Duration,
+}
+
 /// Accepts connections until `shutdown`, then stops accepting and waits up to `drain` for the
 /// requests in flight.
 pub async fn run(
     listener: TcpListener,
     router: Router,
     tls: Option<TlsAcceptor>,
-    header_timeout: Duration,
-    drain: Duration,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let graceful = GracefulShutdown::new();
+    let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let header_timeout = limits.header_timeout;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -74,6 +93,11 @@ pub async fn run(
                 }
             },
             () = &mut shutdown => break,
+        };
+        let Ok(place) = Arc::clone(&open).try_acquire_owned() else {
+            // Full: refused at once, so the uploads already in progress keep their descriptors.
+            tracing::debug!(%peer, "connection refused: too many open connections");
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
@@ -92,10 +116,11 @@ pub async fn run(
                     }
                 }
             }
+            drop::<OwnedSemaphorePermit>(place);
         });
     }
     drop(listener);
-    if tokio::time::timeout(drain, graceful.shutdown())
+    if tokio::time::timeout(limits.drain, graceful.shutdown())
         .await
         .is_err()
     {
@@ -117,13 +142,13 @@ async fn serve_connection<I>(
         request.extensions_mut().insert(ConnectInfo(peer));
         request.map(axum::body::Body::new)
     });
-    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only: its header timer starts as soon as a request is awaited, so a connection
+    // that sends nothing at all (or half an HTTP/2 preface) is closed like a slow one.
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
-    let connection =
-        builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
+    let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
     if let Err(e) = watcher.watch(connection).await {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
     }

@@ -4,16 +4,24 @@ use super::slot_edit::{self, SlotEdit};
 use super::{Ctx, stats};
 use crate::AppState;
 use crate::config::Setting;
-use crate::domain::{Provider, Slot, SlotId};
+use crate::domain::{Provider, Slot};
 use crate::error::{AppError, AppResult};
-use axum::Json;
+use crate::extract::SlotPath;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
 use serde_json::{Value, json};
 
-fn slot_id(provider: &str, number: &str) -> AppResult<SlotId> {
-    SlotId::parse(provider, number).ok_or(AppError::SlotNotFound)
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/stats", get(stats))
+        .route("/api/slots/{provider}/{slot}", get(get_slot).put(put_slot))
+        .route(
+            "/api/slots/{provider}/{slot}/reference",
+            put(put_reference).delete(delete_reference),
+        )
 }
 
 fn slot_json(slot: &Slot, base_url: &str) -> Value {
@@ -30,22 +38,21 @@ fn slot_json(slot: &Slot, base_url: &str) -> Value {
     })
 }
 
-pub async fn get_slot(
+async fn get_slot(
     ctx: Ctx,
     State(state): State<AppState>,
-    Path((p, n)): Path<(String, String)>,
+    SlotPath(id): SlotPath,
 ) -> AppResult<Json<Value>> {
-    let slot = state.store.slot(slot_id(&p, &n)?).await?;
+    let slot = state.store.slot(id).await?;
     Ok(Json(slot_json(&slot, &ctx.base_url)))
 }
 
-pub async fn put_slot(
+async fn put_slot(
     ctx: Ctx,
     State(state): State<AppState>,
-    Path((p, n)): Path<(String, String)>,
+    SlotPath(id): SlotPath,
     body: Bytes,
 ) -> AppResult<Json<Value>> {
-    let id = slot_id(&p, &n)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| AppError::validation("body", format!("not JSON: {e}")))?;
     let edit = SlotEdit::from_json(&value)?;
@@ -57,26 +64,25 @@ pub async fn put_slot(
     Ok(Json(slot_json(&next, &ctx.base_url)))
 }
 
-pub async fn put_reference(
+async fn put_reference(
     ctx: Ctx,
     State(state): State<AppState>,
-    Path((p, n)): Path<(String, String)>,
+    SlotPath(id): SlotPath,
     body: Bytes,
 ) -> AppResult<Json<Value>> {
-    let id = slot_id(&p, &n)?;
     slot_edit::store_reference(&state, id, body.to_vec()).await?;
     Ok(Json(slot_json(&state.store.slot(id).await?, &ctx.base_url)))
 }
 
-pub async fn delete_reference(
+async fn delete_reference(
     State(state): State<AppState>,
-    Path((p, n)): Path<(String, String)>,
+    SlotPath(id): SlotPath,
 ) -> AppResult<StatusCode> {
-    slot_edit::remove_reference(&state, slot_id(&p, &n)?).await?;
+    slot_edit::remove_reference(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn stats(State(state): State<AppState>) -> AppResult<Json<Value>> {
+async fn stats(State(state): State<AppState>) -> AppResult<Json<Value>> {
     let numbers = stats::gather(&state.store).await?;
     let settings = state.settings();
     let providers: serde_json::Map<String, Value> = Provider::ALL

@@ -5,8 +5,8 @@ use crate::config::Config;
 use crate::error::{AppError, InternalError};
 use crate::store::Store;
 use crate::throttle::{peer_ip, too_many};
-use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
 use axum::extract::{Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
@@ -15,11 +15,33 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::sync::Mutex;
+use std::time::Duration;
 use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
 
 const PASSWORD_HASH_KEY: &str = "admin_password_hash";
 /// Credentials proven once are remembered (as keyed digests) so argon2 runs once, not per request.
 const REMEMBERED: usize = 16;
+/// Memory of one argon2 run, in KiB: 19 MiB, with 2 passes and 1 lane (OWASP's recommendation).
+const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
+/// Argon2 runs at once across the server, so guesses cannot multiply its memory.
+const CONCURRENT_HASHES: usize = 2;
+/// How long a check may wait for a place before the server says it is busy.
+const HASH_WAIT: Duration = Duration::from_secs(2);
+
+/// How a credential check ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Accepted,
+    Refused,
+    /// Too many password checks were running to start another in time.
+    Busy,
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(ARGON2_MEMORY_KIB, 2, 1, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
 
 enum Password {
     /// Set by `BOOTHGATE_ADMIN_PASSWORD`.
@@ -33,6 +55,7 @@ pub struct AdminAuth {
     password: Password,
     key: [u8; 32],
     proven: Mutex<Vec<[u8; 32]>>,
+    hashing: Semaphore,
 }
 
 impl AdminAuth {
@@ -63,6 +86,7 @@ impl AdminAuth {
             password,
             key: *key,
             proven: Mutex::new(Vec::new()),
+            hashing: Semaphore::new(CONCURRENT_HASHES),
         })
     }
 
@@ -74,41 +98,53 @@ impl AdminAuth {
         mac.finalize().into_bytes().into()
     }
 
-    /// Checks a user name and password in constant time.
-    pub async fn verify(&self, user: &str, password: &str) -> bool {
+    /// Checks a user name and password in constant time; argon2 runs only for credentials
+    /// not proven before, a few at a time.
+    pub async fn verify(&self, user: &str, password: &str) -> Verdict {
         let given = self.fingerprint(user, password);
         let expected_user = self.fingerprint(&self.user, "");
         let user_ok = bool::from(self.fingerprint(user, "").ct_eq(&expected_user));
-        match &self.password {
+        let accepted = match &self.password {
             Password::Fixed(fixed) => {
                 user_ok & bool::from(given.ct_eq(&self.fingerprint(&self.user, fixed)))
             }
+            Password::Hashed(_) if self.remembered(&given) => true,
             Password::Hashed(hash) => {
-                let remembered = self
-                    .proven
-                    .lock()
-                    .expect("auth cache")
-                    .iter()
-                    .fold(false, |found, known| {
-                        found | bool::from(known.ct_eq(&given))
-                    });
-                if remembered {
-                    return true;
-                }
+                let Ok(Ok(_place)) = tokio::time::timeout(HASH_WAIT, self.hashing.acquire()).await
+                else {
+                    return Verdict::Busy;
+                };
                 let (hash, password) = (hash.clone(), password.to_owned());
                 let ok = tokio::task::spawn_blocking(move || verify_hash(&hash, &password))
                     .await
                     .unwrap_or(false);
                 if ok && user_ok {
-                    let mut proven = self.proven.lock().expect("auth cache");
-                    if proven.len() >= REMEMBERED {
-                        proven.remove(0);
-                    }
-                    proven.push(given);
+                    self.remember(given);
                 }
                 ok && user_ok
             }
+        };
+        if accepted {
+            Verdict::Accepted
+        } else {
+            Verdict::Refused
         }
+    }
+
+    fn remembered(&self, given: &[u8; 32]) -> bool {
+        self.proven
+            .lock()
+            .expect("auth cache")
+            .iter()
+            .fold(false, |found, known| found | bool::from(known.ct_eq(given)))
+    }
+
+    fn remember(&self, given: [u8; 32]) {
+        let mut proven = self.proven.lock().expect("auth cache");
+        if proven.len() >= REMEMBERED {
+            proven.remove(0);
+        }
+        proven.push(given);
     }
 
     /// The token admin forms carry; bound to this install's secret and the admin's name.
@@ -145,18 +181,15 @@ impl AdminAuth {
 fn hash_password(plain: &str) -> Result<String, InternalError> {
     let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
         .map_err(|e| InternalError::Other(e.to_string()))?;
-    Argon2::default()
+    argon2()
         .hash_password(plain.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| InternalError::Other(e.to_string()))
 }
 
 fn verify_hash(hash: &str, plain: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(plain.as_bytes(), &parsed)
-            .is_ok()
-    })
+    PasswordHash::new(hash)
+        .is_ok_and(|parsed| argon2().verify_password(plain.as_bytes(), &parsed).is_ok())
 }
 
 fn basic_credentials(request: &Request) -> Option<(String, String)> {
@@ -177,7 +210,7 @@ fn basic_credentials(request: &Request) -> Option<(String, String)> {
 }
 
 /// Lets through only requests with the admin's credentials; an address that keeps guessing
-/// wrong is refused for a while.
+/// wrong is refused for a while, and its guesses are counted before they are checked.
 pub async fn require_admin(
     State(state): State<AppState>,
     request: Request,
@@ -189,13 +222,21 @@ pub async fn require_admin(
         // A browser's first request carries no credentials: that is no guess.
         return Err(AppError::Unauthorized);
     };
-    if state.admin.verify(&user, &password).await {
-        state.admin_throttle.succeeded(ip);
-        Ok(next.run(request).await)
-    } else {
-        tracing::warn!(%ip, "wrong admin credentials");
-        state.admin_throttle.failed(ip);
-        Err(AppError::Unauthorized)
+    let attempt = state.admin_throttle.reserve(ip).map_err(too_many)?;
+    match state.admin.verify(&user, &password).await {
+        Verdict::Accepted => {
+            attempt.succeeded();
+            Ok(next.run(request).await)
+        }
+        Verdict::Refused => {
+            tracing::warn!(%ip, "wrong admin credentials");
+            attempt.failed();
+            Err(AppError::Unauthorized)
+        }
+        Verdict::Busy => {
+            attempt.withdrawn();
+            Err(AppError::Busy)
+        }
     }
 }
 

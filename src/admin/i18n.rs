@@ -2,6 +2,7 @@
 
 use crate::config::Setting;
 use crate::domain::{JobStatus, Kind};
+use crate::providers::options::OptionLabel;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
@@ -76,7 +77,7 @@ pub struct Strings {
     pub save_failed: &'static str,
     pub try_it: &'static str,
     pub template_title: &'static str,
-    pub tt_advanced: &'static str,
+    pub options_title: &'static str,
     pub tt_method: &'static str,
     pub tt_extra: &'static str,
     pub tt_face_restore: &'static str,
@@ -99,6 +100,12 @@ pub struct Strings {
     pub not_ready_reference: &'static str,
     pub not_ready_prompt: &'static str,
     pub err_too_long: &'static str,
+    pub err_unknown_kind: &'static str,
+    pub err_expected_text: &'static str,
+    pub err_expected_switch: &'static str,
+    pub err_expected_object: &'static str,
+    pub err_option_name: &'static str,
+    pub err_option_lines: &'static str,
     pub err_reference_type: &'static str,
     pub err_reference_unreadable: &'static str,
     pub err_form_expired: &'static str,
@@ -209,6 +216,16 @@ impl Strings {
         }
     }
 
+    pub fn option_label(&self, label: OptionLabel) -> &'static str {
+        match label {
+            OptionLabel::TurbotextMethod => self.tt_method,
+            OptionLabel::TurbotextExtraFields => self.tt_extra,
+            OptionLabel::TurbotextStrength => self.tt_strength,
+            OptionLabel::TurbotextFaceRestore => self.tt_face_restore,
+            OptionLabel::RawPrompt => self.raw_prompt,
+        }
+    }
+
     /// Fills `{min}` and `{max}` of the integer error.
     pub fn integer_error(&self, min: i64, max: i64) -> String {
         self.err_integer
@@ -246,7 +263,7 @@ pub static RU: Strings = Strings {
     save_failed: "Не сохранено, проверьте поля",
     try_it: "Попробовать с фото",
     template_title: "Инструкция для модели",
-    tt_advanced: "Дополнительно: метод Turbotext",
+    options_title: "Дополнительные настройки",
     tt_method: "Метод API (пусто — по типу обработки)",
     tt_extra: "Дополнительные поля формы, по одному key=value в строке",
     tt_face_restore: "Восстанавливать лицо (face_restore)",
@@ -269,6 +286,12 @@ pub static RU: Strings = Strings {
     not_ready_reference: "Нужен референс",
     not_ready_prompt: "Нужен промпт",
     err_too_long: "Слишком длинно",
+    err_unknown_kind: "Один из типов: face_swap, background, prompt",
+    err_expected_text: "Нужен текст (строка)",
+    err_expected_switch: "Нужно да или нет (true / false)",
+    err_expected_object: "Нужен объект JSON",
+    err_option_name: "Только латинские буквы, цифры и _",
+    err_option_lines: "По одному key=value в строке",
     err_reference_type: "Нужен файл JPEG, PNG или WebP",
     err_reference_unreadable: "Изображение не читается",
     err_form_expired: "Форма устарела, обновите страницу",
@@ -364,7 +387,7 @@ pub static EN: Strings = Strings {
     save_failed: "Not saved, check the fields",
     try_it: "Try with a photo",
     template_title: "Instruction sent to the model",
-    tt_advanced: "Advanced: Turbotext method",
+    options_title: "Advanced options",
     tt_method: "API method (empty: by processing type)",
     tt_extra: "Extra form fields, one key=value per line",
     tt_face_restore: "Restore the face (face_restore)",
@@ -387,6 +410,12 @@ pub static EN: Strings = Strings {
     not_ready_reference: "Needs a reference image",
     not_ready_prompt: "Needs a prompt",
     err_too_long: "Too long",
+    err_unknown_kind: "must be one of face_swap, background, prompt",
+    err_expected_text: "must be a string",
+    err_expected_switch: "must be true or false",
+    err_expected_object: "must be a JSON object",
+    err_option_name: "latin letters, digits and _ only",
+    err_option_lines: "one key=value per line",
     err_reference_type: "Needs a JPEG, PNG or WebP file",
     err_reference_unreadable: "The image cannot be read",
     err_form_expired: "The form is out of date, reload the page",

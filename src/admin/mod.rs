@@ -1,21 +1,23 @@
 //! The operator's admin: pages, the JSON API and statistics, all behind HTTP Basic Auth.
 
 mod api;
+mod assets;
 pub mod auth;
 pub mod i18n;
-mod pages;
+mod jobs;
+mod layout;
+mod settings;
 mod slot_edit;
 mod stats;
-mod views;
+mod tabs;
 
 use crate::AppState;
-use crate::domain::Provider;
 use crate::error::AppError;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use axum::{Router, middleware};
 use i18n::{Lang, Strings};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -34,37 +36,12 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
     };
     Router::new()
-        .route("/stats", get(pages::stats_page))
-        .route(
-            "/stats/upload-password",
-            post(pages::regenerate_upload_password),
-        )
-        .route(
-            "/settings",
-            get(pages::settings_page).post(pages::save_settings),
-        )
-        .route(
-            "/settings/turbotext-methods",
-            post(pages::discover_turbotext_methods),
-        )
-        .route("/settings/test/{stage}", post(pages::test_connection))
-        .route("/jobs", get(pages::jobs_page))
-        .route("/jobs/{id}/{file}", get(pages::job_file))
-        .route("/lang/{code}", get(pages::switch_language))
-        .route("/static/{file}", get(pages::static_file))
-        .route("/references/{provider}/{slot}", get(pages::reference_image))
-        .route("/{provider}", get(pages::provider_page))
-        .route("/{provider}/{slot}", post(pages::save_slot_card))
-        .route("/{provider}/{slot}/try", post(pages::try_slot))
-        .route("/api/stats", get(api::stats))
-        .route(
-            "/api/slots/{provider}/{slot}",
-            get(api::get_slot).put(api::put_slot),
-        )
-        .route(
-            "/api/slots/{provider}/{slot}/reference",
-            put(api::put_reference).delete(api::delete_reference),
-        )
+        .merge(tabs::routes())
+        .merge(settings::routes())
+        .merge(jobs::routes())
+        .merge(stats::routes())
+        .merge(api::routes())
+        .merge(assets::routes())
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .layer(middleware::from_fn(auth::refuse_cross_site))
         .layer(middleware::from_fn_with_state(state, auth::require_admin))
@@ -140,10 +117,6 @@ impl FromRequestParts<AppState> for Ctx {
             base_url,
         })
     }
-}
-
-pub(crate) fn parse_provider(s: &str) -> Result<Provider, AppError> {
-    Provider::parse(s).ok_or(AppError::NotFound)
 }
 
 pub(crate) fn render(template: &impl askama::Template) -> Response {

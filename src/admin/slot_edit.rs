@@ -1,10 +1,11 @@
 //! Changing a slot, shared by the card form and the JSON API: one set of rules for both.
 
-use super::i18n::Strings;
+use super::i18n::{Lang, Strings};
 use crate::AppState;
-use crate::domain::{ImageFormat, Kind, Provider, Slot, SlotId};
+use crate::domain::{ImageFormat, Kind, Slot, SlotId};
 use crate::error::AppError;
 use crate::imaging;
+use crate::providers::{self, options::OptionInput};
 
 const MAX_NAME: usize = 80;
 const MAX_PROMPT: usize = 4000;
@@ -25,9 +26,17 @@ pub struct SlotEdit {
 pub enum Problem {
     TooLong(usize),
     UnknownKind,
-    WrongType(&'static str),
-    /// A value of the right type that breaks a rule, described in English.
-    Invalid(&'static str),
+    WrongType(Expected),
+    /// A provider option that breaks its rule.
+    Option(OptionInput),
+}
+
+/// The JSON type a field must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expected {
+    Text,
+    Switch,
+    Object,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,26 +46,27 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn english(&self) -> String {
-        match self.problem {
-            Problem::TooLong(max) => format!("longer than {max} characters"),
-            Problem::UnknownKind => "must be one of face_swap, background, prompt".into(),
-            Problem::WrongType(expected) => format!("must be {expected}"),
-            Problem::Invalid(rule) => rule.to_owned(),
-        }
-    }
-
-    pub fn localized(&self, t: &Strings) -> String {
+    /// What is wrong, in the page's language.
+    pub fn message(&self, t: &Strings) -> String {
         match self.problem {
             Problem::TooLong(max) => format!("{} (≤ {max})", t.err_too_long),
-            _ => self.english(),
+            Problem::UnknownKind => t.err_unknown_kind.to_owned(),
+            Problem::WrongType(Expected::Text) => t.err_expected_text.to_owned(),
+            Problem::WrongType(Expected::Switch) | Problem::Option(OptionInput::Switch) => {
+                t.err_expected_switch.to_owned()
+            }
+            Problem::WrongType(Expected::Object) => t.err_expected_object.to_owned(),
+            Problem::Option(OptionInput::Name { .. }) => t.err_option_name.to_owned(),
+            Problem::Option(OptionInput::KeyValueLines) => t.err_option_lines.to_owned(),
+            Problem::Option(OptionInput::Number { min, max }) => t.integer_error(min, max),
         }
     }
 }
 
 impl From<FieldError> for AppError {
+    /// The JSON API speaks English to scripts.
     fn from(e: FieldError) -> AppError {
-        AppError::validation(e.field, e.english())
+        AppError::validation(e.field, e.message(Lang::En.strings()))
     }
 }
 
@@ -65,7 +75,7 @@ impl SlotEdit {
     pub fn from_json(value: &serde_json::Value) -> Result<SlotEdit, FieldError> {
         let object = value.as_object().ok_or(FieldError {
             field: "body",
-            problem: Problem::WrongType("a JSON object"),
+            problem: Problem::WrongType(Expected::Object),
         })?;
         let text = |field: &'static str| -> Result<Option<String>, FieldError> {
             match object.get(field) {
@@ -73,7 +83,7 @@ impl SlotEdit {
                 Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
                 Some(_) => Err(FieldError {
                     field,
-                    problem: Problem::WrongType("a string"),
+                    problem: Problem::WrongType(Expected::Text),
                 }),
             }
         };
@@ -83,7 +93,7 @@ impl SlotEdit {
             Some(_) => {
                 return Err(FieldError {
                     field: "enabled",
-                    problem: Problem::WrongType("true or false"),
+                    problem: Problem::WrongType(Expected::Switch),
                 });
             }
         };
@@ -143,65 +153,23 @@ impl SlotEdit {
             }
             Some(_) => errors.push(FieldError {
                 field: "options",
-                problem: Problem::WrongType("a JSON object"),
+                problem: Problem::WrongType(Expected::Object),
             }),
         }
-        errors.extend(provider_option_errors(next.id.provider, &next.options));
+        errors.extend(
+            providers::options::check(providers::slot_options(next.id.provider), &next.options)
+                .into_iter()
+                .map(|e| FieldError {
+                    field: e.key,
+                    problem: Problem::Option(e.input),
+                }),
+        );
         if errors.is_empty() {
             Ok(next)
         } else {
             Err(errors)
         }
     }
-}
-
-/// Rules for the options a provider reads.
-fn provider_option_errors(
-    provider: Provider,
-    options: &serde_json::Map<String, serde_json::Value>,
-) -> Vec<FieldError> {
-    use serde_json::Value;
-    let mut errors = Vec::new();
-    let mut invalid = |field: &'static str, rule: &'static str| {
-        errors.push(FieldError {
-            field,
-            problem: Problem::Invalid(rule),
-        })
-    };
-    match provider {
-        Provider::Turbotext => {
-            match options.get("method") {
-                None | Some(Value::Null) => {}
-                Some(Value::String(m))
-                    if m.len() <= 64
-                        && m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {}
-                Some(_) => invalid("method", "a method name: latin letters, digits and _"),
-            }
-            match options.get("extra_fields") {
-                None | Some(Value::Null) => {}
-                Some(Value::String(lines))
-                    if lines
-                        .lines()
-                        .all(|l| l.trim().is_empty() || l.contains('=')) => {}
-                Some(_) => invalid("extra_fields", "one key=value per line"),
-            }
-            match options.get("strength") {
-                None | Some(Value::Null) => {}
-                Some(v) if v.as_i64().is_some_and(|n| (0..=80).contains(&n)) => {}
-                Some(_) => invalid("strength", "a whole number from 0 to 80"),
-            }
-            if options.get("face_restore").is_some_and(|v| !v.is_boolean()) {
-                invalid("face_restore", "true or false");
-            }
-        }
-        Provider::Nanobanana => {
-            if options.get("raw_prompt").is_some_and(|v| !v.is_boolean()) {
-                invalid("raw_prompt", "true or false");
-            }
-        }
-        Provider::Deepseek => {}
-    }
-    errors
 }
 
 /// Replaces a slot's reference image after checking that it is an image this server reads.
@@ -242,6 +210,8 @@ async fn remove_file_of(state: &AppState, previous: Option<String>) {
 mod tests {
     use super::*;
 
+    use crate::domain::Provider;
+
     fn slot() -> Slot {
         Slot {
             id: SlotId::new(Provider::Nanobanana, 3).unwrap(),
@@ -280,6 +250,11 @@ mod tests {
         assert_eq!(fields, ["prompt", "kind"]);
         let wrong = SlotEdit::from_json(&serde_json::json!({"enabled": "yes"})).unwrap_err();
         assert_eq!(wrong.field, "enabled");
+        assert_eq!(wrong.message(Lang::En.strings()), "must be true or false");
+        assert_eq!(
+            wrong.message(Lang::Ru.strings()),
+            "Нужно да или нет (true / false)"
+        );
     }
 
     #[test]

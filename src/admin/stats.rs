@@ -1,11 +1,107 @@
-//! Statistics: counts over the jobs table and the per-day chart.
+//! Statistics: counts over the jobs table, the per-day chart, and the upload password the
+//! booths must send.
 
+use super::layout::Layout;
+use super::{Ctx, render};
+use crate::AppState;
+use crate::config::Setting;
 use crate::domain::Provider;
-use crate::error::InternalError;
+use crate::error::{AppError, AppResult, InternalError};
+use crate::extract::TokenForm;
 use crate::media::day_of;
-use crate::store::{DayCount, SlotCount, StatusCounts, Store, now_ms};
+use crate::now_ms;
+use crate::store::{DayCount, SlotCount, StatusCounts, Store};
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use std::collections::HashMap;
 use std::fmt::Write;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/stats", get(stats_page))
+        .route("/stats/upload-password", post(regenerate_upload_password))
+}
+
+pub struct ProviderCounts {
+    pub name: &'static str,
+    pub counts: StatusCounts,
+}
+
+pub struct SlotStatsRow {
+    pub provider: &'static str,
+    pub number: i64,
+    pub counts: StatusCounts,
+}
+
+#[derive(Template)]
+#[template(path = "stats.html")]
+pub struct StatsPage {
+    pub layout: Layout,
+    pub upload_password: String,
+    pub password_from_env: bool,
+    pub deadline_secs: i64,
+    pub booth: Vec<ProviderCounts>,
+    pub tests: Vec<ProviderCounts>,
+    pub slots: Vec<SlotStatsRow>,
+    /// Server-rendered SVG, built from numbers only.
+    pub chart: String,
+}
+
+fn per_provider(counts: &HashMap<Provider, StatusCounts>) -> Vec<ProviderCounts> {
+    Provider::ALL
+        .into_iter()
+        .map(|p| ProviderCounts {
+            name: p.display_name(),
+            counts: counts.get(&p).copied().unwrap_or_default(),
+        })
+        .collect()
+}
+
+async fn stats_page(ctx: Ctx, State(state): State<AppState>) -> AppResult<Response> {
+    let numbers = gather(&state.store).await?;
+    let settings = state.settings();
+    let slots = numbers
+        .slots
+        .iter()
+        .map(|s| SlotStatsRow {
+            provider: s.provider.display_name(),
+            number: s.slot,
+            counts: s.counts,
+        })
+        .collect();
+    Ok(render(&StatsPage {
+        layout: Layout::new(&ctx, "stats", "/admin/stats".into()),
+        upload_password: settings.get(Setting::UploadPassword).to_owned(),
+        password_from_env: settings.is_from_env(Setting::UploadPassword),
+        deadline_secs: settings.integer(Setting::DeadlineSecs),
+        booth: per_provider(&numbers.booth),
+        tests: per_provider(&numbers.tests),
+        slots,
+        chart: chart_svg(&numbers.days, now_ms()),
+    }))
+}
+
+async fn regenerate_upload_password(
+    State(state): State<AppState>,
+    _form: TokenForm,
+) -> AppResult<Response> {
+    if state.settings().is_from_env(Setting::UploadPassword) {
+        return Err(AppError::Forbidden(
+            "the upload password is set by BOOTHGATE_UPLOAD_PASSWORD".into(),
+        ));
+    }
+    let password = crate::generate_password(12);
+    state
+        .store
+        .save_settings(&[(Setting::UploadPassword.def().name, password)])
+        .await?;
+    state.reload_settings().await?;
+    tracing::info!("upload password regenerated");
+    Ok(Redirect::to("/admin/stats").into_response())
+}
 
 pub const CHART_DAYS: i64 = 30;
 const DAY_MS: i64 = 86_400_000;

@@ -1,11 +1,13 @@
 //! The DeepSeek tab, in two stages. DeepSeek cannot draw: it writes the editing instruction
 //! (optionally looking at the guest's photo), and an OpenAI-compatible Images API draws it.
 //! If DeepSeek is not set up, fails or is slow, the slot's own prompt goes to the renderer, so
-//! the guest still gets a photo. Wire formats: shared/reference/deepseek-and-openai-images.md.
+//! the guest still gets a photo. Wire formats: https://api-docs.deepseek.com/ (chat completions)
+//! and https://platform.openai.com/docs/api-reference/images/createEdit (image edits).
 
+use super::retry::{Failure, with_retries};
 use super::{
-    ImageData, ImageModel, ModelFuture, ModelOutput, ModelRequest, ProviderError, read_answer,
-    request_failed,
+    Http, ImageData, ImageModel, ModelFuture, ModelOutput, ModelRequest, ProviderError,
+    read_answer, request_failed,
 };
 use crate::domain::{ImageFormat, Kind};
 use base64::Engine;
@@ -14,8 +16,6 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Below this much time left another render cannot finish.
-const MIN_ATTEMPT: Duration = Duration::from_secs(2);
 /// The sizes every GPT-image model accepts, by aspect.
 const SIZES: [(u32, u32); 3] = [(1024, 1024), (1536, 1024), (1024, 1536)];
 
@@ -37,7 +37,7 @@ pub struct Renderer {
 }
 
 pub struct DeepseekTab {
-    pub http: reqwest::Client,
+    pub http: Http,
     pub writer: Option<PromptWriter>,
     pub renderer: Renderer,
 }
@@ -175,29 +175,13 @@ impl PromptWriter {
     }
 }
 
-/// What to do after a failed render.
-enum Next {
-    Stop(ProviderError),
-    Retry(ProviderError),
-}
-
-impl Next {
-    /// Out of time stops; any other failure of the exchange is worth another try.
-    fn after(error: ProviderError) -> Next {
-        match error {
-            ProviderError::OutOfTime => Next::Stop(error),
-            other => Next::Retry(other),
-        }
-    }
-}
-
 impl Renderer {
     async fn render(
         &self,
-        http: &reqwest::Client,
+        http: &Http,
         prompt: &str,
         request: &ModelRequest,
-    ) -> Result<Vec<u8>, Next> {
+    ) -> Result<Vec<u8>, Failure> {
         let part = |image: &ImageData, name: &str| {
             reqwest::multipart::Part::bytes(image.bytes.as_ref().clone())
                 .file_name(format!("{name}.{}", image.format.extension()))
@@ -219,6 +203,7 @@ impl Renderer {
             form = form.part("image[]", part(reference, "reference"));
         }
         let response = http
+            .api
             .post(format!(
                 "{}/images/edits",
                 self.base_url.trim_end_matches('/')
@@ -228,25 +213,25 @@ impl Renderer {
             .multipart(form)
             .send()
             .await
-            .map_err(|e| Next::after(request_failed(e, request.deadline)))?;
+            .map_err(|e| request_failed(e, request.deadline))?;
         let status = response.status().as_u16();
         let bytes = read_answer(response, request.deadline)
             .await
-            .map_err(Next::after)?;
+            .map_err(Failure::broken_answer)?;
         let json: Value = serde_json::from_slice(&bytes).map_err(|_| {
             let e = ProviderError::Protocol(format!(
                 "the images endpoint answered HTTP {status} without JSON"
             ));
             if status >= 500 {
-                Next::Retry(e)
+                Failure::retry(e)
             } else {
-                Next::Stop(e)
+                Failure::Stop(e)
             }
         })?;
         if status != 200 {
             return Err(http_error(status, &json));
         }
-        self.image_of(http, &json, request.deadline).await
+        self.image_of(&http.files, &json, request.deadline).await
     }
 
     /// `data[0].b64_json`, else a link in `data[0].url` or `images[0].url` to download.
@@ -255,8 +240,8 @@ impl Renderer {
         http: &reqwest::Client,
         json: &Value,
         deadline: Instant,
-    ) -> Result<Vec<u8>, Next> {
-        let protocol = |m: &str| Next::Stop(ProviderError::Protocol(m.to_owned()));
+    ) -> Result<Vec<u8>, Failure> {
+        let protocol = |m: &str| Failure::Stop(ProviderError::Protocol(m.to_owned()));
         let bytes = if let Some(b64) = json["data"][0]["b64_json"].as_str() {
             BASE64
                 .decode(b64)
@@ -281,49 +266,51 @@ impl Renderer {
         http: &reqwest::Client,
         url: &str,
         deadline: Instant,
-    ) -> Result<Vec<u8>, Next> {
+    ) -> Result<Vec<u8>, Failure> {
         if let Some(inline) = url.strip_prefix("data:") {
             let b64 = inline.split_once(',').map_or("", |(_, d)| d);
             return BASE64
                 .decode(b64)
-                .map_err(|_| Next::Stop(ProviderError::Protocol("bad data: URL".into())));
+                .map_err(|_| Failure::Stop(ProviderError::Protocol("bad data: URL".into())));
         }
         let response = http
             .get(url)
             .timeout(deadline.saturating_duration_since(Instant::now()))
             .send()
             .await
-            .map_err(|e| Next::after(request_failed(e, deadline)))?;
+            .map_err(|e| request_failed(e, deadline))?;
         if !response.status().is_success() {
-            return Err(Next::Retry(ProviderError::Transient(format!(
+            return Err(Failure::retry(ProviderError::Transient(format!(
                 "the image download answered HTTP {}",
                 response.status()
             ))));
         }
-        read_answer(response, deadline).await.map_err(Next::after)
+        read_answer(response, deadline)
+            .await
+            .map_err(Failure::broken_answer)
     }
 }
 
-fn http_error(status: u16, json: &Value) -> Next {
+fn http_error(status: u16, json: &Value) -> Failure {
     let message = json["error"]["message"]
         .as_str()
         .unwrap_or("no message")
         .to_owned();
     let code = json["error"]["code"].as_str().unwrap_or("");
     match status {
-        400 if code == "moderation_blocked" => Next::Stop(ProviderError::Refused(format!(
+        400 if code == "moderation_blocked" => Failure::Stop(ProviderError::Refused(format!(
             "the image model's safety system: {message}"
         ))),
-        429 | 500..=599 => Next::Retry(ProviderError::Transient(format!(
+        429 | 500..=599 => Failure::retry(ProviderError::Transient(format!(
             "images endpoint HTTP {status}: {message}"
         ))),
-        404 | 405 => Next::Stop(ProviderError::BadConfig(format!(
+        404 | 405 => Failure::Stop(ProviderError::BadConfig(format!(
             "the images endpoint has no /images/edits (HTTP {status}): {message}"
         ))),
-        400..=499 => Next::Stop(ProviderError::BadConfig(format!(
+        400..=499 => Failure::Stop(ProviderError::BadConfig(format!(
             "images endpoint HTTP {status}: {message}"
         ))),
-        _ => Next::Stop(ProviderError::Protocol(format!(
+        _ => Failure::Stop(ProviderError::Protocol(format!(
             "images endpoint HTTP {status}: {message}"
         ))),
     }
@@ -334,33 +321,21 @@ impl ImageModel for DeepseekTab {
         Box::pin(async move {
             let written = match &self.writer {
                 Some(writer) => writer
-                    .write(&self.http, &request)
+                    .write(&self.http.api, &request)
                     .await
                     .inspect_err(|reason| tracing::warn!(%reason, "DeepSeek wrote no prompt; the slot's prompt is used"))
                     .ok(),
                 None => None,
             };
             let prompt = written.unwrap_or_else(|| fallback_prompt(request.kind, &request.prompt));
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                let error = match self.renderer.render(&self.http, &prompt, &request).await {
-                    Ok(image) => {
-                        return Ok(ModelOutput {
-                            image,
-                            prompt_used: Some(prompt),
-                        });
-                    }
-                    Err(Next::Stop(e)) => return Err(e),
-                    Err(Next::Retry(e)) => e,
-                };
-                let delay = super::backoff(attempt);
-                if Instant::now() + delay + MIN_ATTEMPT > request.deadline {
-                    return Err(error);
-                }
-                tracing::info!(attempt, %error, "retrying the images endpoint");
-                tokio::time::sleep(delay).await;
-            }
+            let image = with_retries("the images endpoint", request.deadline, |_| {
+                self.renderer.render(&self.http, &prompt, &request)
+            })
+            .await?;
+            Ok(ModelOutput {
+                image,
+                prompt_used: Some(prompt),
+            })
         })
     }
 }

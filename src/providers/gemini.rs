@@ -1,16 +1,17 @@
 //! NanoBanana: Google's Gemini image models through `generateContent`.
-//! Wire format: shared/reference/gemini-image.md.
+//! Wire format: https://ai.google.dev/gemini-api/docs/image-generation
 
+use super::options::{self, CardHints, OptionInput, OptionLabel, OptionSpec};
+use super::retry::{Failure, with_retries};
 use super::{ImageData, ImageModel, ModelFuture, ModelRequest, ProviderError, read_answer};
 use crate::domain::{ImageFormat, Kind};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Below this much time left another attempt cannot finish.
-const MIN_ATTEMPT: Duration = Duration::from_secs(2);
 /// A model declining in words gets this many more tries.
 const MAX_DECLINE_RETRIES: u32 = 2;
 
@@ -52,12 +53,24 @@ pub fn nearest_aspect_ratio(width: u32, height: u32) -> String {
     format!("{w}:{h}")
 }
 
+/// The options a NanoBanana slot reads.
+pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
+    key: "raw_prompt",
+    label: OptionLabel::RawPrompt,
+    input: OptionInput::Switch,
+}];
+
 /// Whether a slot sends its prompt as it is, without the built-in template.
-pub fn raw_prompt(options: &serde_json::Map<String, Value>) -> bool {
-    options
-        .get("raw_prompt")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
+fn raw_prompt(options: &serde_json::Map<String, Value>) -> bool {
+    options::switch(options, "raw_prompt")
+}
+
+/// The card shows the instruction the model will get.
+pub fn card_hints(kind: Kind, prompt: &str, options: &serde_json::Map<String, Value>) -> CardHints {
+    CardHints {
+        instruction: Some(instruction(kind, prompt, raw_prompt(options))),
+        ..CardHints::none()
+    }
 }
 
 /// The instruction the model gets: the kind's template around the slot's own prompt, which
@@ -126,51 +139,31 @@ fn request_body(request: &ModelRequest) -> Value {
     })
 }
 
-/// What to do after a failed attempt.
-enum Next {
-    Stop(ProviderError),
-    RetryAfter(Option<Duration>, ProviderError),
-    /// The model answered in words instead of drawing.
-    Declined(String),
-}
-
 impl ImageModel for Gemini {
     fn generate(&self, request: ModelRequest) -> ModelFuture<'_> {
         Box::pin(async move {
             let body = request_body(&request);
-            let mut attempt = 0u32;
-            let mut declines = 0u32;
-            loop {
-                attempt += 1;
-                let error = match self.attempt(&body, request.deadline).await {
-                    Ok(image) => return Ok(image.into()),
-                    Err(Next::Stop(e)) => return Err(e),
-                    Err(Next::Declined(text)) => {
-                        declines += 1;
-                        let error = ProviderError::Refused(format!(
-                            "the model answered without an image: {text}"
-                        ));
-                        if declines > MAX_DECLINE_RETRIES {
-                            return Err(error);
-                        }
-                        (None, error)
+            let declines = AtomicU32::new(0);
+            with_retries("Gemini", request.deadline, |_| async {
+                match self.attempt(&body, request.deadline).await {
+                    // A model declining in words gets only a few more tries.
+                    Err(Failure::Retry {
+                        error: error @ ProviderError::Refused(_),
+                        ..
+                    }) if declines.fetch_add(1, Ordering::Relaxed) >= MAX_DECLINE_RETRIES => {
+                        Err(Failure::Stop(error))
                     }
-                    Err(Next::RetryAfter(delay, e)) => (delay, e),
-                };
-                let (delay, error) = error;
-                let delay = delay.unwrap_or_else(|| super::backoff(attempt));
-                if Instant::now() + delay + MIN_ATTEMPT > request.deadline {
-                    return Err(error);
+                    other => other,
                 }
-                tracing::info!(attempt, delay_ms = delay.as_millis() as u64, %error, "retrying Gemini");
-                tokio::time::sleep(delay).await;
-            }
+            })
+            .await
+            .map(Into::into)
         })
     }
 }
 
 impl Gemini {
-    async fn attempt(&self, body: &Value, deadline: Instant) -> Result<Vec<u8>, Next> {
+    async fn attempt(&self, body: &Value, deadline: Instant) -> Result<Vec<u8>, Failure> {
         let url = format!("{}/models/{}:generateContent", self.base_url, self.model);
         let time_left = deadline.saturating_duration_since(Instant::now());
         let response = self
@@ -181,21 +174,17 @@ impl Gemini {
             .json(body)
             .send()
             .await
-            .map_err(|e| match super::request_failed(e, deadline) {
-                ProviderError::OutOfTime => Next::Stop(ProviderError::OutOfTime),
-                e => Next::RetryAfter(None, e),
-            })?;
+            .map_err(|e| super::request_failed(e, deadline))?;
         let status = response.status();
-        let bytes = read_answer(response, deadline).await.map_err(|e| match e {
-            ProviderError::OutOfTime => Next::Stop(e),
-            other => Next::RetryAfter(None, other),
-        })?;
+        let bytes = read_answer(response, deadline)
+            .await
+            .map_err(Failure::broken_answer)?;
         let json: Value = serde_json::from_slice(&bytes).map_err(|_| {
             let e = ProviderError::Protocol(format!("HTTP {status} with a body that is not JSON"));
             if status.is_server_error() {
-                Next::RetryAfter(None, e)
+                Failure::retry(e)
             } else {
-                Next::Stop(e)
+                Failure::Stop(e)
             }
         })?;
         if !status.is_success() {
@@ -204,34 +193,33 @@ impl Gemini {
         parse_answer(&json)
     }
 
-    fn http_error(&self, status: u16, json: &Value) -> Next {
+    fn http_error(&self, status: u16, json: &Value) -> Failure {
         let message = json["error"]["message"]
             .as_str()
             .unwrap_or("no message")
             .to_owned();
         match status {
-            429 if message.contains("limit: 0") => Next::Stop(ProviderError::BadConfig(format!(
-                "Gemini quota is 0 (billing not enabled for image models?): {message}"
+            429 if message.contains("limit: 0") => Failure::Stop(ProviderError::BadConfig(
+                format!("Gemini quota is 0 (billing not enabled for image models?): {message}"),
+            )),
+            429 => Failure::Retry {
+                after: retry_delay(json),
+                error: ProviderError::Transient(format!("Gemini rate limit: {message}")),
+            },
+            500 | 503 | 504 => Failure::retry(ProviderError::Transient(format!(
+                "Gemini HTTP {status}: {message}"
             ))),
-            429 => Next::RetryAfter(
-                retry_delay(json),
-                ProviderError::Transient(format!("Gemini rate limit: {message}")),
-            ),
-            500 | 503 | 504 => Next::RetryAfter(
-                None,
-                ProviderError::Transient(format!("Gemini HTTP {status}: {message}")),
-            ),
-            400 => Next::Stop(ProviderError::BadConfig(format!(
+            400 => Failure::Stop(ProviderError::BadConfig(format!(
                 "Gemini refused the request (bad key or input?): {message}"
             ))),
-            401 | 403 => Next::Stop(ProviderError::BadConfig(format!(
+            401 | 403 => Failure::Stop(ProviderError::BadConfig(format!(
                 "Gemini denied access (key, billing): {message}"
             ))),
-            404 => Next::Stop(ProviderError::BadConfig(format!(
+            404 => Failure::Stop(ProviderError::BadConfig(format!(
                 "Gemini model '{}' not found (retired? choose another in Settings): {message}",
                 self.model
             ))),
-            _ => Next::Stop(ProviderError::Protocol(format!(
+            _ => Failure::Stop(ProviderError::Protocol(format!(
                 "Gemini HTTP {status}: {message}"
             ))),
         }
@@ -292,9 +280,9 @@ fn retry_delay(json: &Value) -> Option<Duration> {
 }
 
 /// Finds the final image of a 200 answer, or says why there is none.
-fn parse_answer(json: &Value) -> Result<Vec<u8>, Next> {
+fn parse_answer(json: &Value) -> Result<Vec<u8>, Failure> {
     if let Some(reason) = json["promptFeedback"]["blockReason"].as_str() {
-        return Err(Next::Stop(ProviderError::Refused(format!(
+        return Err(Failure::Stop(ProviderError::Refused(format!(
             "Gemini blocked the prompt: {reason}"
         ))));
     }
@@ -309,13 +297,13 @@ fn parse_answer(json: &Value) -> Result<Vec<u8>, Next> {
         .next_back();
     if let Some(data) = image {
         let bytes = BASE64.decode(data).map_err(|_| {
-            Next::Stop(ProviderError::Protocol(
+            Failure::Stop(ProviderError::Protocol(
                 "Gemini image data is not base64".into(),
             ))
         })?;
         // The declared mimeType can be wrong (JPEG labelled PNG): only the bytes count.
         if ImageFormat::sniff(&bytes).is_none() {
-            return Err(Next::Stop(ProviderError::Protocol(
+            return Err(Failure::Stop(ProviderError::Protocol(
                 "Gemini answered with bytes that are not an image".into(),
             )));
         }
@@ -333,23 +321,29 @@ fn parse_answer(json: &Value) -> Result<Vec<u8>, Next> {
         | "SAFETY"
         | "PROHIBITED_CONTENT"
         | "BLOCKLIST"
-        | "SPII" => Err(Next::Stop(ProviderError::Refused(format!(
+        | "SPII" => Err(Failure::Stop(ProviderError::Refused(format!(
             "blocked by Gemini's safety filter ({reason})"
         )))),
-        "STOP" if !text.is_empty() => Err(Next::Declined(text.join(" "))),
-        "" | "NO_IMAGE" | "STOP" => Err(Next::RetryAfter(
-            None,
-            ProviderError::Transient(format!(
-                "Gemini answered without an image ({})",
-                if reason.is_empty() {
-                    "empty answer"
-                } else {
-                    reason
-                }
-            )),
-        )),
-        other => Err(Next::Declined(format!("finish reason {other}"))),
+        "STOP" if !text.is_empty() => Err(declined(&text.join(" "))),
+        "" | "NO_IMAGE" | "STOP" => {
+            let why = if reason.is_empty() {
+                "empty answer"
+            } else {
+                reason
+            };
+            Err(Failure::retry(ProviderError::Transient(format!(
+                "Gemini answered without an image ({why})"
+            ))))
+        }
+        other => Err(declined(&format!("finish reason {other}"))),
     }
+}
+
+/// The model answered in words instead of drawing: worth a few more tries.
+fn declined(text: &str) -> Failure {
+    Failure::retry(ProviderError::Refused(format!(
+        "the model answered without an image: {text}"
+    )))
 }
 
 #[cfg(test)]

@@ -2,16 +2,20 @@
 //! prompt and reference) into image bytes, or a typed error; it never touches HTTP handlers,
 //! files or the database.
 
-pub mod deepseek;
+pub mod checks;
+mod deepseek;
 mod demo;
-pub mod gemini;
-pub mod turbotext;
+mod gemini;
+pub mod options;
+mod retry;
+mod turbotext;
 
 pub use demo::DemoModel;
 
 use crate::config::{Setting, Settings};
-use crate::domain::{ImageFormat, Kind, Provider};
+use crate::domain::{ImageFormat, Kind, Provider, Slot};
 use crate::imaging::CpuPool;
+use options::{CardHints, OptionSpec};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -92,13 +96,32 @@ pub trait ImageModel: Send + Sync {
     }
 }
 
+/// The options a provider's slots read: their keys, card fields and rules.
+pub fn slot_options(provider: Provider) -> &'static [OptionSpec] {
+    match provider {
+        Provider::Turbotext => turbotext::OPTIONS,
+        Provider::Nanobanana => gemini::OPTIONS,
+        Provider::Deepseek => &[],
+    }
+}
+
+/// What the slot's card shows of the way its provider will handle it.
+pub fn card_hints(slot: &Slot) -> CardHints {
+    let hints = match slot.id.provider {
+        Provider::Turbotext => turbotext::card_hints,
+        Provider::Nanobanana => gemini::card_hints,
+        Provider::Deepseek => return CardHints::none(),
+    };
+    hints(slot.kind, &slot.prompt, &slot.options)
+}
+
 /// Picks the model for a tab under the current settings, or says why there is none.
 pub fn model_for(
     provider: Provider,
     settings: &Settings,
     demo: bool,
     cpu: &CpuPool,
-    http: &reqwest::Client,
+    http: &Http,
 ) -> Result<Arc<dyn ImageModel>, String> {
     if demo {
         let delay = Duration::from_millis(settings.integer(Setting::DemoDelayMs) as u64);
@@ -114,7 +137,7 @@ pub fn model_for(
     };
     match provider {
         Provider::Nanobanana => Ok(Arc::new(gemini::Gemini::new(
-            http.clone(),
+            http.api.clone(),
             settings.get(Setting::GeminiBaseUrl),
             key_of(Setting::GeminiApiKey)?,
             settings.get(Setting::GeminiModel),
@@ -196,34 +219,40 @@ pub async fn read_answer(
     Ok(body)
 }
 
-/// A failed HTTP exchange: out of time if it was cut at the deadline, else worth a retry.
+/// A failed HTTP exchange: out of time if it was cut at the deadline, a configuration error
+/// if the address sent it elsewhere, else worth a retry.
 pub fn request_failed(e: reqwest::Error, deadline: Instant) -> ProviderError {
     if e.is_timeout() && Instant::now() >= deadline {
         ProviderError::OutOfTime
+    } else if e.is_redirect() {
+        ProviderError::BadConfig(transport_error(e))
     } else {
         ProviderError::Transient(transport_error(e))
     }
 }
 
-/// Describes a failed HTTP exchange without its URL, which may carry secrets of a proxy.
+/// Describes a failed HTTP exchange and its causes, without its URL, which may carry secrets
+/// of a proxy.
 pub fn transport_error(e: reqwest::Error) -> String {
     let what = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
         "could not connect"
+    } else if e.is_redirect() {
+        "redirect refused"
     } else if e.is_body() || e.is_decode() {
         "the answer broke off"
     } else {
         "request failed"
     };
-    format!("{what}: {}", e.without_url())
-}
-
-/// Exponential backoff with jitter: about 1 s, 2 s, 4 s, at most 8 s.
-pub fn backoff(attempt: u32) -> Duration {
-    let base = 1000u64 << attempt.saturating_sub(1).min(3);
-    let jitter = rand::random_range(0..=base / 5);
-    Duration::from_millis(base - base / 10 + jitter)
+    let e = e.without_url();
+    let mut message = format!("{what}: {e}");
+    let mut cause = std::error::Error::source(&e);
+    while let Some(inner) = cause {
+        message.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    message
 }
 
 /// Of the sizes or ratios a model offers, the one nearest an upload's aspect, compared on a
@@ -242,12 +271,52 @@ pub fn nearest_aspect(width: u32, height: u32, offered: &[(u32, u32)]) -> (u32, 
         .unwrap_or((1, 1))
 }
 
-/// One HTTP client for every provider, so connections are reused.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .user_agent(concat!("boothgate/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("the TLS backend initialises")
+/// The providers' HTTP clients, shared by every job so connections are reused.
+#[derive(Clone)]
+pub struct Http {
+    /// For API calls, which carry keys: a redirect to another host is refused, so a key never
+    /// reaches a host it was not meant for.
+    pub api: reqwest::Client,
+    /// For fetching a result from the link an answer named: never given a key.
+    pub files: reqwest::Client,
+}
+
+impl Http {
+    pub fn new() -> Http {
+        crate::install_crypto_provider();
+        let client = |redirects: reqwest::redirect::Policy| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .pool_idle_timeout(Duration::from_secs(90))
+                .user_agent(concat!("boothgate/", env!("CARGO_PKG_VERSION")))
+                .redirect(redirects)
+                .build()
+                .expect("the TLS backend initialises")
+        };
+        Http {
+            api: client(reqwest::redirect::Policy::custom(same_host_only)),
+            files: client(reqwest::redirect::Policy::limited(5)),
+        }
+    }
+}
+
+impl Default for Http {
+    fn default() -> Http {
+        Http::new()
+    }
+}
+
+/// Follows a redirect on the same host; one to another host is an error naming it.
+fn same_host_only(attempt: reqwest::redirect::Attempt) -> reqwest::redirect::Action {
+    let from = attempt.previous().first().and_then(|u| u.host_str());
+    let to = attempt.url().host_str().unwrap_or_default().to_owned();
+    if from != Some(to.as_str()) {
+        return attempt.error(format!(
+            "the API redirected to another host ({to}); the key is not sent there"
+        ));
+    }
+    if attempt.previous().len() >= 5 {
+        return attempt.error("too many redirects");
+    }
+    attempt.follow()
 }

@@ -1,14 +1,17 @@
 //! Turbotext: face swap, mix photo and image-to-image through its queue API. Its inputs are
-//! public URLs only. Wire format: shared/reference/turbotext.md.
+//! public URLs only. Wire format: https://www.turbotext.ru/photo_ai/docs/info
 
-use super::{ImageModel, ModelFuture, ModelRequest, ProviderError, read_answer, request_failed};
+use super::options::{self, CardHints, OptionInput, OptionLabel, OptionSpec};
+use super::{
+    Http, ImageModel, ModelFuture, ModelRequest, ProviderError, read_answer, request_failed,
+};
 use crate::domain::{ImageFormat, Kind};
 use serde_json::Value;
 use std::time::Duration;
 use tokio::time::Instant;
 
 pub struct Turbotext {
-    http: reqwest::Client,
+    http: Http,
     base_url: String,
     api_key: String,
     poll: Duration,
@@ -21,7 +24,7 @@ enum Poll {
 }
 
 impl Turbotext {
-    pub fn new(http: reqwest::Client, base_url: &str, api_key: &str, poll: Duration) -> Turbotext {
+    pub fn new(http: Http, base_url: &str, api_key: &str, poll: Duration) -> Turbotext {
         Turbotext {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
@@ -40,6 +43,7 @@ impl Turbotext {
         let time_left = deadline.saturating_duration_since(Instant::now());
         let response = self
             .http
+            .api
             .post(format!("{}/{method}", self.base_url))
             .bearer_auth(&self.api_key)
             .timeout(time_left)
@@ -140,14 +144,13 @@ impl Turbotext {
     }
 
     async fn download(&self, url: &str, deadline: Instant) -> Result<Vec<u8>, ProviderError> {
-        let mut request = self
-            .http
-            .get(url)
-            .timeout(deadline.saturating_duration_since(Instant::now()));
         // The key goes only to Turbotext itself, never to a host a result link names.
-        if url.starts_with(&format!("{}/", self.origin())) {
-            request = request.bearer_auth(&self.api_key);
-        }
+        let request = if url.starts_with(&format!("{}/", self.origin())) {
+            self.http.api.get(url).bearer_auth(&self.api_key)
+        } else {
+            self.http.files.get(url)
+        };
+        let request = request.timeout(deadline.saturating_duration_since(Instant::now()));
         let response = request
             .send()
             .await
@@ -237,34 +240,82 @@ fn failure(answer: &Value) -> ProviderError {
     }
 }
 
-/// The method of a kind, unless the slot names another (object replacement, or any method
-/// Turbotext adds later).
-pub fn method_for(kind: Kind, options: &serde_json::Map<String, Value>) -> String {
-    let chosen = options
-        .get("method")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|m| !m.is_empty());
-    chosen.map_or_else(
-        || {
-            match kind {
-                Kind::FaceSwap => "deepfake_photo",
-                Kind::Background => "mix_images",
-                Kind::Prompt => "generate_image2image",
-            }
-            .to_owned()
-        },
-        str::to_owned,
-    )
+/// The options a Turbotext slot reads.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        key: "method",
+        label: OptionLabel::TurbotextMethod,
+        input: OptionInput::Name { max_len: 64 },
+    },
+    OptionSpec {
+        key: "extra_fields",
+        label: OptionLabel::TurbotextExtraFields,
+        input: OptionInput::KeyValueLines,
+    },
+    OptionSpec {
+        key: "strength",
+        label: OptionLabel::TurbotextStrength,
+        input: OptionInput::Number { min: 0, max: 80 },
+    },
+    OptionSpec {
+        key: "face_restore",
+        label: OptionLabel::TurbotextFaceRestore,
+        input: OptionInput::Switch,
+    },
+];
+
+/// A Turbotext slot's options, read from its `options` object.
+struct SlotOptions {
+    /// Another API method than the kind's (object replacement, or any method added later).
+    method: Option<String>,
+    extra_fields: Vec<(String, String)>,
+    strength: Option<i64>,
+    face_restore: bool,
+}
+
+impl SlotOptions {
+    fn read(options: &serde_json::Map<String, Value>) -> SlotOptions {
+        SlotOptions {
+            method: options::text(options, "method").map(str::to_owned),
+            extra_fields: options::text(options, "extra_fields")
+                .map(key_value_lines)
+                .unwrap_or_default(),
+            strength: options.get("strength").and_then(Value::as_i64),
+            face_restore: options::switch(options, "face_restore"),
+        }
+    }
+
+    /// The method the slot calls for its kind.
+    fn method(&self, kind: Kind) -> String {
+        self.method
+            .clone()
+            .unwrap_or_else(|| default_method(kind).to_owned())
+    }
+}
+
+fn default_method(kind: Kind) -> &'static str {
+    match kind {
+        Kind::FaceSwap => "deepfake_photo",
+        Kind::Background => "mix_images",
+        Kind::Prompt => "generate_image2image",
+    }
+}
+
+/// The card shows the method a kind uses when the slot names none.
+pub fn card_hints(
+    kind: Kind,
+    _prompt: &str,
+    _options: &serde_json::Map<String, Value>,
+) -> CardHints {
+    CardHints {
+        defaults: vec![("method", default_method(kind).to_owned())],
+        ..CardHints::none()
+    }
 }
 
 /// `key=value` lines of a slot's extra form fields.
-pub fn extra_fields(options: &serde_json::Map<String, Value>) -> Vec<(String, String)> {
-    options
-        .get("extra_fields")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .lines()
+fn key_value_lines(text: &str) -> Vec<(String, String)> {
+    text.lines()
         .filter_map(|line| line.split_once('='))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .filter(|(k, _)| !k.is_empty())
@@ -274,7 +325,10 @@ pub fn extra_fields(options: &serde_json::Map<String, Value>) -> Vec<(String, St
 /// The form fields of a job. Mind the role trap: `url_image_target` is the guest in
 /// `mix_images` but the face donor (also the guest) in `deepfake_photo`, where `url` is the
 /// template whose face is replaced.
-fn fields_for(request: &ModelRequest) -> Result<Vec<(String, String)>, ProviderError> {
+fn fields_for(
+    request: &ModelRequest,
+    options: SlotOptions,
+) -> Result<Vec<(String, String)>, ProviderError> {
     let link = |url: &Option<String>| {
         url.clone()
             .ok_or_else(|| ProviderError::BadConfig("no public link to the photo".into()))
@@ -284,14 +338,10 @@ fn fields_for(request: &ModelRequest) -> Result<Vec<(String, String)>, ProviderE
         Some(r) => Some(link(&r.url)?),
         None => None,
     };
-    let options = &request.options;
     let prompt = request.prompt.trim().to_owned();
     let mut fields: Vec<(String, String)> = match (request.kind, reference) {
         (Kind::FaceSwap, Some(template)) => {
-            let restore = options
-                .get("face_restore")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
+            let restore = options.face_restore;
             vec![
                 ("url".into(), template),
                 ("url_image_target".into(), guest),
@@ -306,7 +356,7 @@ fn fields_for(request: &ModelRequest) -> Result<Vec<(String, String)>, ProviderE
         }
         _ => {
             let mut fields = vec![("url".into(), guest)];
-            if let Some(strength) = options.get("strength").and_then(Value::as_i64) {
+            if let Some(strength) = options.strength {
                 fields.push(("strength".into(), strength.to_string()));
             }
             fields
@@ -315,7 +365,7 @@ fn fields_for(request: &ModelRequest) -> Result<Vec<(String, String)>, ProviderE
     if !prompt.is_empty() && request.kind != Kind::FaceSwap {
         fields.push(("content".into(), prompt));
     }
-    for (key, value) in extra_fields(options) {
+    for (key, value) in options.extra_fields {
         fields.retain(|(k, _)| *k != key);
         fields.push((key, value));
     }
@@ -329,8 +379,9 @@ impl ImageModel for Turbotext {
 
     fn generate(&self, request: ModelRequest) -> ModelFuture<'_> {
         Box::pin(async move {
-            let method = method_for(request.kind, &request.options);
-            let fields = fields_for(&request)?;
+            let options = SlotOptions::read(&request.options);
+            let method = options.method(request.kind);
+            let fields = fields_for(&request, options)?;
             let answer = self.run_queue(&method, &fields, request.deadline).await?;
             let url = self.result_url(&answer).ok_or_else(|| {
                 ProviderError::Protocol("Turbotext's answer names no result image".into())
@@ -406,7 +457,7 @@ mod tests {
     #[test]
     fn result_links_resolve_in_the_documented_order() {
         let t = Turbotext::new(
-            reqwest::Client::new(),
+            Http::new(),
             "https://www.turbotext.ru/api_ai",
             "k",
             Duration::from_secs(1),
@@ -436,7 +487,7 @@ mod tests {
         let answer = salvage(printed).unwrap();
         assert!(matches!(classify(&answer), Ok(Poll::Done(_))));
         let t = Turbotext::new(
-            reqwest::Client::new(),
+            Http::new(),
             "https://www.turbotext.ru/api_ai",
             "k",
             Duration::from_secs(1),
@@ -455,7 +506,7 @@ mod tests {
     #[test]
     fn extra_fields_are_key_value_lines() {
         let options = json!({"extra_fields": "mask = auto\n\nbroken line\nstrength=70"});
-        let fields = extra_fields(options.as_object().unwrap());
+        let fields = SlotOptions::read(options.as_object().unwrap()).extra_fields;
         assert_eq!(
             fields,
             vec![

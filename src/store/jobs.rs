@@ -38,10 +38,10 @@ pub struct JobRecord {
     pub id: String,
     pub created_at: i64,
     pub finished_at: Option<i64>,
-    pub provider: String,
+    pub provider: Provider,
     pub slot: i64,
-    pub kind: String,
-    pub status: String,
+    pub kind: Kind,
+    pub status: JobStatus,
     pub is_test: bool,
     pub reason: Option<String>,
     pub message: Option<String>,
@@ -75,7 +75,7 @@ pub struct StatusCounts {
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct SlotCount {
-    pub provider: String,
+    pub provider: Provider,
     pub slot: i64,
     #[sqlx(flatten)]
     pub counts: StatusCounts,
@@ -103,9 +103,9 @@ impl Store {
         )
         .bind(&job.id)
         .bind(job.created_at)
-        .bind(job.slot.provider.as_str())
+        .bind(job.slot.provider)
         .bind(job.slot.number)
-        .bind(job.kind.as_str())
+        .bind(job.kind)
         .bind(job.is_test)
         .bind(&job.original_path)
         .bind(&job.booth_name)
@@ -122,7 +122,7 @@ impl Store {
                     original_path = ?, result_path = ?, prompt_used = ?, finished_at = ?
              WHERE id = ?",
         )
-        .bind(outcome.status.as_str())
+        .bind(outcome.status)
         .bind(&outcome.reason)
         .bind(&outcome.message)
         .bind(outcome.latency_ms)
@@ -130,7 +130,7 @@ impl Store {
         .bind(&outcome.original_path)
         .bind(&outcome.result_path)
         .bind(&outcome.prompt_used)
-        .bind(super::now_ms())
+        .bind(crate::now_ms())
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -160,13 +160,13 @@ impl Store {
     pub async fn jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, InternalError> {
         let mut query = sqlx::QueryBuilder::new("SELECT * FROM jobs WHERE 1 = 1");
         if let Some(provider) = filter.provider {
-            query.push(" AND provider = ").push_bind(provider.as_str());
+            query.push(" AND provider = ").push_bind(provider);
         }
         if let Some(slot) = filter.slot {
             query.push(" AND slot = ").push_bind(slot);
         }
         if let Some(status) = filter.status {
-            query.push(" AND status = ").push_bind(status.as_str());
+            query.push(" AND status = ").push_bind(status);
         }
         if let Some(before) = filter.before {
             query.push(" AND created_at < ").push_bind(before);
@@ -182,7 +182,7 @@ impl Store {
         &self,
         tests: bool,
     ) -> Result<HashMap<Provider, StatusCounts>, InternalError> {
-        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(AssertSqlSafe(format!(
+        let rows: Vec<(Provider, i64, i64, i64)> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT provider, {COUNTS} FROM jobs WHERE is_test = ? GROUP BY provider"
         )))
         .bind(tests)
@@ -193,16 +193,14 @@ impl Store {
             .map(|p| (p, StatusCounts::default()))
             .collect();
         for (provider, processed, failed, timed_out) in rows {
-            if let Some(p) = Provider::parse(&provider) {
-                counts.insert(
-                    p,
-                    StatusCounts {
-                        processed,
-                        failed,
-                        timed_out,
-                    },
-                );
-            }
+            counts.insert(
+                provider,
+                StatusCounts {
+                    processed,
+                    failed,
+                    timed_out,
+                },
+            );
         }
         Ok(counts)
     }

@@ -21,9 +21,10 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) `boothgate.db` in the data folder and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> Result<Store, InternalError> {
-        std::fs::create_dir_all(data_dir)?;
+        let database = data_dir.join("boothgate.db");
+        make_private(data_dir, &database)?;
         let options = SqliteConnectOptions::new()
-            .filename(data_dir.join("boothgate.db"))
+            .filename(&database)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -48,7 +49,28 @@ impl Store {
     }
 }
 
-/// Milliseconds since the Unix epoch, the unit of every stored time.
-pub fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+/// The data folder is the owner's alone (0700) and so is the database, which holds the API
+/// keys and the upload password (0600; SQLite gives its WAL and SHM files the database's
+/// mode). An existing install is tightened too.
+fn make_private(data_dir: &Path, database: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(data_dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(database)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = database.as_os_str().to_owned();
+            name.push(suffix);
+            match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }

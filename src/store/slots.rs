@@ -1,15 +1,16 @@
-use super::{Store, now_ms};
+use super::Store;
 use crate::domain::{Kind, Provider, Slot, SlotId};
 use crate::error::InternalError;
+use crate::now_ms;
 use sqlx::AssertSqlSafe;
 
 #[derive(sqlx::FromRow)]
 struct SlotRow {
-    provider: String,
+    provider: Provider,
     number: i64,
     name: String,
     enabled: bool,
-    kind: String,
+    kind: Kind,
     prompt: String,
     reference: Option<String>,
     options: String,
@@ -17,12 +18,11 @@ struct SlotRow {
 
 impl SlotRow {
     fn into_slot(self) -> Option<Slot> {
-        let provider = Provider::parse(&self.provider)?;
         Some(Slot {
-            id: SlotId::new(provider, u8::try_from(self.number).ok()?)?,
+            id: SlotId::new(self.provider, u8::try_from(self.number).ok()?)?,
             name: self.name,
             enabled: self.enabled,
-            kind: Kind::parse(&self.kind).unwrap_or(Kind::Prompt),
+            kind: self.kind,
             prompt: self.prompt,
             reference: self.reference,
             options: serde_json::from_str(&self.options).unwrap_or_default(),
@@ -37,7 +37,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for id in SlotId::all() {
             sqlx::query("INSERT OR IGNORE INTO slots (provider, number) VALUES (?, ?)")
-                .bind(id.provider.as_str())
+                .bind(id.provider)
                 .bind(id.number)
                 .execute(&mut *tx)
                 .await?;
@@ -50,7 +50,7 @@ impl Store {
         let row: SlotRow = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {SLOT_COLUMNS} FROM slots WHERE provider = ? AND number = ?"
         )))
-        .bind(id.provider.as_str())
+        .bind(id.provider)
         .bind(id.number)
         .fetch_one(&self.pool)
         .await?;
@@ -63,7 +63,7 @@ impl Store {
         let rows: Vec<SlotRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {SLOT_COLUMNS} FROM slots WHERE provider = ? ORDER BY number"
         )))
-        .bind(provider.as_str())
+        .bind(provider)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().filter_map(SlotRow::into_slot).collect())
@@ -77,11 +77,11 @@ impl Store {
         )
         .bind(&slot.name)
         .bind(slot.enabled)
-        .bind(slot.kind.as_str())
+        .bind(slot.kind)
         .bind(&slot.prompt)
         .bind(serde_json::Value::Object(slot.options.clone()).to_string())
         .bind(now_ms())
-        .bind(slot.id.provider.as_str())
+        .bind(slot.id.provider)
         .bind(slot.id.number)
         .execute(&self.pool)
         .await?;
@@ -97,7 +97,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let previous: Option<String> =
             sqlx::query_scalar("SELECT reference FROM slots WHERE provider = ? AND number = ?")
-                .bind(id.provider.as_str())
+                .bind(id.provider)
                 .bind(id.number)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -106,7 +106,7 @@ impl Store {
         )
         .bind(reference)
         .bind(now_ms())
-        .bind(id.provider.as_str())
+        .bind(id.provider)
         .bind(id.number)
         .execute(&mut *tx)
         .await?;

@@ -1,11 +1,11 @@
 //! The real server on port 0 with a throw-away data folder, and clients that talk to it as a
 //! booth and as an operator do.
-#![allow(dead_code)] // each test binary uses its own part of this module
 
+pub use crate::samples::sample;
 use boothgate::AppState;
 use boothgate::config::{Config, Setting};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -13,16 +13,6 @@ use tokio::net::TcpStream;
 pub const ADMIN_USER: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "test-admin-password";
 pub const UPLOAD_PASSWORD: &str = "booth-secret-123";
-
-pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
-        .join(name)
-}
-
-pub fn fixture_bytes(name: &str) -> Vec<u8> {
-    std::fs::read(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
-}
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -72,12 +62,24 @@ impl Options {
     }
 }
 
+/// A sample written to a file, for a browser's file input.
+pub fn sample_file(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("boothgate-samples-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    if !path.is_file() {
+        std::fs::write(&path, sample(name)).unwrap();
+    }
+    path
+}
+
 pub async fn spawn_app(options: Options) -> TestApp {
     spawn_app_in(tempfile::tempdir().expect("temp dir"), options).await
 }
 
 /// Starts the server on an existing data folder (as after a restart).
 pub async fn spawn_app_in(dir: TempDir, options: Options) -> TestApp {
+    boothgate::install_crypto_provider();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -266,7 +268,7 @@ impl TestApp {
             .expect("the answer names its job")
             .to_owned();
         let job = self.finished_job(&id).await;
-        assert_eq!(job.status, status, "job {id}");
+        assert_eq!(job.status.as_str(), status, "job {id}");
         assert!(
             job.original_path.starts_with("trash/"),
             "{}",
@@ -287,7 +289,7 @@ impl TestApp {
     pub async fn finished_job(&self, id: &str) -> boothgate::store::JobRecord {
         for _ in 0..100 {
             let job = self.job(id).await;
-            if job.status != "processing" {
+            if job.status != boothgate::domain::JobStatus::Processing {
                 return job;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -429,10 +431,10 @@ pub async fn dslr_post(
     }
 }
 
-/// A full DSLR Remote Pro upload of a fixture to a slot.
-pub async fn upload_fixture(app: &TestApp, path: &str, fixture_name: &str) -> RawResponse {
-    let photo = fixture_bytes(fixture_name);
-    let mime = if fixture_name.ends_with(".png") {
+/// A full DSLR Remote Pro upload of a sample image to a slot.
+pub async fn upload_sample(app: &TestApp, path: &str, name: &str) -> RawResponse {
+    let photo = sample(name);
+    let mime = if name.ends_with(".png") {
         "image/png"
     } else {
         "image/jpeg"

@@ -1,11 +1,9 @@
 //! The admin: authentication, tabs and slot cards, the JSON API, settings, statistics.
 
-mod common;
-
+use crate::common::*;
 use boothgate::config::Setting;
 use boothgate::domain::{Kind, Provider, SlotId};
 use boothgate::store::NewJob;
-use common::*;
 use reqwest::Method;
 use serde_json::json;
 
@@ -200,7 +198,7 @@ async fn bad_slot_values_get_422_naming_the_field() {
 async fn reference_upload_replace_and_remove() {
     let app = spawn_app(Options::default()).await;
     let first = app
-        .put_reference("turbotext", 2, fixture_bytes("reference-template.jpg"))
+        .put_reference("turbotext", 2, sample("reference-template.jpg"))
         .await;
     assert_eq!(first.status(), 200);
     assert_eq!(
@@ -215,11 +213,11 @@ async fn reference_upload_replace_and_remove() {
     assert_eq!(served.headers()["content-type"], "image/jpeg");
     assert_eq!(
         served.bytes().await.unwrap().to_vec(),
-        fixture_bytes("reference-template.jpg")
+        sample("reference-template.jpg")
     );
 
     let second = app
-        .put_reference("turbotext", 2, fixture_bytes("guest-512.png"))
+        .put_reference("turbotext", 2, sample("guest-512.png"))
         .await;
     assert_eq!(second.status(), 200);
     let references: Vec<_> = app
@@ -259,7 +257,7 @@ async fn reference_upload_replace_and_remove() {
 async fn a_reference_that_is_not_an_image_is_refused() {
     let app = spawn_app(Options::default()).await;
     let html = app
-        .put_reference("deepseek", 1, fixture_bytes("not-an-image.jpg"))
+        .put_reference("deepseek", 1, sample("not-an-image.jpg"))
         .await;
     assert_eq!(html.status(), 415);
     assert_eq!(
@@ -267,7 +265,7 @@ async fn a_reference_that_is_not_an_image_is_refused() {
         "unsupported_media_type"
     );
     let broken = app
-        .put_reference("deepseek", 1, fixture_bytes("truncated.jpg"))
+        .put_reference("deepseek", 1, sample("truncated.jpg"))
         .await;
     assert_eq!(broken.status(), 422);
     assert!(app.media_files().is_empty());
@@ -298,8 +296,7 @@ async fn card_form_saves_one_slot_with_its_reference() {
     let csrf = csrf_token(&app.admin_html("/admin/nanobanana").await);
     let form = card_form(&csrf, "Кот", "face_swap", "keep the smile").part(
         "reference",
-        reqwest::multipart::Part::bytes(fixture_bytes("reference-template.jpg"))
-            .file_name("cat.jpg"),
+        reqwest::multipart::Part::bytes(sample("reference-template.jpg")).file_name("cat.jpg"),
     );
     let response = post_card(&app, "/admin/nanobanana/3", form).await;
     assert_eq!(response.status(), 200);
@@ -355,7 +352,7 @@ async fn card_errors_are_shown_next_to_the_field() {
     let csrf = csrf_token(&app.admin_html("/admin/deepseek").await);
     let form = card_form(&csrf, &"n".repeat(100), "prompt", "p").part(
         "reference",
-        reqwest::multipart::Part::bytes(fixture_bytes("not-an-image.jpg")).file_name("x.jpg"),
+        reqwest::multipart::Part::bytes(sample("not-an-image.jpg")).file_name("x.jpg"),
     );
     let response = post_card(&app, "/admin/deepseek/5", form).await;
     assert_eq!(response.status(), 422);
@@ -374,7 +371,7 @@ async fn card_errors_are_shown_next_to_the_field() {
 
     let form = card_form(&csrf, "ok", "prompt", "p").part(
         "reference",
-        reqwest::multipart::Part::bytes(fixture_bytes("not-an-image.jpg")).file_name("x.jpg"),
+        reqwest::multipart::Part::bytes(sample("not-an-image.jpg")).file_name("x.jpg"),
     );
     let response = post_card(&app, "/admin/deepseek/5", form).await;
     assert_eq!(response.status(), 422);
@@ -472,7 +469,8 @@ fn insert_job(id: &str, provider: Provider, slot: u8, is_test: bool, created_at:
 #[tokio::test]
 async fn statistics_count_jobs_by_provider_slot_and_day() {
     use boothgate::domain::JobStatus;
-    use boothgate::store::{Outcome, now_ms};
+    use boothgate::now_ms;
+    use boothgate::store::Outcome;
     let app = spawn_app(Options::default()).await;
     let store = &app.state.store;
     let now = now_ms();

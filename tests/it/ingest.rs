@@ -1,11 +1,9 @@
 //! The booth's upload, end to end against the real server, as DSLR Remote Pro sends it.
 
-mod common;
-
+use crate::common::*;
 use boothgate::config::Setting;
 use boothgate::domain::{Kind, Provider, SlotId};
 use boothgate::store::NewJob;
-use common::*;
 use reqwest::Method;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -34,8 +32,8 @@ fn mean_brightness(bytes: &[u8]) -> f64 {
 #[tokio::test]
 async fn dslr_upload_gets_the_processed_photo_back() {
     let app = demo_app(Options::demo()).await;
-    let original = fixture_bytes("guest-512.jpg");
-    let response = upload_fixture(&app, &format!("{SLOT}?session=42"), "guest-512.jpg").await;
+    let original = sample("guest-512.jpg");
+    let response = upload_sample(&app, &format!("{SLOT}?session=42"), "guest-512.jpg").await;
     assert!(
         response.continued,
         "the server asked for the body with 100 Continue"
@@ -60,7 +58,7 @@ async fn dslr_upload_gets_the_processed_photo_back() {
         .expect("job header")
         .to_owned();
     let job = app.job(&job_id).await;
-    assert_eq!(job.status, "succeeded");
+    assert_eq!(job.status.as_str(), "succeeded");
     assert_eq!(job.booth_name.as_deref(), Some("DESKTOP-K968T3F"));
     let fields: serde_json::Value = serde_json::from_str(&job.fields).unwrap();
     assert_eq!(fields["hash"], "7b6c683e1d3fd29c8701791c54e3c12a236f5a5b");
@@ -96,7 +94,7 @@ async fn photo_is_also_accepted_as_file_or_image() {
             .text("password", UPLOAD_PASSWORD)
             .part(
                 field,
-                reqwest::multipart::Part::bytes(fixture_bytes("guest-512.jpg")).file_name("a.jpg"),
+                reqwest::multipart::Part::bytes(sample("guest-512.jpg")).file_name("a.jpg"),
             );
         let response = app
             .client
@@ -112,7 +110,7 @@ async fn photo_is_also_accepted_as_file_or_image() {
 #[tokio::test]
 async fn exif_rotated_upload_comes_back_upright() {
     let app = demo_app(Options::demo()).await;
-    let response = upload_fixture(&app, SLOT, "guest-exif-rotated.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-exif-rotated.jpg").await;
     assert_eq!(response.status, 200);
     assert_eq!(image_size(&response.body), (512, 768));
 }
@@ -120,7 +118,7 @@ async fn exif_rotated_upload_comes_back_upright() {
 #[tokio::test]
 async fn png_in_png_out() {
     let app = demo_app(Options::demo()).await;
-    let response = upload_fixture(&app, SLOT, "guest-512.png").await;
+    let response = upload_sample(&app, SLOT, "guest-512.png").await;
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-type"), Some("image/png"));
     assert!(response.body.starts_with(b"\x89PNG"));
@@ -130,7 +128,7 @@ async fn png_in_png_out() {
 #[tokio::test]
 async fn large_upload_is_capped_at_max_result_side() {
     let app = demo_app(Options::demo()).await;
-    let response = upload_fixture(&app, SLOT, "guest-6000x4000.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-6000x4000.jpg").await;
     assert_eq!(response.status, 200);
     assert_eq!(image_size(&response.body), (2048, 1365));
 }
@@ -141,13 +139,13 @@ async fn face_swap_and_background_use_the_reference() {
     for (slot, kind) in [(1, "face_swap"), (2, "background")] {
         app.put_slot("turbotext", slot, json!({"kind": kind})).await;
         let missing =
-            upload_fixture(&app, &format!("/upload/turbotext/{slot}"), "guest-512.jpg").await;
+            upload_sample(&app, &format!("/upload/turbotext/{slot}"), "guest-512.jpg").await;
         assert_eq!(missing.status, 409, "{kind} without a reference");
         assert_eq!(missing.json()["reason"], "slot_not_configured");
-        app.put_reference("turbotext", slot, fixture_bytes("reference-background.jpg"))
+        app.put_reference("turbotext", slot, sample("reference-background.jpg"))
             .await;
         let response =
-            upload_fixture(&app, &format!("/upload/turbotext/{slot}"), "guest-512.jpg").await;
+            upload_sample(&app, &format!("/upload/turbotext/{slot}"), "guest-512.jpg").await;
         assert_eq!(response.status, 200, "{kind}");
         assert_eq!(image_size(&response.body), (512, 512));
     }
@@ -203,18 +201,14 @@ async fn requests_that_are_not_uploads_get_400() {
 async fn wrong_or_missing_password_stores_nothing() {
     let app = demo_app(Options::demo()).await;
     for password in ["wrong", "", "booth-secret-12"] {
-        let (content_type, body) = dslr_body(
-            password,
-            "a.jpg",
-            "image/jpeg",
-            &fixture_bytes("guest-512.jpg"),
-        );
+        let (content_type, body) =
+            dslr_body(password, "a.jpg", "image/jpeg", &sample("guest-512.jpg"));
         let response = dslr_post(app.addr, SLOT, &content_type, &body).await;
         assert_eq!(assert_error(&response, 401, "invalid_password"), None);
     }
     let form = reqwest::multipart::Form::new().part(
         "fileToUpload",
-        reqwest::multipart::Part::bytes(fixture_bytes("guest-512.jpg")).file_name("a.jpg"),
+        reqwest::multipart::Part::bytes(sample("guest-512.jpg")).file_name("a.jpg"),
     );
     let missing = app
         .client
@@ -244,7 +238,7 @@ async fn unknown_slots_get_404() {
         "/upload/nanobanana/0",
         "/upload/nanobanana/x",
     ] {
-        let response = upload_fixture(&app, path, "guest-512.jpg").await;
+        let response = upload_sample(&app, path, "guest-512.jpg").await;
         assert_error(&response, 404, "slot_not_found");
     }
     assert!(app.media_files().is_empty());
@@ -255,13 +249,13 @@ async fn disabled_or_unconfigured_slots_get_409_and_keep_the_photo() {
     let app = demo_app(Options::demo()).await;
     app.put_slot("nanobanana", 3, json!({"enabled": false}))
         .await;
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_error(&response, 409, "slot_disabled").expect("a job id");
     app.job_in_trash(&response, "failed").await;
 
     app.put_slot("nanobanana", 4, json!({"kind": "prompt", "prompt": ""}))
         .await;
-    let response = upload_fixture(&app, "/upload/nanobanana/4", "guest-512.jpg").await;
+    let response = upload_sample(&app, "/upload/nanobanana/4", "guest-512.jpg").await;
     assert_error(&response, 409, "slot_not_configured").expect("a job id");
     app.job_in_trash(&response, "failed").await;
 }
@@ -269,7 +263,7 @@ async fn disabled_or_unconfigured_slots_get_409_and_keep_the_photo() {
 #[tokio::test]
 async fn oversized_upload_gets_413_before_its_body_is_sent() {
     let app = demo_app(Options::demo().with(Setting::MaxUploadMb, "1")).await;
-    let big = fixture_bytes("guest-6000x4000.jpg");
+    let big = sample("guest-6000x4000.jpg");
     let (content_type, body) = dslr_body(UPLOAD_PASSWORD, "big.jpg", "image/jpeg", &big);
     let response = dslr_post(app.addr, SLOT, &content_type, &body).await;
     assert!(!response.continued, "refused on its Content-Length alone");
@@ -304,10 +298,10 @@ async fn chunked_post(app: &TestApp, content_type: &str, body: &[u8]) -> String 
 #[tokio::test]
 async fn files_that_are_not_images_get_415_and_broken_ones_422() {
     let app = demo_app(Options::demo()).await;
-    let response = upload_fixture(&app, SLOT, "not-an-image.jpg").await;
+    let response = upload_sample(&app, SLOT, "not-an-image.jpg").await;
     assert_error(&response, 415, "unsupported_media_type").expect("a job id");
     app.job_in_trash(&response, "failed").await;
-    let response = upload_fixture(&app, SLOT, "truncated.jpg").await;
+    let response = upload_sample(&app, SLOT, "truncated.jpg").await;
     assert_error(&response, 422, "unreadable_image").expect("a job id");
     app.job_in_trash(&response, "failed").await;
 }
@@ -315,7 +309,7 @@ async fn files_that_are_not_images_get_415_and_broken_ones_422() {
 #[tokio::test]
 async fn without_a_connected_provider_uploads_get_503() {
     let app = demo_app(Options::default()).await;
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_error(&response, 503, "provider_not_configured").expect("a job id");
     app.job_in_trash(&response, "failed").await;
 }
@@ -329,7 +323,7 @@ async fn a_slow_model_gets_504_by_the_deadline_and_the_original_goes_to_trash() 
     )
     .await;
     let started = Instant::now();
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     let elapsed = started.elapsed();
     assert_error(&response, 504, "timeout").expect("a job id");
     assert!(
@@ -348,7 +342,7 @@ async fn a_slow_model_gets_504_by_the_deadline_and_the_original_goes_to_trash() 
 #[tokio::test]
 async fn failed_photos_are_deleted_when_the_trash_is_off() {
     let app = demo_app(Options::demo().with(Setting::KeepFailedInTrash, "0")).await;
-    let response = upload_fixture(&app, SLOT, "truncated.jpg").await;
+    let response = upload_sample(&app, SLOT, "truncated.jpg").await;
     let job = assert_error(&response, 422, "unreadable_image").unwrap();
     assert_eq!(app.finished_job(&job).await.original_path, "");
     assert!(
@@ -364,7 +358,7 @@ async fn hang_up_after_sending(app: &TestApp, fixture_name: &str) {
         UPLOAD_PASSWORD,
         "a.jpg",
         "image/jpeg",
-        &fixture_bytes(fixture_name),
+        &sample(fixture_name),
     );
     let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     let head = format!(
@@ -397,7 +391,7 @@ async fn a_booth_that_hangs_up_does_not_stop_the_job() {
     hang_up_after_sending(&app, "guest-512.jpg").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let job = only_job(&app).await;
-    assert_eq!(job.status, "succeeded");
+    assert_eq!(job.status.as_str(), "succeeded");
     assert!(
         app.data_dir()
             .join("media")
@@ -417,7 +411,7 @@ async fn a_booth_that_hangs_up_still_gets_its_timeout_recorded() {
     hang_up_after_sending(&app, "guest-512.jpg").await;
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let job = only_job(&app).await;
-    assert_eq!(job.status, "timed_out");
+    assert_eq!(job.status.as_str(), "timed_out");
     assert!(job.original_path.starts_with("trash/"));
 }
 
@@ -428,7 +422,7 @@ async fn ten_parallel_uploads_to_one_slot_all_succeed() {
         UPLOAD_PASSWORD,
         "a.jpg",
         "image/jpeg",
-        &fixture_bytes("guest-512.jpg"),
+        &sample("guest-512.jpg"),
     );
     let started = Instant::now();
     let mut uploads = tokio::task::JoinSet::new();
@@ -461,19 +455,14 @@ async fn a_restart_marks_running_jobs_interrupted_and_keeps_their_originals() {
     let original = app
         .state
         .media
-        .save_original(
-            "crashed-job",
-            "2026-11-27",
-            "jpg",
-            &fixture_bytes("guest-512.jpg"),
-        )
+        .save_original("crashed-job", "2026-11-27", "jpg", &sample("guest-512.jpg"))
         .await
         .unwrap();
     app.state
         .store
         .insert_job(&NewJob {
             id: "crashed-job".into(),
-            created_at: boothgate::store::now_ms(),
+            created_at: boothgate::now_ms(),
             slot: SlotId::new(Provider::Nanobanana, 3).unwrap(),
             kind: Kind::Prompt,
             is_test: false,
@@ -487,7 +476,7 @@ async fn a_restart_marks_running_jobs_interrupted_and_keeps_their_originals() {
     let dir = app.stop().await;
     let app = spawn_app_in(dir, Options::demo()).await;
     let job = app.job("crashed-job").await;
-    assert_eq!(job.status, "interrupted");
+    assert_eq!(job.status.as_str(), "interrupted");
     assert_eq!(job.original_path, original);
     assert!(app.data_dir().join("media").join(&original).is_file());
 }
@@ -498,7 +487,7 @@ async fn try_it_runs_the_slot_as_a_test_job() {
     let csrf = csrf_token(&app.admin_html("/admin/nanobanana").await);
     let form = reqwest::multipart::Form::new().text("csrf", csrf).part(
         "file",
-        reqwest::multipart::Part::bytes(fixture_bytes("guest-exif-rotated.jpg")).file_name("t.jpg"),
+        reqwest::multipart::Part::bytes(sample("guest-exif-rotated.jpg")).file_name("t.jpg"),
     );
     let response = app
         .admin(Method::POST, "/admin/nanobanana/3/try")
@@ -525,7 +514,7 @@ async fn try_it_runs_the_slot_as_a_test_job() {
         .text("csrf", "f".repeat(64))
         .part(
             "file",
-            reqwest::multipart::Part::bytes(fixture_bytes("guest-512.jpg")).file_name("t.jpg"),
+            reqwest::multipart::Part::bytes(sample("guest-512.jpg")).file_name("t.jpg"),
         );
     let refused = app
         .admin(Method::POST, "/admin/nanobanana/3/try")
@@ -539,9 +528,9 @@ async fn try_it_runs_the_slot_as_a_test_job() {
 #[tokio::test]
 async fn job_history_lists_filters_and_opens_photos() {
     let app = demo_app(Options::demo()).await;
-    let ok = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let ok = upload_sample(&app, SLOT, "guest-512.jpg").await;
     let ok_id = ok.header("x-boothgate-job").unwrap().to_owned();
-    let bad = upload_fixture(&app, SLOT, "truncated.jpg").await;
+    let bad = upload_sample(&app, SLOT, "truncated.jpg").await;
     let bad_id = bad.json()["job"].as_str().unwrap().to_owned();
     app.finished_job(&bad_id).await;
 
@@ -591,7 +580,7 @@ async fn job_history_lists_filters_and_opens_photos() {
         .unwrap();
     assert_eq!(
         trashed.bytes().await.unwrap().to_vec(),
-        fixture_bytes("truncated.jpg")
+        sample("truncated.jpg")
     );
     let none = app
         .admin(Method::GET, &format!("/admin/jobs/{bad_id}/result"))

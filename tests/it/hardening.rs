@@ -1,9 +1,7 @@
 //! Hostile input, password guessing, secrets in logs, shutdown, crashes, load and HTTPS.
 
-mod common;
-
+use crate::common::*;
 use boothgate::config::Setting;
-use common::*;
 use reqwest::Method;
 use serde_json::json;
 use std::io::Write;
@@ -53,7 +51,7 @@ fn password() -> (&'static str, Vec<u8>) {
 #[tokio::test]
 async fn bad_forms_get_a_clear_400_and_the_server_stays_up() {
     let app = demo_app(Options::demo()).await;
-    let photo = fixture_bytes("guest-512.jpg");
+    let photo = sample("guest-512.jpg");
     let many: Vec<(&str, Vec<u8>)> = std::iter::once(password())
         .chain((0..10_000).map(|_| ("survey", b"x".to_vec())))
         .collect();
@@ -82,11 +80,8 @@ async fn bad_forms_get_a_clear_400_and_the_server_stays_up() {
 #[tokio::test]
 async fn a_hostile_file_name_never_becomes_a_path() {
     let app = demo_app(Options::demo()).await;
-    let (content_type, body) = form_body(
-        &[password()],
-        "../../etc/passwd",
-        &fixture_bytes("guest-512.jpg"),
-    );
+    let (content_type, body) =
+        form_body(&[password()], "../../etc/passwd", &sample("guest-512.jpg"));
     let response = dslr_post(app.addr, SLOT, &content_type, &body).await;
     assert_eq!(response.status, 200);
     let job = response.header("x-boothgate-job").unwrap().to_owned();
@@ -106,7 +101,7 @@ async fn non_utf8_field_values_are_kept_readable() {
     let (content_type, body) = form_body(
         &[password(), ("name", vec![0xFF, 0xFE, b'A'])],
         "a.jpg",
-        &fixture_bytes("guest-512.jpg"),
+        &sample("guest-512.jpg"),
     );
     let response = dslr_post(
         app.addr,
@@ -234,7 +229,7 @@ async fn upload_password_guessing_is_throttled_per_address() {
             .text("password", password.to_owned())
             .part(
                 "fileToUpload",
-                reqwest::multipart::Part::bytes(fixture_bytes("guest-512.jpg")).file_name("a.jpg"),
+                reqwest::multipart::Part::bytes(sample("guest-512.jpg")).file_name("a.jpg"),
             )
     };
     let guesser = client_from("127.0.0.1");
@@ -314,15 +309,12 @@ async fn no_secret_reaches_the_logs() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        upload_fixture(&app, SLOT, "guest-512.jpg").await.status,
-        200
-    );
+    assert_eq!(upload_sample(&app, SLOT, "guest-512.jpg").await.status, 200);
     let (content_type, body) = dslr_body(
         "wrong-upload-password-xyz",
         "a.jpg",
         "image/jpeg",
-        &fixture_bytes("guest-512.jpg"),
+        &sample("guest-512.jpg"),
     );
     assert_eq!(
         dslr_post(app.addr, SLOT, &content_type, &body).await.status,
@@ -361,14 +353,8 @@ async fn no_secret_reaches_the_logs() {
 #[tokio::test]
 async fn metrics_count_uploads_behind_auth() {
     let app = demo_app(Options::demo()).await;
-    assert_eq!(
-        upload_fixture(&app, SLOT, "guest-512.jpg").await.status,
-        200
-    );
-    assert_eq!(
-        upload_fixture(&app, SLOT, "truncated.jpg").await.status,
-        422
-    );
+    assert_eq!(upload_sample(&app, SLOT, "guest-512.jpg").await.status, 200);
+    assert_eq!(upload_sample(&app, SLOT, "truncated.jpg").await.status, 422);
     assert_eq!(
         app.client
             .get(app.url("/metrics"))
@@ -436,7 +422,7 @@ async fn forty_concurrent_camera_photos_all_get_an_answer() {
         UPLOAD_PASSWORD,
         "big.jpg",
         "image/jpeg",
-        &fixture_bytes("guest-6000x4000.jpg"),
+        &sample("guest-6000x4000.jpg"),
     );
     let mut booths = tokio::task::JoinSet::new();
     for _ in 0..40 {
@@ -520,7 +506,7 @@ async fn sigterm_lets_uploads_in_flight_finish_then_exits_cleanly() {
         UPLOAD_PASSWORD,
         "a.jpg",
         "image/jpeg",
-        &fixture_bytes("guest-512.jpg"),
+        &sample("guest-512.jpg"),
     );
     let addr = server.addr;
     let upload = tokio::spawn(async move { dslr_post(addr, SLOT, &content_type, &body).await });
@@ -550,7 +536,7 @@ async fn after_kill_9_mid_job_the_job_is_interrupted_and_its_photo_kept() {
         UPLOAD_PASSWORD,
         "a.jpg",
         "image/jpeg",
-        &fixture_bytes("guest-512.jpg"),
+        &sample("guest-512.jpg"),
     );
     let addr = server.addr;
     tokio::spawn(async move { dslr_post(addr, SLOT, &content_type, &body).await });
@@ -581,7 +567,7 @@ async fn after_kill_9_mid_job_the_job_is_interrupted_and_its_photo_kept() {
         .await
         .unwrap();
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].status, "interrupted");
+    assert_eq!(jobs[0].status.as_str(), "interrupted");
     let name = original.file_name().unwrap().to_string_lossy().into_owned();
     assert!(jobs[0].original_path.ends_with(&name));
     assert!(

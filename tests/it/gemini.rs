@@ -1,12 +1,10 @@
 //! NanoBanana through a fake Gemini that checks the documented wire format, each case through
 //! the real upload endpoint as DSLR Remote Pro sends it.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use boothgate::config::Setting;
-use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -136,7 +134,7 @@ async fn success_sends_the_documented_request() {
         .mount(&fake)
         .await;
     let app = gemini_app(&fake, "20").await;
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert!(response.continued);
     assert_eq!(
         response.status,
@@ -180,7 +178,7 @@ async fn success_sends_the_documented_request() {
         "{text}"
     );
     let job = app.job(response.header("x-boothgate-job").unwrap()).await;
-    assert_eq!(job.status, "succeeded");
+    assert_eq!(job.status.as_str(), "succeeded");
 }
 
 #[tokio::test]
@@ -188,7 +186,7 @@ async fn aspect_ratio_follows_the_upright_upload() {
     let fake = MockServer::start().await;
     mount_always(&fake, image_answer(vec![inline(&red_png(), "image/png")])).await;
     let app = gemini_app(&fake, "20").await;
-    let response = upload_fixture(&app, SLOT, "guest-exif-rotated.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-exif-rotated.jpg").await;
     assert_eq!(response.status, 200);
     assert_eq!(image_size(&response.body), (512, 768));
     let body = &requests(&fake).await[0];
@@ -210,9 +208,9 @@ async fn face_swap_sends_the_template_first_and_the_guest_second() {
     let app = gemini_app(&fake, "20").await;
     app.put_slot("nanobanana", 3, json!({"kind": "face_swap", "prompt": ""}))
         .await;
-    app.put_reference("nanobanana", 3, fixture_bytes("reference-template.jpg"))
+    app.put_reference("nanobanana", 3, sample("reference-template.jpg"))
         .await;
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_eq!(response.status, 200);
     let body = &requests(&fake).await[0];
     assert_eq!(sent_images(body), vec![(451, 300), (512, 512)]);
@@ -239,10 +237,7 @@ async fn raw_prompt_skips_the_template() {
     );
     app.put_slot("nanobanana", 3, json!({"options": {"raw_prompt": true}}))
         .await;
-    assert_eq!(
-        upload_fixture(&app, SLOT, "guest-512.jpg").await.status,
-        200
-    );
+    assert_eq!(upload_sample(&app, SLOT, "guest-512.jpg").await.status, 200);
     let body = &requests(&fake).await[0];
     assert_eq!(
         body["contents"][0]["parts"][1]["text"],
@@ -262,7 +257,7 @@ async fn thought_images_are_skipped_for_the_final_one() {
     )
     .await;
     let app = gemini_app(&fake, "20").await;
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_eq!(response.status, 200);
     let [r, _, b] = mean_rgb(&response.body);
     assert!(r > 180.0 && b < 60.0, "the final image, not the thought");
@@ -274,7 +269,7 @@ async fn no_image_is_retried_until_an_image_comes() {
     mount_once(&fake, no_image("NO_IMAGE")).await;
     mount_always(&fake, image_answer(vec![inline(&red_png(), "image/png")])).await;
     let app = gemini_app(&fake, "20").await;
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_eq!(response.status, 200);
     assert_eq!(requests(&fake).await.len(), 2);
 }
@@ -288,7 +283,7 @@ async fn a_model_declining_in_words_is_retried_twice_then_502() {
     )
     .await;
     let app = gemini_app(&fake, "30").await;
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_eq!(response.status, 502);
     let body = response.json();
     assert_eq!(body["reason"], "provider_error");
@@ -306,13 +301,13 @@ async fn safety_refusal_is_not_retried() {
     let fake = MockServer::start().await;
     mount_always(&fake, no_image("IMAGE_SAFETY")).await;
     let app = gemini_app(&fake, "20").await;
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_eq!(response.status, 502);
     assert_eq!(requests(&fake).await.len(), 1);
     let job = app
         .finished_job(response.json()["job"].as_str().unwrap())
         .await;
-    assert_eq!(job.status, "failed");
+    assert_eq!(job.status.as_str(), "failed");
     assert!(job.message.unwrap().contains("IMAGE_SAFETY"));
 
     let blocked = MockServer::start().await;
@@ -323,10 +318,7 @@ async fn safety_refusal_is_not_retried() {
     )
     .await;
     let app = gemini_app(&blocked, "20").await;
-    assert_eq!(
-        upload_fixture(&app, SLOT, "guest-512.jpg").await.status,
-        502
-    );
+    assert_eq!(upload_sample(&app, SLOT, "guest-512.jpg").await.status, 502);
     assert_eq!(requests(&blocked).await.len(), 1);
 }
 
@@ -340,7 +332,7 @@ async fn rate_limit_is_retried_after_its_suggested_delay() {
     mount_always(&fake, image_answer(vec![inline(&red_png(), "image/png")])).await;
     let app = gemini_app(&fake, "20").await;
     let started = Instant::now();
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_eq!(response.status, 200);
     assert!(
         started.elapsed() >= Duration::from_millis(1200),
@@ -364,10 +356,7 @@ async fn overloaded_model_is_retried() {
     .await;
     mount_always(&fake, image_answer(vec![inline(&red_png(), "image/png")])).await;
     let app = gemini_app(&fake, "20").await;
-    assert_eq!(
-        upload_fixture(&app, SLOT, "guest-512.jpg").await.status,
-        200
-    );
+    assert_eq!(upload_sample(&app, SLOT, "guest-512.jpg").await.status, 200);
     assert_eq!(requests(&fake).await.len(), 2);
 }
 
@@ -384,7 +373,7 @@ async fn bad_key_is_not_retried_and_shows_in_settings() {
     )
     .await;
     let app = gemini_app(&fake, "20").await;
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_eq!(response.status, 502);
     assert_eq!(requests(&fake).await.len(), 1);
     let job = app
@@ -414,7 +403,7 @@ async fn retired_model_is_named_in_the_error() {
     )
     .await;
     let app = gemini_app(&fake, "20").await;
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_eq!(response.status, 502);
     assert!(
         response.json()["message"]
@@ -431,7 +420,7 @@ async fn jpeg_bytes_labelled_png_are_accepted() {
     let jpeg = drawn(800, 800, [220, 20, 20], image::ImageFormat::Jpeg);
     mount_always(&fake, image_answer(vec![inline(&jpeg, "image/png")])).await;
     let app = gemini_app(&fake, "20").await;
-    let response = upload_fixture(&app, SLOT, "guest-512.png").await;
+    let response = upload_sample(&app, SLOT, "guest-512.png").await;
     assert_eq!(response.status, 200);
     assert_eq!(
         response.header("content-type"),
@@ -450,7 +439,7 @@ async fn non_image_bytes_are_a_provider_error() {
     )
     .await;
     let app = gemini_app(&fake, "20").await;
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_eq!(response.status, 502);
     assert_eq!(response.json()["reason"], "provider_error");
 }
@@ -465,7 +454,7 @@ async fn a_hanging_model_gets_504_by_the_deadline() {
     .await;
     let app = gemini_app(&fake, "2").await;
     let started = Instant::now();
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert!(
         started.elapsed() < Duration::from_millis(2500),
         "{:?}",

@@ -1,14 +1,12 @@
 //! Turbotext through a fake Turbotext on port 0 that, like the real one, fetches the photos
 //! from the server's public media links and answers `reconnect` before the result.
 
-mod common;
-
+use crate::common::*;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use boothgate::config::Setting;
-use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -204,7 +202,7 @@ async fn configure(app: &TestApp, slot: u8, slot_json: Value, reference: Option<
     );
     if let Some(name) = reference {
         assert_eq!(
-            app.put_reference("turbotext", slot, fixture_bytes(name))
+            app.put_reference("turbotext", slot, sample(name))
                 .await
                 .status(),
             200
@@ -232,7 +230,7 @@ async fn face_swap_puts_the_template_in_url_and_the_guest_in_url_image_target() 
         Some("reference-template.jpg"),
     )
     .await;
-    let response = upload_fixture(&app, "/upload/turbotext/1", "guest-512.jpg").await;
+    let response = upload_sample(&app, "/upload/turbotext/1", "guest-512.jpg").await;
     assert_eq!(
         response.status,
         200,
@@ -272,7 +270,7 @@ async fn mix_photo_puts_the_guest_in_url_image_target_and_the_style_in_url() {
         Some("reference-background.jpg"),
     )
     .await;
-    let response = upload_fixture(&app, "/upload/turbotext/2", "guest-exif-rotated.jpg").await;
+    let response = upload_sample(&app, "/upload/turbotext/2", "guest-exif-rotated.jpg").await;
     assert_eq!(response.status, 200);
     assert_eq!(image_size(&response.body), (512, 768));
     let call = &fake.created()[0];
@@ -291,7 +289,7 @@ async fn image_to_image_sends_prompt_and_strength_and_reads_a_relative_result() 
     let fake = FakeTurbotext::start(Ending::Relative).await;
     let app = turbotext_app(&fake, "20").await;
     configure(&app, 3, json!({"kind": "prompt", "prompt": "девушка в костюме супермена", "options": {"strength": 55}}), None).await;
-    let response = upload_fixture(&app, "/upload/turbotext/3", "guest-512.jpg").await;
+    let response = upload_sample(&app, "/upload/turbotext/3", "guest-512.jpg").await;
     assert_eq!(response.status, 200);
     assert_green(&response.body);
     let call = &fake.created()[0];
@@ -314,7 +312,7 @@ async fn an_override_method_gets_its_extra_fields() {
         None,
     )
     .await;
-    let response = upload_fixture(&app, "/upload/turbotext/4", "guest-512.jpg").await;
+    let response = upload_sample(&app, "/upload/turbotext/4", "guest-512.jpg").await;
     assert_eq!(response.status, 200);
     let call = &fake.created()[0];
     assert_eq!(call.method, "replace_object");
@@ -333,7 +331,7 @@ async fn turbotext_errors_are_502_with_their_message() {
         let fake = FakeTurbotext::start(ending).await;
         let app = turbotext_app(&fake, "20").await;
         configure(&app, 3, json!({"kind": "prompt", "prompt": "x"}), None).await;
-        let response = upload_fixture(&app, "/upload/turbotext/3", "guest-512.jpg").await;
+        let response = upload_sample(&app, "/upload/turbotext/3", "guest-512.jpg").await;
         assert_eq!(response.status, 502);
         let body = response.json();
         assert_eq!(body["reason"], "provider_error");
@@ -349,7 +347,7 @@ async fn polling_past_the_deadline_gets_504() {
     let app = turbotext_app(&fake, "2").await;
     configure(&app, 3, json!({"kind": "prompt", "prompt": "x"}), None).await;
     let started = Instant::now();
-    let response = upload_fixture(&app, "/upload/turbotext/3", "guest-512.jpg").await;
+    let response = upload_sample(&app, "/upload/turbotext/3", "guest-512.jpg").await;
     assert!(
         started.elapsed() < Duration::from_millis(2500),
         "{:?}",
@@ -365,7 +363,7 @@ async fn forged_altered_and_expired_media_tokens_get_404() {
     let app = turbotext_app(&fake, "20").await;
     configure(&app, 3, json!({"kind": "prompt", "prompt": "x"}), None).await;
     assert_eq!(
-        upload_fixture(&app, "/upload/turbotext/3", "guest-512.jpg")
+        upload_sample(&app, "/upload/turbotext/3", "guest-512.jpg")
             .await
             .status,
         200
@@ -403,7 +401,7 @@ async fn without_a_public_url_turbotext_answers_503_and_settings_say_why() {
         .with(Setting::TurbotextBaseUrl, &format!("{}/api_ai", fake.base));
     let app = spawn_app(options).await;
     configure(&app, 3, json!({"kind": "prompt", "prompt": "x"}), None).await;
-    let response = upload_fixture(&app, "/upload/turbotext/3", "guest-512.jpg").await;
+    let response = upload_sample(&app, "/upload/turbotext/3", "guest-512.jpg").await;
     assert_eq!(response.status, 503);
     assert!(
         response.json()["message"]
@@ -455,9 +453,9 @@ async fn the_card_edits_the_turbotext_options() {
             .text("name", "Замена объекта")
             .text("kind", "prompt")
             .text("prompt", "бокал вместо кружки")
-            .text("tt_method", "replace_object")
-            .text("tt_extra", "mask=auto")
-            .text("tt_strength", strength.to_owned())
+            .text("opt_method", "replace_object")
+            .text("opt_extra_fields", "mask=auto")
+            .text("opt_strength", strength.to_owned())
     };
     let bad = app
         .admin(Method::POST, "/admin/turbotext/5")
@@ -468,10 +466,8 @@ async fn the_card_edits_the_turbotext_options() {
         .unwrap();
     assert_eq!(bad.status(), 422);
     assert!(
-        bad.text()
-            .await
-            .unwrap()
-            .contains("a whole number from 0 to 80")
+        bad.text().await.unwrap().contains("Целое число от 0 до 80"),
+        "the card speaks the admin's language"
     );
     let ok = app
         .admin(Method::POST, "/admin/turbotext/5")

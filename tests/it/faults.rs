@@ -2,12 +2,10 @@
 //! the booth must get the documented status within the deadline and half a second, with its
 //! photo kept in the trash and the job and statistics right.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use boothgate::config::Setting;
-use common::*;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -239,7 +237,7 @@ async fn run_case(provider: Provider, fault: Fault) {
     let app = app_for(provider, &base).await;
     let tab = tab(provider);
     let started = Instant::now();
-    let response = upload_fixture(&app, &format!("/upload/{tab}/1"), "guest-512.jpg").await;
+    let response = upload_sample(&app, &format!("/upload/{tab}/1"), "guest-512.jpg").await;
     let elapsed = started.elapsed();
     let (status, job_status) = fault.expected();
     let case = format!("{tab} {fault:?}");

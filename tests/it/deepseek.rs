@@ -1,12 +1,10 @@
 //! The DeepSeek tab: fakes of DeepSeek's chat completions and of an OpenAI-compatible images
 //! endpoint check the wire format; each case runs through the real upload endpoint.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use boothgate::config::Setting;
-use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -206,7 +204,7 @@ async fn deepseek_writes_the_prompt_and_the_renderer_draws_it() {
         .mount(&fakes.images)
         .await;
     let app = deepseek_app(&fakes, true).await;
-    let response = upload_fixture(&app, SLOT, "guest-exif-rotated.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-exif-rotated.jpg").await;
     assert_eq!(
         response.status,
         200,
@@ -268,7 +266,7 @@ async fn when_deepseek_is_down_the_slot_prompt_is_used() {
     .await;
     mount(&fakes.images, "/v1/images/edits", images_answer(), None).await;
     let app = deepseek_app(&fakes, true).await;
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_eq!(response.status, 200);
     let parts = multipart_parts(&render_requests(&fakes).await[0]);
     let prompt = text_of(&parts, "prompt");
@@ -293,7 +291,7 @@ async fn a_slow_deepseek_is_cut_at_its_share_of_the_deadline() {
     mount(&fakes.images, "/v1/images/edits", images_answer(), None).await;
     let app = deepseek_app(&fakes, true).await;
     let started = Instant::now();
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_eq!(response.status, 200);
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -327,10 +325,7 @@ async fn a_model_that_cannot_read_images_is_asked_again_in_words() {
     .await;
     mount(&fakes.images, "/v1/images/edits", images_answer(), None).await;
     let app = deepseek_app(&fakes, true).await;
-    assert_eq!(
-        upload_fixture(&app, SLOT, "guest-512.jpg").await.status,
-        200
-    );
+    assert_eq!(upload_sample(&app, SLOT, "guest-512.jpg").await.status, 200);
     let chats = fakes.deepseek.received_requests().await.unwrap();
     assert_eq!(chats.len(), 2);
     let second: Value = serde_json::from_slice(&chats[1].body).unwrap();
@@ -347,10 +342,7 @@ async fn without_a_deepseek_key_the_renderer_gets_the_slot_prompt() {
     let fakes = Fakes::start().await;
     mount(&fakes.images, "/v1/images/edits", images_answer(), None).await;
     let app = deepseek_app(&fakes, false).await;
-    assert_eq!(
-        upload_fixture(&app, SLOT, "guest-512.jpg").await.status,
-        200
-    );
+    assert_eq!(upload_sample(&app, SLOT, "guest-512.jpg").await.status, 200);
     assert!(fakes.deepseek.received_requests().await.unwrap().is_empty());
     let page = app.admin_html("/admin/deepseek").await;
     assert!(
@@ -371,10 +363,7 @@ async fn renderer_errors_are_retried_or_not_as_they_deserve() {
     .await;
     mount(&fakes.images, "/v1/images/edits", images_answer(), None).await;
     let app = deepseek_app(&fakes, false).await;
-    assert_eq!(
-        upload_fixture(&app, SLOT, "guest-512.jpg").await.status,
-        200
-    );
+    assert_eq!(upload_sample(&app, SLOT, "guest-512.jpg").await.status, 200);
     assert_eq!(render_requests(&fakes).await.len(), 2, "500 then success");
 
     let fakes = Fakes::start().await;
@@ -386,7 +375,7 @@ async fn renderer_errors_are_retried_or_not_as_they_deserve() {
     )
     .await;
     let app = deepseek_app(&fakes, false).await;
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_eq!(response.status, 502);
     assert_eq!(render_requests(&fakes).await.len(), 1, "400 is not retried");
     let job = app
@@ -407,7 +396,7 @@ async fn renderer_errors_are_retried_or_not_as_they_deserve() {
     )
     .await;
     let app = deepseek_app(&fakes, false).await;
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_eq!(response.status, 502);
     assert!(
         response.json()["message"]
@@ -438,7 +427,7 @@ async fn a_url_answer_is_downloaded() {
         .mount(&fakes.images)
         .await;
     let app = deepseek_app(&fakes, false).await;
-    let response = upload_fixture(&app, SLOT, "guest-512.jpg").await;
+    let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_eq!(response.status, 200);
     let image = image::load_from_memory(&response.body).unwrap().into_rgb8();
     assert!(
@@ -454,12 +443,9 @@ async fn face_swap_sends_the_guest_then_the_reference() {
     let app = deepseek_app(&fakes, false).await;
     app.put_slot("deepseek", 2, json!({"kind": "face_swap", "prompt": ""}))
         .await;
-    app.put_reference("deepseek", 2, fixture_bytes("reference-template.jpg"))
+    app.put_reference("deepseek", 2, sample("reference-template.jpg"))
         .await;
-    assert_eq!(
-        upload_fixture(&app, SLOT, "guest-512.jpg").await.status,
-        200
-    );
+    assert_eq!(upload_sample(&app, SLOT, "guest-512.jpg").await.status, 200);
     let parts = multipart_parts(&render_requests(&fakes).await[0]);
     assert_eq!(images_sent(&parts), vec![(512, 512), (451, 300)]);
     assert!(text_of(&parts, "prompt").contains("first image"));

@@ -1,11 +1,10 @@
 //! The admin in a real browser: Debian's headless Chromium driven through chromedriver.
 //! Needs `chromium` and `chromium-driver` (`.ci/run` installs them).
 
-mod common;
-
+use crate::common::*;
 use boothgate::domain::{Kind, Provider, SlotId};
-use common::*;
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -51,8 +50,7 @@ async fn start_browser(profile: &std::path::Path) -> (Driver, Client) {
     let capabilities = capabilities.as_object().unwrap().clone();
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
-        if let Ok(client) = ClientBuilder::rustls()
-            .expect("tls")
+        if let Ok(client) = ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities.clone())
             .connect(&url)
             .await
@@ -131,7 +129,9 @@ async fn operator_configures_a_slot_in_the_browser() {
         .unwrap();
     prompt.clear().await.unwrap();
     prompt.send_keys("гость на фоне кофейни").await.unwrap();
-    let reference = fixture("reference-background.jpg").canonicalize().unwrap();
+    let reference = sample_file("reference-background.jpg")
+        .canonicalize()
+        .unwrap();
     browser
         .find(Locator::Css("#slot-3 input[name=reference]"))
         .await
@@ -185,7 +185,7 @@ async fn operator_configures_a_slot_in_the_browser() {
     );
 
     // "Try it" runs a photo from the browser through the slot and shows the result on the card.
-    let guest = fixture("guest-512.jpg").canonicalize().unwrap();
+    let guest = sample_file("guest-512.jpg").canonicalize().unwrap();
     browser
         .find(Locator::Css("#slot-3 input.try-input"))
         .await

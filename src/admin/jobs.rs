@@ -1,0 +1,176 @@
+//! History: every job with its thumbnails, status, latency and reason, filtered and paged.
+
+use super::assets::image_file;
+use super::i18n::Strings;
+use super::layout::{Choice, Layout};
+use super::{Ctx, render};
+use crate::AppState;
+use crate::domain::{JobStatus, Provider, SLOTS_PER_PROVIDER};
+use crate::error::{AppError, AppResult};
+use crate::media::{Media, Thumb};
+use crate::store::{JobFilter, JobRecord};
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+
+const JOBS_PER_PAGE: u32 = 50;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/jobs", get(jobs_page))
+        .route("/jobs/{id}/{file}", get(job_file))
+}
+
+pub struct JobRow {
+    pub id: String,
+    /// UTC, for when the page's script does not run; the script shows the browser's local time.
+    pub time: String,
+    pub created_ms: i64,
+    pub provider: &'static str,
+    pub slot: i64,
+    pub status: &'static str,
+    pub status_label: &'static str,
+    pub is_test: bool,
+    pub latency: String,
+    pub reason: String,
+    pub message: String,
+    pub booth: String,
+    pub prompt: String,
+    pub prompt_used: String,
+    pub has_original: bool,
+    pub has_before_thumb: bool,
+    pub has_result: bool,
+}
+
+#[derive(Template)]
+#[template(path = "jobs.html")]
+pub struct JobsPage {
+    pub layout: Layout,
+    pub rows: Vec<JobRow>,
+    pub providers: Vec<Choice>,
+    pub slots: Vec<Choice>,
+    pub statuses: Vec<Choice>,
+    pub older: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct JobsQuery {
+    provider: Option<String>,
+    slot: Option<String>,
+    status: Option<String>,
+    before: Option<i64>,
+}
+
+fn utc_time(ms: i64) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .ok()
+        .and_then(|t| t.format(format).ok())
+        .unwrap_or_default()
+}
+
+fn job_row(t: &Strings, media: &Media, job: JobRecord) -> JobRow {
+    JobRow {
+        time: utc_time(job.created_at),
+        created_ms: job.created_at,
+        provider: job.provider.display_name(),
+        slot: job.slot,
+        status: job.status.as_str(),
+        status_label: t.status(job.status),
+        is_test: job.is_test,
+        latency: job
+            .latency_ms
+            .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
+            .unwrap_or_default(),
+        reason: job.reason.unwrap_or_default(),
+        message: job.message.unwrap_or_default(),
+        booth: job.booth_name.unwrap_or_default(),
+        prompt: job.prompt.unwrap_or_default(),
+        prompt_used: job.prompt_used.unwrap_or_default(),
+        has_original: !job.original_path.is_empty(),
+        // An upload that never decoded has no thumbnail: the page links the file instead.
+        has_before_thumb: media.thumb_path(&job.id, Thumb::Before).is_file(),
+        has_result: job.result_path.is_some(),
+        id: job.id,
+    }
+}
+
+async fn jobs_page(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Query(q): Query<JobsQuery>,
+) -> AppResult<Response> {
+    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    let (provider, slot, status) = (
+        nonempty(&q.provider),
+        nonempty(&q.slot),
+        nonempty(&q.status),
+    );
+    let filter = JobFilter {
+        provider: provider.as_deref().and_then(Provider::parse),
+        slot: slot.as_deref().and_then(|s| s.parse().ok()),
+        status: status.as_deref().and_then(JobStatus::parse),
+        before: q.before,
+        limit: JOBS_PER_PAGE,
+    };
+    let jobs = state.store.jobs(&filter).await?;
+    let older = (jobs.len() == JOBS_PER_PAGE as usize).then(|| {
+        let last = jobs.last().map_or(0, |j| j.created_at);
+        let keep = |k: &str, v: &Option<String>| {
+            v.as_ref().map(|v| format!("&{k}={v}")).unwrap_or_default()
+        };
+        format!(
+            "/admin/jobs?before={last}{}{}{}",
+            keep("provider", &provider),
+            keep("slot", &slot),
+            keep("status", &status)
+        )
+    });
+    let page = JobsPage {
+        layout: Layout::new(&ctx, "jobs", "/admin/jobs".into()),
+        rows: jobs
+            .into_iter()
+            .map(|j| job_row(ctx.t, &state.media, j))
+            .collect(),
+        providers: Choice::list(
+            Provider::ALL
+                .iter()
+                .map(|p| (p.as_str().to_owned(), p.display_name().to_owned())),
+            provider.as_deref().unwrap_or_default(),
+        ),
+        slots: Choice::list(
+            (1..=SLOTS_PER_PROVIDER).map(|n| (n.to_string(), n.to_string())),
+            slot.as_deref().unwrap_or_default(),
+        ),
+        statuses: Choice::list(
+            JobStatus::ALL
+                .iter()
+                .map(|s| (s.as_str().to_owned(), ctx.t.status(*s).to_owned())),
+            status.as_deref().unwrap_or_default(),
+        ),
+        older,
+    };
+    Ok(render(&page))
+}
+
+/// A job's original, result or thumbnails, found through its row: never a client path.
+async fn job_file(
+    State(state): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let job = state.store.job(&id).await?.ok_or(AppError::NotFound)?;
+    let path = match (file.as_str(), Thumb::parse(&file)) {
+        ("original", _) => state.media.absolute(&job.original_path),
+        ("result", _) => job
+            .result_path
+            .as_deref()
+            .and_then(|p| state.media.absolute(p)),
+        (_, Some(which)) => Some(state.media.thumb_path(&job.id, which)),
+        _ => None,
+    };
+    image_file(path.ok_or(AppError::NotFound)?).await
+}

@@ -1,0 +1,65 @@
+//! The frame every admin page shares, and small view pieces the pages have in common.
+
+use super::Ctx;
+use super::i18n::Strings;
+use crate::domain::Provider;
+
+/// The frame around every page: top bar, tabs, language switch, demo banner.
+pub struct Layout {
+    pub t: &'static Strings,
+    pub csrf: String,
+    pub demo: bool,
+    /// The tab or page to highlight.
+    pub active: &'static str,
+    /// Where the language switch comes back to.
+    pub here: String,
+    pub other_lang: &'static str,
+}
+
+pub struct Tab {
+    pub id: &'static str,
+    pub name: &'static str,
+}
+
+impl Layout {
+    pub fn new(ctx: &Ctx, active: &'static str, here: String) -> Layout {
+        Layout {
+            t: ctx.t,
+            csrf: ctx.csrf.clone(),
+            demo: ctx.demo,
+            active,
+            here,
+            other_lang: ctx.lang.other().code(),
+        }
+    }
+
+    pub fn tabs(&self) -> Vec<Tab> {
+        Provider::ALL
+            .into_iter()
+            .map(|p| Tab {
+                id: p.as_str(),
+                name: p.display_name(),
+            })
+            .collect()
+    }
+}
+
+/// One option of a `<select>`.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+impl Choice {
+    /// The options of a `<select>`, the one whose value is `selected` marked.
+    pub fn list(options: impl Iterator<Item = (String, String)>, selected: &str) -> Vec<Choice> {
+        options
+            .map(|(value, label)| Choice {
+                selected: value == selected,
+                value,
+                label,
+            })
+            .collect()
+    }
+}

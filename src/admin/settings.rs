@@ -1,0 +1,388 @@
+//! Settings: every value of the one settings list, the providers' connection tests and
+//! discovery, the retention preview, and the last configuration error of each provider.
+
+use super::i18n::Strings;
+use super::layout::Layout;
+use super::{Ctx, render};
+use crate::AppState;
+use crate::config::{Group, SETTINGS, Setting, Settings, ValueError, ValueKind, mask_secret};
+use crate::domain::Provider;
+use crate::error::{AppError, AppResult};
+use crate::extract::TokenForm;
+use crate::providers::checks::{self, Stage};
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings", get(settings_page).post(save_settings))
+        .route(
+            "/settings/turbotext-methods",
+            post(discover_turbotext_methods),
+        )
+        .route("/settings/test/{stage}", post(test_connection))
+}
+
+pub struct SettingsSection {
+    pub title: &'static str,
+    pub fields: Vec<SettingField>,
+    /// The last configuration error its provider met.
+    pub last_error: Option<String>,
+    /// Something about the settings that will make the provider fail.
+    pub warning: Option<&'static str>,
+    /// Turbotext's method discovery: offered in its section, filled once asked.
+    pub discovery: Option<Vec<(String, String)>>,
+    /// A fact worth knowing about this section's settings (what retention will delete).
+    pub note: Option<String>,
+    /// The connection test this section offers (`deepseek`, `images`).
+    pub test: Option<&'static str>,
+    /// The outcome of that test, once run: whether it worked, and what was said.
+    pub test_result: Option<(bool, String)>,
+}
+
+pub struct SettingField {
+    pub name: &'static str,
+    pub label: &'static str,
+    /// `text`, `url`, `password`, `number` or `checkbox`.
+    pub input: &'static str,
+    pub value: String,
+    pub placeholder: String,
+    pub from_env: bool,
+    pub error: Option<String>,
+    /// Suggestions offered with the free text (the models a key can use).
+    pub suggestions: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+pub struct SettingsPage {
+    pub layout: Layout,
+    pub sections: Vec<SettingsSection>,
+    pub saved: bool,
+}
+
+#[derive(Deserialize)]
+struct SavedQuery {
+    saved: Option<String>,
+}
+
+async fn settings_page(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Query(q): Query<SavedQuery>,
+) -> Response {
+    let page = current_settings_page(&ctx, &state, q.saved.is_some()).await;
+    render(&page)
+}
+
+/// The Settings page with the stored values, the retention preview and the model suggestions;
+/// the buttons that test or discover something add their outcome to it.
+async fn current_settings_page(ctx: &Ctx, state: &AppState, saved: bool) -> SettingsPage {
+    let settings = state.settings();
+    let mut page = settings_view(
+        ctx,
+        state,
+        &settings,
+        &HashMap::new(),
+        &HashMap::new(),
+        saved,
+    );
+    offer_gemini_models(state, &settings, &mut page).await;
+    let retention = match crate::retention::preview(state).await {
+        Some((files, bytes)) => ctx
+            .t
+            .retention_next
+            .replace("{files}", &files.to_string())
+            .replace("{mb}", &format!("{:.1}", bytes as f64 / 1_048_576.0)),
+        None => ctx.t.retention_off.to_owned(),
+    };
+    if let Some(general) = page.sections.first_mut() {
+        general.note = Some(retention);
+    }
+    page
+}
+
+/// With a key set, the model field suggests the image models Gemini offers that key.
+async fn offer_gemini_models(state: &AppState, settings: &Settings, page: &mut SettingsPage) {
+    let Some(models) = checks::gemini_image_models(&state.http, settings).await else {
+        return;
+    };
+    let name = Setting::GeminiModel.def().name;
+    let Some(section) = page
+        .sections
+        .iter_mut()
+        .find(|s| s.fields.iter().any(|f| f.name == name))
+    else {
+        return;
+    };
+    match models {
+        Ok(models) => {
+            if let Some(field) = section.fields.iter_mut().find(|f| f.name == name) {
+                field.suggestions = models;
+            }
+        }
+        Err(e) => section.last_error = section.last_error.take().or(Some(e)),
+    }
+}
+
+/// "Test connection" of the DeepSeek tab's two stages, shown in the stage's section.
+async fn test_connection(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Path(stage): Path<String>,
+    _form: TokenForm,
+) -> AppResult<Response> {
+    let stage = Stage::parse(&stage).ok_or(AppError::NotFound)?;
+    let outcome = checks::test_connection(stage, &state.http, &state.settings()).await;
+    let mut page = current_settings_page(&ctx, &state, false).await;
+    if let Some(section) = page
+        .sections
+        .iter_mut()
+        .find(|s| s.test == Some(stage.as_str()))
+    {
+        section.test_result = Some(match outcome {
+            Ok(()) => (true, ctx.t.connection_ok.to_owned()),
+            Err(e) => (false, e),
+        });
+    }
+    Ok(render(&page))
+}
+
+/// Why Turbotext will not be able to fetch the photos, if the settings say so.
+fn turbotext_link_warning(t: &'static Strings, settings: &Settings) -> Option<&'static str> {
+    match settings.public_url() {
+        None => Some(t.tt_warn_no_public_url),
+        Some(url)
+            if is_private_address(url)
+                && settings
+                    .get(Setting::TurbotextBaseUrl)
+                    .contains("turbotext.ru") =>
+        {
+            Some(t.tt_warn_private_url)
+        }
+        Some(_) => None,
+    }
+}
+
+/// Whether a URL's host is this machine or a private network, out of an internet service's reach.
+fn is_private_address(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00
+        }
+        Err(_) => {
+            host.eq_ignore_ascii_case("localhost")
+                || host.ends_with(".local")
+                || host.ends_with(".localhost")
+        }
+    }
+}
+
+/// Asks Turbotext which API methods the key may call and lists them in its section.
+async fn discover_turbotext_methods(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    _form: TokenForm,
+) -> AppResult<Response> {
+    let found = checks::turbotext_methods(&state.http, &state.settings()).await;
+    let mut page = current_settings_page(&ctx, &state, false).await;
+    if let Some(section) = page.sections.iter_mut().find(|s| s.discovery.is_some()) {
+        match found {
+            Ok(methods) => section.discovery = Some(methods),
+            Err(e) => section.last_error = Some(e),
+        }
+    }
+    Ok(render(&page))
+}
+
+/// The provider whose errors a settings section shows.
+fn group_provider(group: Group) -> Option<Provider> {
+    match group {
+        Group::Turbotext => Some(Provider::Turbotext),
+        Group::Gemini => Some(Provider::Nanobanana),
+        Group::Deepseek | Group::Images => Some(Provider::Deepseek),
+        Group::General | Group::Booth => None,
+    }
+}
+
+fn group_title(t: &Strings, group: Group) -> &'static str {
+    match group {
+        Group::General | Group::Booth => t.group_general,
+        Group::Turbotext => t.group_turbotext,
+        Group::Gemini => t.group_gemini,
+        Group::Deepseek => t.group_deepseek,
+        Group::Images => t.group_images,
+    }
+}
+
+/// The Settings page; `submitted` and `errors` refill a form that was refused.
+fn settings_view(
+    ctx: &Ctx,
+    state: &AppState,
+    settings: &Settings,
+    submitted: &HashMap<String, String>,
+    errors: &HashMap<&str, String>,
+    saved: bool,
+) -> SettingsPage {
+    let sections = Group::ON_SETTINGS_PAGE
+        .into_iter()
+        .map(|group| SettingsSection {
+            title: group_title(ctx.t, group),
+            last_error: group_provider(group).and_then(|p| state.last_provider_error(p)),
+            warning: (group == Group::Turbotext)
+                .then(|| turbotext_link_warning(ctx.t, settings))
+                .flatten(),
+            discovery: (group == Group::Turbotext).then(Vec::new),
+            test: match group {
+                Group::Deepseek => Some("deepseek"),
+                Group::Images => Some("images"),
+                _ => None,
+            },
+            test_result: None,
+            note: None,
+            fields: SETTINGS
+                .iter()
+                .filter(|d| d.group == group)
+                .map(|def| {
+                    let current = settings.get(def.key);
+                    let (input, value, placeholder) = match def.kind {
+                        ValueKind::Secret => {
+                            let mask = mask_secret(current);
+                            let hint = if mask.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{mask} — {}", ctx.t.secret_keep)
+                            };
+                            ("password", String::new(), hint)
+                        }
+                        ValueKind::Switch => ("checkbox", current.to_owned(), String::new()),
+                        ValueKind::Integer { .. } => ("number", current.to_owned(), String::new()),
+                        ValueKind::Url if def.key == Setting::PublicUrl => (
+                            "url",
+                            current.to_owned(),
+                            ctx.t.public_url_from_request.to_owned(),
+                        ),
+                        ValueKind::Url => ("url", current.to_owned(), def.default.to_owned()),
+                        ValueKind::Text => ("text", current.to_owned(), def.default.to_owned()),
+                    };
+                    let value = match (def.kind, submitted.get(def.name)) {
+                        (ValueKind::Secret, _) | (_, None) => value,
+                        (_, Some(typed)) => typed.clone(),
+                    };
+                    SettingField {
+                        name: def.name,
+                        label: ctx.t.setting_label(def.key),
+                        input,
+                        value,
+                        placeholder,
+                        from_env: settings.is_from_env(def.key),
+                        error: errors.get(def.name).cloned(),
+                        suggestions: Vec::new(),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    SettingsPage {
+        layout: Layout::new(ctx, "settings", "/admin/settings".into()),
+        sections,
+        saved,
+    }
+}
+
+fn localized_value_error(t: &Strings, e: ValueError) -> String {
+    match e {
+        ValueError::NotInteger { min, max } => t.integer_error(min, max),
+        ValueError::NotUrl => t.err_url.to_owned(),
+        ValueError::TooLong => t.err_too_long.to_owned(),
+    }
+}
+
+async fn save_settings(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    TokenForm(form): TokenForm,
+) -> AppResult<Response> {
+    let settings = state.settings();
+    let mut values = Vec::new();
+    let mut errors = HashMap::new();
+    let editable = SETTINGS
+        .iter()
+        .filter(|d| Group::ON_SETTINGS_PAGE.contains(&d.group) && !settings.is_from_env(d.key));
+    for def in editable {
+        let typed = form.get(def.name).map(String::as_str);
+        let value = match def.kind {
+            ValueKind::Secret if form.contains_key(&format!("clear_{}", def.name)) => {
+                Ok(String::new())
+            }
+            // An empty secret field keeps the stored key: it is never sent to the browser.
+            ValueKind::Secret if typed.is_none_or(|v| v.trim().is_empty()) => continue,
+            ValueKind::Switch => Ok(if typed.is_some() {
+                "1".to_owned()
+            } else {
+                "0".to_owned()
+            }),
+            // A field the form did not carry keeps its value.
+            _ if typed.is_none() => continue,
+            // An emptied address or model goes back to the default.
+            ValueKind::Url | ValueKind::Text if typed.is_some_and(|v| v.trim().is_empty()) => {
+                Ok(def.default.to_owned())
+            }
+            kind => kind.normalize(typed.unwrap_or_default()),
+        };
+        match value {
+            Ok(value) => values.push((def.name, value)),
+            Err(e) => {
+                errors.insert(def.name, localized_value_error(ctx.t, e));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        let page = settings_view(&ctx, &state, &settings, &form, &errors, false);
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
+    }
+    state.store.save_settings(&values).await?;
+    state.reload_settings().await?;
+    tracing::info!(changed = values.len(), "settings saved");
+    Ok(Redirect::to("/admin/settings?saved=1").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn private_addresses_are_recognised() {
+        for url in [
+            "http://localhost:8080",
+            "http://127.0.0.1",
+            "https://192.168.1.20/x",
+            "http://10.0.0.5:80",
+            "http://[::1]:8080",
+            "http://[fd00::1]",
+            "http://booth.local",
+        ] {
+            assert!(super::is_private_address(url), "{url}");
+        }
+        for url in [
+            "https://booth.example.com",
+            "http://203.0.113.7:8080",
+            "https://[2001:db8::1]",
+        ] {
+            assert!(!super::is_private_address(url), "{url}");
+        }
+    }
+}

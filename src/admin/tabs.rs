@@ -1,0 +1,408 @@
+//! A model's tab: its 20 slot cards, saving one card, a card's reference image, and "Try it".
+
+use super::i18n::Strings;
+use super::layout::{Choice, Layout};
+use super::slot_edit::{self, SlotEdit};
+use super::{Ctx, assets::image_file, render};
+use crate::AppState;
+use crate::domain::{Kind, Provider, Slot, SlotUnavailable};
+use crate::error::{AppError, AppResult};
+use crate::extract::SlotPath;
+use crate::ingest::{self, JobStart};
+use crate::providers::{self, options::OptionInput};
+use askama::Template;
+use axum::Router;
+use axum::extract::{Multipart, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use std::collections::HashMap;
+use tokio::time::Instant;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/references/{provider}/{slot}", get(reference_image))
+        .route("/{provider}", get(provider_page))
+        .route("/{provider}/{slot}", post(save_slot_card))
+        .route("/{provider}/{slot}/try", post(try_slot))
+}
+
+#[derive(Template)]
+#[template(path = "provider.html")]
+pub struct ProviderPage {
+    pub layout: Layout,
+    pub provider_name: &'static str,
+    /// What the operator should know about how this tab works.
+    pub intro: Option<&'static str>,
+    pub cards: Vec<CardView>,
+}
+
+/// One card alone, for the page's script to swap in after a save.
+#[derive(Template)]
+#[template(path = "card.html")]
+pub struct CardPartial {
+    pub layout: Layout,
+    pub card: CardView,
+}
+
+pub struct CardView {
+    pub provider: &'static str,
+    pub number: u8,
+    pub name: String,
+    pub enabled: bool,
+    /// The processing-type dropdown.
+    pub kinds: Vec<Choice>,
+    pub prompt: String,
+    /// The instruction the model will get, for providers that wrap the prompt in a template.
+    pub instruction: Option<String>,
+    /// The provider's own options of the slot.
+    pub options: Vec<OptionField>,
+    pub reference_url: Option<String>,
+    pub upload_url: String,
+    /// Why the slot would refuse a photo now, if it would.
+    pub not_ready: Option<&'static str>,
+    pub errors: Vec<(&'static str, String)>,
+    pub saved: bool,
+}
+
+/// One provider option as a field of the card's form.
+pub struct OptionField {
+    /// The form field's name: `opt_` and the option's key.
+    pub name: String,
+    pub key: &'static str,
+    pub label: &'static str,
+    /// `text`, `lines`, `number` or `switch`.
+    pub input: &'static str,
+    pub value: String,
+    pub checked: bool,
+    pub placeholder: String,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+}
+
+impl CardView {
+    pub fn new(slot: &Slot, t: &Strings, base_url: &str) -> CardView {
+        let id = slot.id;
+        let hints = providers::card_hints(slot);
+        let options = providers::slot_options(id.provider)
+            .iter()
+            .map(|spec| {
+                let value = slot.options.get(spec.key);
+                let placeholder = hints
+                    .defaults
+                    .iter()
+                    .find(|(key, _)| *key == spec.key)
+                    .map(|(_, default)| default.clone());
+                let (input, min, max) = match spec.input {
+                    OptionInput::Name { .. } => ("text", None, None),
+                    OptionInput::KeyValueLines => ("lines", None, None),
+                    OptionInput::Number { min, max } => ("number", Some(min), Some(max)),
+                    OptionInput::Switch => ("switch", None, None),
+                };
+                OptionField {
+                    name: format!("opt_{}", spec.key),
+                    key: spec.key,
+                    label: t.option_label(spec.label),
+                    input,
+                    value: spec.input.display(value),
+                    checked: value.and_then(|v| v.as_bool()).unwrap_or(false),
+                    placeholder: placeholder.unwrap_or_else(|| {
+                        if input == "lines" {
+                            "key=value".into()
+                        } else {
+                            String::new()
+                        }
+                    }),
+                    min,
+                    max,
+                }
+            })
+            .collect();
+        CardView {
+            provider: id.provider.as_str(),
+            number: id.number,
+            name: slot.name.clone(),
+            enabled: slot.enabled,
+            kinds: Kind::ALL
+                .into_iter()
+                .map(|k| Choice {
+                    value: k.as_str().into(),
+                    label: t.kind(k).into(),
+                    selected: k == slot.kind,
+                })
+                .collect(),
+            prompt: slot.prompt.clone(),
+            instruction: hints.instruction,
+            options,
+            reference_url: slot
+                .reference
+                .as_ref()
+                .map(|name| format!("/admin/references/{}/{}?v={name}", id.provider, id.number)),
+            upload_url: format!("{base_url}{}", id.upload_path()),
+            not_ready: slot.check_ready().err().map(|reason| match reason {
+                SlotUnavailable::Disabled => t.not_ready_disabled,
+                SlotUnavailable::MissingReference => t.not_ready_reference,
+                SlotUnavailable::MissingPrompt => t.not_ready_prompt,
+            }),
+            errors: Vec::new(),
+            saved: false,
+        }
+    }
+
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+
+    /// Whether any provider option was refused, so its section opens.
+    pub fn options_have_errors(&self) -> bool {
+        self.options.iter().any(|o| self.error(o.key).is_some())
+    }
+
+    fn with_errors(mut self, errors: Vec<(&'static str, String)>) -> CardView {
+        self.errors = errors;
+        self
+    }
+}
+
+async fn provider_page(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+) -> AppResult<Response> {
+    let provider = Provider::parse(&provider).ok_or(AppError::NotFound)?;
+    let slots = state.store.slots(provider).await?;
+    let cards = slots
+        .iter()
+        .map(|s| CardView::new(s, ctx.t, &ctx.base_url))
+        .collect();
+    Ok(render(&tab_page(&ctx, provider, cards)))
+}
+
+fn tab_page(ctx: &Ctx, provider: Provider, cards: Vec<CardView>) -> ProviderPage {
+    ProviderPage {
+        layout: Layout::new(ctx, provider.as_str(), format!("/admin/{provider}")),
+        provider_name: provider.display_name(),
+        intro: (provider == Provider::Deepseek).then_some(ctx.t.deepseek_intro),
+        cards,
+    }
+}
+
+/// The fields of a slot card's form: its text fields by name, and the reference file.
+struct CardForm {
+    fields: HashMap<String, String>,
+    reference: Option<Vec<u8>>,
+}
+
+impl CardForm {
+    async fn read(mut multipart: Multipart) -> AppResult<CardForm> {
+        let broken =
+            |e: axum::extract::multipart::MultipartError| AppError::InvalidRequest(e.body_text());
+        let mut form = CardForm {
+            fields: HashMap::new(),
+            reference: None,
+        };
+        while let Some(field) = multipart.next_field().await.map_err(broken)? {
+            let name = field.name().unwrap_or_default().to_owned();
+            if name == "reference" {
+                let bytes = field.bytes().await.map_err(broken)?;
+                if bytes.len() > slot_edit::MAX_REFERENCE_BYTES {
+                    return Err(AppError::PayloadTooLarge {
+                        limit_mb: slot_edit::MAX_REFERENCE_BYTES / (1024 * 1024),
+                    });
+                }
+                form.reference = (!bytes.is_empty()).then(|| bytes.to_vec());
+            } else {
+                let text = field.text().await.map_err(broken)?;
+                form.fields.insert(name, text);
+            }
+        }
+        Ok(form)
+    }
+
+    fn text(&self, name: &str) -> String {
+        self.fields.get(name).cloned().unwrap_or_default()
+    }
+
+    /// A checkbox is sent only when ticked.
+    fn ticked(&self, name: &str) -> bool {
+        self.fields.contains_key(name)
+    }
+
+    /// The slot's options with this provider's fields of the card applied.
+    fn options(&self, slot: &Slot) -> serde_json::Map<String, serde_json::Value> {
+        let mut options = slot.options.clone();
+        for spec in providers::slot_options(slot.id.provider) {
+            let typed = self.fields.get(&format!("opt_{}", spec.key));
+            match spec.input.from_form(typed.map(String::as_str)) {
+                Some(value) => options.insert(spec.key.to_owned(), value),
+                None => options.remove(spec.key),
+            };
+        }
+        options
+    }
+
+    fn edit(&self, slot: &Slot) -> SlotEdit {
+        SlotEdit {
+            name: Some(self.text("name")),
+            enabled: Some(self.ticked("enabled")),
+            kind: Some(self.text("kind")),
+            prompt: Some(self.text("prompt")),
+            options: Some(serde_json::Value::Object(self.options(slot))),
+        }
+    }
+
+    /// The slot as typed, to show beside what was wrong with it.
+    fn draft(&self, slot: Slot) -> Slot {
+        Slot {
+            name: self.text("name"),
+            prompt: self.text("prompt"),
+            enabled: self.ticked("enabled"),
+            options: self.options(&slot),
+            ..slot
+        }
+    }
+}
+
+/// Saves one card. The page's script asks for the card alone (header `x-partial`); a plain
+/// form post gets the whole tab back.
+async fn save_slot_card(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    SlotPath(id): SlotPath,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> AppResult<Response> {
+    let form = CardForm::read(multipart).await?;
+    let slot = state.store.slot(id).await?;
+    let partial = headers.contains_key("x-partial");
+    let card = |slot: &Slot| CardView::new(slot, ctx.t, &ctx.base_url);
+    if !state
+        .admin
+        .csrf_matches(form.fields.get("csrf").map(String::as_str))
+    {
+        let refused = card(&slot).with_errors(vec![("form", ctx.t.err_form_expired.to_owned())]);
+        return Ok(card_response(&state, &ctx, refused, partial, StatusCode::FORBIDDEN).await);
+    }
+    let next = match form.edit(&slot).apply(&slot) {
+        Ok(next) => next,
+        Err(errors) => {
+            let errors = errors.iter().map(|e| (e.field, e.message(ctx.t))).collect();
+            let refused = card(&form.draft(slot)).with_errors(errors);
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(card_response(&state, &ctx, refused, partial, status).await);
+        }
+    };
+    state.store.save_slot(&next).await?;
+    let reference = save_reference(&state, &ctx, &form, id).await?;
+    let saved = state.store.slot(id).await?;
+    let view = match reference {
+        None => CardView {
+            saved: true,
+            ..card(&saved)
+        },
+        Some(message) => card(&saved).with_errors(vec![("reference", message)]),
+    };
+    if view.errors.is_empty() && !partial {
+        let tab = format!("/admin/{}#slot-{}", id.provider, id.number);
+        return Ok(Redirect::to(&tab).into_response());
+    }
+    let status = if view.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(card_response(&state, &ctx, view, partial, status).await)
+}
+
+/// Replaces or removes the card's reference image as its form asks; what was wrong with a new
+/// image, in the page's language.
+async fn save_reference(
+    state: &AppState,
+    ctx: &Ctx,
+    form: &CardForm,
+    id: crate::domain::SlotId,
+) -> AppResult<Option<String>> {
+    let result = if form.ticked("remove_reference") {
+        slot_edit::remove_reference(state, id).await
+    } else if let Some(bytes) = &form.reference {
+        slot_edit::store_reference(state, id, bytes.clone()).await
+    } else {
+        Ok(())
+    };
+    match result {
+        Ok(()) => Ok(None),
+        Err(AppError::UnsupportedMediaType) => Ok(Some(ctx.t.err_reference_type.to_owned())),
+        Err(AppError::UnreadableImage(_)) => Ok(Some(ctx.t.err_reference_unreadable.to_owned())),
+        Err(e @ AppError::PayloadTooLarge { .. }) => Ok(Some(e.to_string())),
+        Err(other) => Err(other),
+    }
+}
+
+/// The card alone, or the whole tab with this card in place of the stored one.
+async fn card_response(
+    state: &AppState,
+    ctx: &Ctx,
+    card: CardView,
+    partial: bool,
+    status: StatusCode,
+) -> Response {
+    let provider = Provider::parse(card.provider).unwrap_or(Provider::Turbotext);
+    if partial {
+        let layout = Layout::new(ctx, provider.as_str(), format!("/admin/{provider}"));
+        return (status, render(&CardPartial { layout, card })).into_response();
+    }
+    let slots = match state.store.slots(provider).await {
+        Ok(slots) => slots,
+        Err(e) => return AppError::from(e).into_response(),
+    };
+    let number = card.number;
+    let mut edited = Some(card);
+    let cards = slots
+        .iter()
+        .map(|s| match edited.take_if(|_| s.id.number == number) {
+            Some(card) => card,
+            None => CardView::new(s, ctx.t, &ctx.base_url),
+        })
+        .collect();
+    (status, render(&tab_page(ctx, provider, cards))).into_response()
+}
+
+/// "Try it": runs a photo from the admin's browser through the slot, as a test job.
+async fn try_slot(
+    State(state): State<AppState>,
+    SlotPath(slot): SlotPath,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let settings = state.settings();
+    let check_token = |token: &str| state.admin.require_csrf(Some(token));
+    let read = ingest::read_form(request, settings.max_upload_bytes(), "csrf", check_token);
+    let form = match read.await {
+        Ok(form) => form,
+        Err(e) => return e.into_response(),
+    };
+    let Some(photo) = form.photo else {
+        return AppError::InvalidRequest("no photo".into()).into_response();
+    };
+    let fields = serde_json::Map::from_iter([("name".to_owned(), "admin".into())]);
+    let start = JobStart {
+        slot,
+        is_test: true,
+        started,
+        deadline: started + settings.deadline(),
+        fields,
+    };
+    ingest::run_job(state, start, photo).await
+}
+
+async fn reference_image(
+    State(state): State<AppState>,
+    SlotPath(id): SlotPath,
+) -> AppResult<Response> {
+    let slot = state.store.slot(id).await?;
+    let name = slot.reference.ok_or(AppError::NotFound)?;
+    image_file(state.media.reference_path(&name)).await
+}

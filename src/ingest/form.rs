@@ -1,0 +1,151 @@
+//! The booth's multipart form, read as a stream under a size cap.
+
+use crate::error::AppError;
+use axum::extract::multipart::Field;
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::header;
+
+/// Form fields under which a photo is accepted, DSLR Remote Pro's own first.
+const PHOTO_FIELDS: [&str; 3] = ["fileToUpload", "file", "image"];
+const MAX_FIELDS: usize = 200;
+const MAX_TEXT_FIELD: usize = 64 * 1024;
+
+/// What a booth's form carried.
+#[derive(Default)]
+pub struct UploadForm {
+    pub photo: Option<Vec<u8>>,
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Reads a multipart form as a stream, refusing it once it passes `max_bytes`. Text fields are
+/// kept (bounded), except `secret_field` (the upload password, or an admin form's token): it is
+/// handed to `check_secret` as soon as it has arrived, before the rest of the body is read, and
+/// never stored. A form without it is checked with an empty secret once it has been read.
+pub async fn read_form(
+    request: Request,
+    max_bytes: usize,
+    secret_field: &str,
+    mut check_secret: impl FnMut(&str) -> Result<(), AppError>,
+) -> Result<UploadForm, AppError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let (mut multipart, mut body) = Body::open(request, max_bytes, declared).await?;
+    let mut form = UploadForm::default();
+    let mut secret_checked = false;
+    let mut count = 0usize;
+    while let Some(field) = multipart.next_field().await.map_err(broken)? {
+        count += 1;
+        if count > MAX_FIELDS {
+            return Err(AppError::InvalidRequest(format!(
+                "more than {MAX_FIELDS} form fields"
+            )));
+        }
+        let name = field.name().unwrap_or_default().to_owned();
+        let is_photo_field = PHOTO_FIELDS.contains(&name.as_str());
+        if field.file_name().is_some() || is_photo_field {
+            // The first photo field is kept; any other file is read past, not stored.
+            let keep = is_photo_field && form.photo.is_none();
+            let bytes = body.read_file(field, keep).await?;
+            if keep {
+                form.photo = Some(bytes);
+            }
+            continue;
+        }
+        let text = body.read_text(field, &name).await?;
+        if name == secret_field {
+            if !secret_checked {
+                secret_checked = true;
+                check_secret(&text)?;
+            }
+        } else if name.len() <= 256 {
+            form.fields.insert(name, text.into());
+        }
+    }
+    if !secret_checked {
+        check_secret("")?;
+    }
+    Ok(form)
+}
+
+fn broken(e: axum::extract::multipart::MultipartError) -> AppError {
+    AppError::InvalidRequest(format!("broken multipart body: {}", e.body_text()))
+}
+
+/// How much of a multipart body has been read, against its cap.
+struct Body {
+    max_bytes: usize,
+    declared: Option<usize>,
+    total: usize,
+}
+
+impl Body {
+    async fn open(
+        request: Request,
+        max_bytes: usize,
+        declared: Option<usize>,
+    ) -> Result<(Multipart, Body), AppError> {
+        if declared.is_some_and(|len| len > max_bytes) {
+            // Answered before the body is read: with `Expect: 100-continue` it is never sent.
+            return Err(too_large(max_bytes));
+        }
+        let multipart = Multipart::from_request(request, &()).await.map_err(|e| {
+            AppError::InvalidRequest(format!(
+                "expected a multipart/form-data upload: {}",
+                e.body_text()
+            ))
+        })?;
+        let body = Body {
+            max_bytes,
+            declared,
+            total: 0,
+        };
+        Ok((multipart, body))
+    }
+
+    /// Counts a chunk against the cap.
+    fn take(&mut self, chunk: &[u8]) -> Result<(), AppError> {
+        self.total += chunk.len();
+        if self.total > self.max_bytes {
+            return Err(too_large(self.max_bytes));
+        }
+        Ok(())
+    }
+
+    async fn read_file(&mut self, mut field: Field<'_>, keep: bool) -> Result<Vec<u8>, AppError> {
+        // Sized once from the declared length: no doubling of a 40 MB buffer while it grows.
+        let mut bytes = if keep {
+            Vec::with_capacity(self.declared.unwrap_or(0).min(self.max_bytes))
+        } else {
+            Vec::new()
+        };
+        while let Some(chunk) = field.chunk().await.map_err(broken)? {
+            self.take(&chunk)?;
+            if keep {
+                bytes.extend_from_slice(&chunk);
+            }
+        }
+        Ok(bytes)
+    }
+
+    async fn read_text(&mut self, mut field: Field<'_>, name: &str) -> Result<String, AppError> {
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(broken)? {
+            self.take(&chunk)?;
+            if bytes.len() + chunk.len() > MAX_TEXT_FIELD {
+                return Err(AppError::InvalidRequest(format!(
+                    "form field '{name}' is too long"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+fn too_large(max_bytes: usize) -> AppError {
+    AppError::PayloadTooLarge {
+        limit_mb: max_bytes / (1024 * 1024),
+    }
+}

@@ -1,0 +1,428 @@
+//! One job from its recorded original to the booth's answer: prepare the photo, call the
+//! slot's model, fit its answer to the upload, and record how it ended, all by the deadline.
+
+use crate::AppState;
+use crate::config::{Setting, Settings};
+use crate::domain::{ImageFormat, JobStatus, Slot, SlotId, SlotUnavailable};
+use crate::error::{AppError, InternalError};
+use crate::imaging::{self, ImagingError, PreparedInput};
+use crate::media::{Thumb, day_of};
+use crate::now_ms;
+use crate::providers::{self, ImageData, ImageModel, ModelOutput, ModelRequest, ProviderError};
+use crate::store::{NewJob, Outcome};
+use axum::body::Body;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::{Instant, timeout_at};
+use tracing::Instrument;
+
+/// Time kept back from the deadline to record a job's end before the answer must leave.
+const FINALISE_MARGIN: Duration = Duration::from_millis(150);
+
+/// A job about to be recorded.
+pub struct JobStart {
+    pub slot: SlotId,
+    pub is_test: bool,
+    pub started: Instant,
+    pub deadline: Instant,
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A recorded job: its original is on disk and its row says `processing`.
+struct Job {
+    id: String,
+    slot: SlotId,
+    /// What the upload's bytes are, if an image at all.
+    format: Option<ImageFormat>,
+    day: String,
+    original_path: String,
+    started: Instant,
+    deadline: Instant,
+}
+
+/// What a finished job answers.
+struct Success {
+    bytes: Vec<u8>,
+    format: ImageFormat,
+    model_ms: i64,
+    prompt_used: Option<String>,
+}
+
+/// Records the upload, then runs it through the slot's model, answering by the deadline.
+/// The booth's upload and the admin's "try it" both come through here.
+pub async fn run_job(state: AppState, start: JobStart, photo: Vec<u8>) -> Response {
+    let slot = match state.store.slot(start.slot).await {
+        Ok(slot) => slot,
+        Err(e) => return AppError::from(e).into_response(),
+    };
+    let job = match record(&state, &start, &slot, &photo).await {
+        Ok(job) => job,
+        Err(e) => return e.into_response(),
+    };
+    // The photo is safe on disk: a job waiting for the CPU pool holds no copy in memory.
+    drop(photo);
+    let span = tracing::info_span!("job", job = %job.id, provider = %slot.id.provider, slot = slot.id.number);
+    let job_id = job.id.clone();
+    let deadline = job.deadline;
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    // Its own task: a booth that hangs up does not cancel the job's bookkeeping.
+    tokio::spawn(
+        async move {
+            let _in_flight = state.metrics.job_started();
+            let result = match timeout_at(
+                job.deadline - FINALISE_MARGIN,
+                process(&state, &job, &slot),
+            )
+            .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(AppError::Timeout),
+            };
+            let response = finalise(&state, &job, result).await;
+            let _ = answer.send(response);
+        }
+        .instrument(span),
+    );
+    tokio::select! {
+        response = answered => response.unwrap_or_else(|_| AppError::Timeout.into_response_for_job(Some(&job_id))),
+        () = tokio::time::sleep_until(deadline) => AppError::Timeout.into_response_for_job(Some(&job_id)),
+    }
+}
+
+/// Writes the original and the job row, before any check that could refuse the photo.
+async fn record(
+    state: &AppState,
+    start: &JobStart,
+    slot: &Slot,
+    photo: &[u8],
+) -> Result<Job, AppError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let created_at = now_ms();
+    let day = day_of(created_at);
+    let format = ImageFormat::sniff(photo);
+    let ext = format.map_or("bin", ImageFormat::extension);
+    let original_path = state.media.save_original(&id, &day, ext, photo).await?;
+    let booth_name = start
+        .fields
+        .get("name")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    state
+        .store
+        .insert_job(&NewJob {
+            id: id.clone(),
+            created_at,
+            slot: slot.id,
+            kind: slot.kind,
+            is_test: start.is_test,
+            original_path: original_path.clone(),
+            booth_name,
+            fields: start.fields.clone(),
+            prompt: slot.prompt.clone(),
+        })
+        .await?;
+    Ok(Job {
+        id,
+        slot: slot.id,
+        format,
+        day,
+        original_path,
+        started: start.started,
+        deadline: start.deadline,
+    })
+}
+
+fn unavailable(reason: SlotUnavailable) -> AppError {
+    match reason {
+        SlotUnavailable::Disabled => AppError::SlotDisabled,
+        SlotUnavailable::MissingReference => {
+            AppError::SlotNotConfigured("this slot's type needs a reference image".into())
+        }
+        SlotUnavailable::MissingPrompt => {
+            AppError::SlotNotConfigured("this slot's type needs a prompt".into())
+        }
+    }
+}
+
+fn upload_error(e: ImagingError) -> AppError {
+    match e {
+        ImagingError::UnknownFormat => AppError::UnsupportedMediaType,
+        other => AppError::UnreadableImage(other.to_string()),
+    }
+}
+
+async fn process(state: &AppState, job: &Job, slot: &Slot) -> Result<Success, AppError> {
+    let settings = state.settings();
+    slot.check_ready().map_err(unavailable)?;
+    let model = providers::model_for(
+        slot.id.provider,
+        &settings,
+        state.demo,
+        &state.cpu,
+        &state.http,
+    )
+    .map_err(AppError::ProviderNotConfigured)?;
+    let format = job.format.ok_or(AppError::UnsupportedMediaType)?;
+    let prepared = prepare_photo(state, &settings, job).await?;
+    let upload_size = (prepared.width, prepared.height);
+    let request = model_request(state, &settings, job, slot, prepared, model.as_ref()).await?;
+    let model_started = Instant::now();
+    let output = call_model(state, slot, model.as_ref(), request).await?;
+    let model_ms = model_started.elapsed().as_millis() as i64;
+    tracing::info!(model_ms, "model answered");
+    let out_format = format.result_format();
+    let bytes = fit_answer(state, &settings, job, output.image, upload_size, out_format).await?;
+    Ok(Success {
+        bytes,
+        format: out_format,
+        model_ms,
+        prompt_used: output.prompt_used,
+    })
+}
+
+/// Decodes the stored original, turns it upright, scales it for the model and keeps its
+/// thumbnail. A photo that does not decode is the booth's fault (415/422).
+async fn prepare_photo(
+    state: &AppState,
+    settings: &Settings,
+    job: &Job,
+) -> Result<PreparedInput, AppError> {
+    let original = state
+        .media
+        .absolute(&job.original_path)
+        .ok_or_else(|| InternalError::Other("bad original path".into()))?;
+    let max_side = settings.integer(Setting::ProviderMaxSide) as u32;
+    let prepared = state
+        .cpu
+        .run(move || {
+            let photo = std::fs::read(&original).map_err(|e| {
+                ImagingError::Unreadable(format!("the stored original cannot be read: {e}"))
+            })?;
+            imaging::prepare_input(&photo, max_side)
+        })
+        .await
+        .map_err(upload_error)?;
+    state
+        .media
+        .save_thumb(&job.id, Thumb::Before, &prepared.thumbnail)
+        .await?;
+    Ok(prepared)
+}
+
+/// Everything the model gets: the prepared photo, the slot's reference, published by link
+/// for a model that fetches its inputs.
+async fn model_request(
+    state: &AppState,
+    settings: &Settings,
+    job: &Job,
+    slot: &Slot,
+    prepared: PreparedInput,
+    model: &dyn ImageModel,
+) -> Result<ModelRequest, AppError> {
+    let mut photo = ImageData {
+        bytes: Arc::new(prepared.model_input),
+        format: prepared.model_format,
+        url: None,
+    };
+    let mut reference = reference_image(state, slot).await?;
+    if model.needs_public_links() {
+        publish(state, settings, job, &mut photo, reference.as_mut()).await?;
+    }
+    Ok(ModelRequest {
+        kind: slot.kind,
+        prompt: slot.prompt.clone(),
+        options: slot.options.clone(),
+        photo,
+        reference,
+        upload_size: (prepared.width, prepared.height),
+        deadline: job.deadline - FINALISE_MARGIN,
+    })
+}
+
+/// The model's answer; a configuration error is kept for the Settings page.
+async fn call_model(
+    state: &AppState,
+    slot: &Slot,
+    model: &dyn ImageModel,
+    request: ModelRequest,
+) -> Result<ModelOutput, AppError> {
+    model.generate(request).await.map_err(|e| {
+        if let ProviderError::BadConfig(message) = &e {
+            state.record_provider_error(slot.id.provider, message.clone());
+        }
+        AppError::from(e)
+    })
+}
+
+/// Fits the model's answer to the upload and stores it with its thumbnail.
+async fn fit_answer(
+    state: &AppState,
+    settings: &Settings,
+    job: &Job,
+    image: Vec<u8>,
+    upload_size: (u32, u32),
+    format: ImageFormat,
+) -> Result<Vec<u8>, AppError> {
+    let max_side = settings.integer(Setting::MaxResultSide) as u32;
+    let finished = state
+        .cpu
+        .run(move || imaging::finish_result(&image, upload_size, max_side, format))
+        .await
+        .map_err(|e| ProviderError::Protocol(format!("the model's image cannot be used: {e}")))?;
+    let media = &state.media;
+    media
+        .save_result(&job.id, &job.day, format, &finished.bytes)
+        .await?;
+    media
+        .save_thumb(&job.id, Thumb::After, &finished.thumbnail)
+        .await?;
+    Ok(finished.bytes)
+}
+
+async fn reference_image(state: &AppState, slot: &Slot) -> Result<Option<ImageData>, AppError> {
+    let Some(name) = slot
+        .reference
+        .as_deref()
+        .filter(|_| slot.kind.needs_reference())
+    else {
+        return Ok(None);
+    };
+    let bytes = tokio::fs::read(state.media.reference_path(name)).await?;
+    let format = ImageFormat::sniff(&bytes).ok_or_else(|| {
+        AppError::SlotNotConfigured("the slot's reference image is damaged".into())
+    })?;
+    Ok(Some(ImageData {
+        bytes: Arc::new(bytes),
+        format,
+        url: None,
+    }))
+}
+
+/// How long a published input stays reachable after the deadline, for a provider still at work.
+const LINK_GRACE_SECS: i64 = 600;
+
+/// Copies the job's inputs (the reference as it is now) where signed public links serve them.
+async fn publish(
+    state: &AppState,
+    settings: &Settings,
+    job: &Job,
+    photo: &mut ImageData,
+    reference: Option<&mut ImageData>,
+) -> Result<(), AppError> {
+    let base = settings
+        .public_url()
+        .ok_or_else(|| AppError::ProviderNotConfigured("the public URL is not set".into()))?;
+    let expires = now_ms() / 1000 + settings.deadline().as_secs() as i64 + LINK_GRACE_SECS;
+    let inputs = [(photo, "input")]
+        .into_iter()
+        .chain(reference.map(|r| (r, "reference")));
+    for (image, role) in inputs {
+        let name = format!("{}-{role}.{}", job.id, image.format.extension());
+        let rel = state.media.save_input(&name, &image.bytes).await?;
+        image.url = Some(format!(
+            "{base}/media/{}",
+            crate::media::sign_link(&state.secret, &rel, expires)
+        ));
+    }
+    Ok(())
+}
+
+/// Records how the job ended and builds the booth's answer.
+async fn finalise(state: &AppState, job: &Job, result: Result<Success, AppError>) -> Response {
+    let latency_ms = job.started.elapsed().as_millis() as i64;
+    let outcome = match &result {
+        Ok(success) => success_outcome(job, success, latency_ms),
+        Err(e) => failure_outcome(state, job, e, latency_ms).await,
+    };
+    if let Err(e) = state.store.finish_job(&job.id, &outcome).await {
+        tracing::error!(error = %e, "could not record the job's end");
+    }
+    count(state, job, &outcome);
+    match result {
+        Ok(success) => {
+            tracing::info!(latency_ms, "job succeeded");
+            image_response(&job.id, success)
+        }
+        Err(e) => {
+            tracing::warn!(latency_ms, reason = e.reason(), message = %e, "job failed");
+            e.into_response_for_job(Some(&job.id))
+        }
+    }
+}
+
+fn success_outcome(job: &Job, success: &Success, latency_ms: i64) -> Outcome {
+    Outcome {
+        status: JobStatus::Succeeded,
+        reason: None,
+        message: None,
+        latency_ms,
+        model_ms: Some(success.model_ms),
+        original_path: job.original_path.clone(),
+        result_path: Some(format!(
+            "results/{}/{}.{}",
+            job.day,
+            job.id,
+            success.format.extension()
+        )),
+        prompt_used: success.prompt_used.clone(),
+    }
+}
+
+/// A failed job's original goes to the trash (or away, if the operator said so).
+async fn failure_outcome(state: &AppState, job: &Job, e: &AppError, latency_ms: i64) -> Outcome {
+    let keep = state.settings().switch(Setting::KeepFailedInTrash);
+    let original_path = match state.media.discard_original(&job.original_path, keep).await {
+        Ok(path) => path,
+        Err(io) => {
+            tracing::error!(error = %io, "could not move the original to the trash");
+            job.original_path.clone()
+        }
+    };
+    Outcome {
+        status: if matches!(e, AppError::Timeout) {
+            JobStatus::TimedOut
+        } else {
+            JobStatus::Failed
+        },
+        reason: Some(e.reason().to_owned()),
+        message: Some(e.public_message()),
+        latency_ms,
+        model_ms: None,
+        original_path,
+        result_path: None,
+        prompt_used: None,
+    }
+}
+
+fn count(state: &AppState, job: &Job, outcome: &Outcome) {
+    let metrics = &state.metrics;
+    metrics.job_ended(
+        job.slot.provider.as_str(),
+        job.slot.number,
+        outcome.status.as_str(),
+    );
+    metrics.latency.observe(job.started.elapsed());
+    if let Some(model_ms) = outcome.model_ms {
+        metrics
+            .model_latency
+            .observe(Duration::from_millis(model_ms as u64));
+    }
+}
+
+/// The processed photo as the booth's answer.
+fn image_response(job: &str, success: Success) -> Response {
+    let mut response = Response::new(Body::from(success.bytes));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(success.format.mime()),
+    );
+    headers.insert(
+        "x-boothgate-job",
+        HeaderValue::from_str(job).expect("uuid is a valid header"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,14 @@
+//! The one integration-test binary: the real server on port 0 with a throw-away data folder,
+//! providers faked over real HTTP, and a headless browser for the admin.
+
+mod common;
+mod samples;
+
+mod admin;
+mod browser;
+mod deepseek;
+mod faults;
+mod gemini;
+mod hardening;
+mod ingest;
+mod turbotext;
