@@ -223,7 +223,148 @@ fn check_pixels(width: u32, height: u32) -> Result<(), ImagingError> {
 fn decode(bytes: &[u8], min_side: u32) -> Result<(Pixels, Orientation), ImagingError> {
     match ImageFormat::sniff(bytes).ok_or(ImagingError::UnknownFormat)? {
         ImageFormat::Jpeg => decode_jpeg(bytes, min_side),
+        ImageFormat::Png => match decode_png_reduced(bytes, min_side)? {
+            Some(reduced) => Ok(reduced),
+            None => decode_other(bytes, ImageFormat::Png),
+        },
         format => decode_other(bytes, format),
+    }
+}
+
+/// Decodes a large PNG a row at a time, averaging each `factor`×`factor` block into one pixel,
+/// so that it never holds more than the reduced image and one row (a PNG's pixels are no
+/// cheaper to reach than that). `None` when a plain decode costs no more: the image is already
+/// small, or interlaced.
+fn decode_png_reduced(
+    bytes: &[u8],
+    min_side: u32,
+) -> Result<Option<(Pixels, Orientation)>, ImagingError> {
+    let mut decoder = png::Decoder::new(Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().map_err(unreadable)?;
+    let info = reader.info();
+    let (width, height) = (info.width, info.height);
+    check_pixels(width, height)?;
+    let factor = width.max(height) / min_side.max(1);
+    if factor < 2 || info.interlaced {
+        return Ok(None);
+    }
+    let orientation = info
+        .exif_metadata
+        .as_deref()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    let (color, _) = reader.output_color_type();
+    let mut reduction = BoxReduction::new(width, height, factor, color)?;
+    while let Some(row) = reader.next_row().map_err(unreadable)? {
+        reduction.add_row(row.data());
+    }
+    Ok(Some((reduction.finish()?, orientation)))
+}
+
+/// A box filter fed one row at a time: sums of each block, emitted as a reduced row once the
+/// block's rows are in.
+struct BoxReduction {
+    width: u32,
+    height: u32,
+    factor: u32,
+    /// Channels of a source pixel (gray, gray+alpha, RGB, RGBA).
+    channels: usize,
+    alpha: bool,
+    sums: Vec<u32>,
+    rows_in_band: u32,
+    rows_seen: u32,
+    out: Vec<u8>,
+}
+
+impl BoxReduction {
+    fn new(
+        width: u32,
+        height: u32,
+        factor: u32,
+        color: png::ColorType,
+    ) -> Result<BoxReduction, ImagingError> {
+        let (channels, alpha) = match color {
+            png::ColorType::Grayscale => (1, false),
+            png::ColorType::GrayscaleAlpha => (2, true),
+            png::ColorType::Rgb => (3, false),
+            png::ColorType::Rgba => (4, true),
+            png::ColorType::Indexed => return Err(unreadable("unexpanded palette")),
+        };
+        let out_channels = if alpha { 4 } else { 3 };
+        let (out_w, out_h) = (width.div_ceil(factor), height.div_ceil(factor));
+        Ok(BoxReduction {
+            width,
+            height,
+            factor,
+            channels,
+            alpha,
+            sums: vec![0; out_w as usize * out_channels],
+            rows_in_band: 0,
+            rows_seen: 0,
+            out: Vec::with_capacity(out_w as usize * out_h as usize * out_channels),
+        })
+    }
+
+    fn out_channels(&self) -> usize {
+        if self.alpha { 4 } else { 3 }
+    }
+
+    fn add_row(&mut self, row: &[u8]) {
+        let (channels, out_channels) = (self.channels, self.out_channels());
+        for (x, px) in row
+            .chunks_exact(channels)
+            .take(self.width as usize)
+            .enumerate()
+        {
+            let cell = (x / self.factor as usize) * out_channels;
+            let [r, g, b, a] = match channels {
+                1 => [px[0], px[0], px[0], 255],
+                2 => [px[0], px[0], px[0], px[1]],
+                3 => [px[0], px[1], px[2], 255],
+                _ => [px[0], px[1], px[2], px[3]],
+            };
+            for (sum, value) in self.sums[cell..cell + out_channels]
+                .iter_mut()
+                .zip([r, g, b, a])
+            {
+                *sum += u32::from(value);
+            }
+        }
+        self.rows_in_band += 1;
+        self.rows_seen += 1;
+        if self.rows_in_band == self.factor || self.rows_seen == self.height {
+            self.emit_band();
+        }
+    }
+
+    fn emit_band(&mut self) {
+        let out_channels = self.out_channels();
+        let factor = self.factor;
+        for (cell, sums) in self.sums.chunks_exact_mut(out_channels).enumerate() {
+            let columns = (self.width - cell as u32 * factor).min(factor);
+            let count = columns * self.rows_in_band;
+            self.out
+                .extend(sums.iter().map(|sum| ((sum + count / 2) / count) as u8));
+            sums.fill(0);
+        }
+        self.rows_in_band = 0;
+    }
+
+    fn finish(self) -> Result<Pixels, ImagingError> {
+        let (width, height) = (
+            self.width.div_ceil(self.factor),
+            self.height.div_ceil(self.factor),
+        );
+        if self.rows_seen != self.height {
+            return Err(unreadable("the PNG ends before its last row"));
+        }
+        Ok(Pixels {
+            width,
+            height,
+            alpha: self.alpha,
+            data: self.out,
+        })
     }
 }
 
@@ -503,6 +644,41 @@ mod tests {
         assert_eq!(ImageFormat::sniff(&result.bytes), Some(ImageFormat::Png));
         let image = image::load_from_memory(&result.bytes).unwrap();
         assert_eq!((image.width(), image.height()), (2048, 1365));
+    }
+
+    fn png(width: u32, height: u32, color: image::ExtendedColorType, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        image::ImageEncoder::write_image(
+            image::codecs::png::PngEncoder::new(&mut out),
+            data,
+            width,
+            height,
+            color,
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_large_png_is_reduced_row_by_row_to_the_block_averages() {
+        // 9×4 RGB: left third red, the rest blue; reduced by 3 → 3×2 (last row band of 1).
+        let data: Vec<u8> = (0..4)
+            .flat_map(|_| (0..9).flat_map(|x| if x < 3 { [240, 0, 0] } else { [0, 0, 240] }))
+            .collect();
+        let bytes = png(9, 4, image::ExtendedColorType::Rgb8, &data);
+        let (pixels, _) = decode_png_reduced(&bytes, 3).unwrap().expect("reduced");
+        assert_eq!((pixels.width, pixels.height), (3, 2));
+        assert_eq!(&pixels.data[..9], &[240, 0, 0, 0, 0, 240, 0, 0, 240]);
+        let gray_alpha = png(4, 4, image::ExtendedColorType::La8, &[100, 50].repeat(16));
+        let (pixels, _) = decode_png_reduced(&gray_alpha, 2)
+            .unwrap()
+            .expect("reduced");
+        assert!(pixels.alpha);
+        assert_eq!(&pixels.data[..4], &[100, 100, 100, 50]);
+        assert!(
+            decode_png_reduced(&bytes, 9).unwrap().is_none(),
+            "small enough to decode whole"
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@ use crate::config::Config;
 use crate::error::{AppError, InternalError};
 use crate::store::Store;
 use crate::throttle::{peer_ip, too_many};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use axum::extract::{Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
@@ -14,7 +14,7 @@ use axum::response::Response;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
@@ -28,6 +28,64 @@ const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
 const CONCURRENT_HASHES: usize = 2;
 /// How long a check may wait for a place before the server says it is busy.
 const HASH_WAIT: Duration = Duration::from_secs(2);
+
+/// Argon2 runs on a few threads of its own: at most that many checks hold their memory at
+/// once, and each thread's allocator keeps reusing the same blocks instead of every blocking
+/// thread of the runtime keeping a copy.
+struct Hashers {
+    places: Semaphore,
+    work: std::sync::mpsc::Sender<HashJob>,
+}
+
+struct HashJob {
+    hash: String,
+    password: String,
+    answer: tokio::sync::oneshot::Sender<bool>,
+}
+
+impl Hashers {
+    fn start() -> Hashers {
+        let (work, jobs) = std::sync::mpsc::channel::<HashJob>();
+        let jobs = Arc::new(Mutex::new(jobs));
+        for n in 0..CONCURRENT_HASHES {
+            let jobs = Arc::clone(&jobs);
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || {
+                    // Allocated once and reused: the allocator never sees argon2's memory churn.
+                    let mut memory = Vec::new();
+                    loop {
+                        let Ok(job) = jobs.lock().expect("hash queue").recv() else {
+                            return;
+                        };
+                        let ok = verify_hash_in(&mut memory, &job.hash, &job.password);
+                        let _ = job.answer.send(ok);
+                    }
+                })
+                .expect("a thread for password checks");
+        }
+        Hashers {
+            places: Semaphore::new(CONCURRENT_HASHES),
+            work,
+        }
+    }
+
+    /// Whether `password` matches `hash`; `None` when no place freed up in time.
+    async fn verify(&self, hash: &str, password: &str) -> Option<bool> {
+        let _place = tokio::time::timeout(HASH_WAIT, self.places.acquire())
+            .await
+            .ok()?
+            .ok()?;
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job = HashJob {
+            hash: hash.to_owned(),
+            password: password.to_owned(),
+            answer,
+        };
+        self.work.send(job).ok()?;
+        Some(answered.await.unwrap_or(false))
+    }
+}
 
 /// How a credential check ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +113,7 @@ pub struct AdminAuth {
     password: Password,
     key: [u8; 32],
     proven: Mutex<Vec<[u8; 32]>>,
-    hashing: Semaphore,
+    hashers: Hashers,
 }
 
 impl AdminAuth {
@@ -86,7 +144,7 @@ impl AdminAuth {
             password,
             key: *key,
             proven: Mutex::new(Vec::new()),
-            hashing: Semaphore::new(CONCURRENT_HASHES),
+            hashers: Hashers::start(),
         })
     }
 
@@ -110,14 +168,9 @@ impl AdminAuth {
             }
             Password::Hashed(_) if self.remembered(&given) => true,
             Password::Hashed(hash) => {
-                let Ok(Ok(_place)) = tokio::time::timeout(HASH_WAIT, self.hashing.acquire()).await
-                else {
+                let Some(ok) = self.hashers.verify(hash, password).await else {
                     return Verdict::Busy;
                 };
-                let (hash, password) = (hash.clone(), password.to_owned());
-                let ok = tokio::task::spawn_blocking(move || verify_hash(&hash, &password))
-                    .await
-                    .unwrap_or(false);
                 if ok && user_ok {
                     self.remember(given);
                 }
@@ -187,9 +240,38 @@ fn hash_password(plain: &str) -> Result<String, InternalError> {
         .map_err(|e| InternalError::Other(e.to_string()))
 }
 
-fn verify_hash(hash: &str, plain: &str) -> bool {
-    PasswordHash::new(hash)
-        .is_ok_and(|parsed| argon2().verify_password(plain.as_bytes(), &parsed).is_ok())
+/// Checks a password against a PHC-format argon2 hash, with `memory` as argon2's working
+/// memory. A hash asking for more memory than this server's own parameters is refused.
+fn verify_hash_in(memory: &mut Vec<Block>, hash: &str, plain: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    if params.m_cost() > ARGON2_MEMORY_KIB {
+        return false;
+    }
+    let version = parsed
+        .version
+        .and_then(|v| Version::try_from(v).ok())
+        .unwrap_or_default();
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    memory.resize(params.block_count(), Block::default());
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(plain.as_bytes(), salt, &mut out, memory.as_mut_slice())
+        .is_ok()
+        && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
 }
 
 fn basic_credentials(request: &Request) -> Option<(String, String)> {
@@ -278,8 +360,15 @@ mod tests {
     #[test]
     fn argon2_hash_verifies_only_its_password() {
         let hash = hash_password("correct horse").unwrap();
-        assert!(hash.starts_with("$argon2"));
-        assert!(verify_hash(&hash, "correct horse"));
-        assert!(!verify_hash(&hash, "wrong"));
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        let mut memory = Vec::new();
+        assert!(verify_hash_in(&mut memory, &hash, "correct horse"));
+        assert!(!verify_hash_in(&mut memory, &hash, "wrong"));
+        assert_eq!(memory.len(), 19 * 1024, "one reusable block of 19 MiB");
+        let greedy = hash.replace("m=19456", "m=1048576");
+        assert!(
+            !verify_hash_in(&mut memory, &greedy, "correct horse"),
+            "a hash asking for 1 GiB is refused"
+        );
     }
 }

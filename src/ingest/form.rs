@@ -34,6 +34,9 @@ pub async fn read_form(
     let (mut multipart, mut body) = Body::open(request, max_bytes, declared).await?;
     let mut form = UploadForm::default();
     let mut secret_checked = false;
+    // Once the secret is refused, the rest of the body is read past (so the client gets the
+    // answer) but nothing of it is kept.
+    let mut refused = None;
     let mut count = 0usize;
     while let Some(field) = multipart.next_field().await.map_err(broken)? {
         count += 1;
@@ -44,6 +47,10 @@ pub async fn read_form(
         }
         let name = field.name().unwrap_or_default().to_owned();
         let is_photo_field = PHOTO_FIELDS.contains(&name.as_str());
+        if refused.is_some() {
+            body.read_file(field, false).await?;
+            continue;
+        }
         if field.file_name().is_some() || is_photo_field {
             // The first photo field is kept; any other file is read past, not stored.
             let keep = is_photo_field && form.photo.is_none();
@@ -57,11 +64,14 @@ pub async fn read_form(
         if name == secret_field {
             if !secret_checked {
                 secret_checked = true;
-                check_secret(&text)?;
+                refused = check_secret(&text).err();
             }
         } else if name.len() <= 256 {
             form.fields.insert(name, text.into());
         }
+    }
+    if let Some(error) = refused {
+        return Err(error);
     }
     if !secret_checked {
         check_secret("")?;

@@ -306,11 +306,14 @@ impl Default for Http {
     }
 }
 
-/// Follows a redirect on the same host; one to another host is an error naming it.
+/// Follows a redirect on the same host and port; one elsewhere is an error naming where.
 fn same_host_only(attempt: reqwest::redirect::Attempt) -> reqwest::redirect::Action {
-    let from = attempt.previous().first().and_then(|u| u.host_str());
-    let to = attempt.url().host_str().unwrap_or_default().to_owned();
-    if from != Some(to.as_str()) {
+    let host = |url: &reqwest::Url| {
+        let port = url.port_or_known_default().unwrap_or_default();
+        format!("{}:{port}", url.host_str().unwrap_or_default())
+    };
+    let to = host(attempt.url());
+    if attempt.previous().first().map(host).as_ref() != Some(&to) {
         return attempt.error(format!(
             "the API redirected to another host ({to}); the key is not sent there"
         ));

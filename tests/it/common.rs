@@ -37,6 +37,8 @@ pub struct Options {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// A shorter slow-loris guard than the default.
     pub header_timeout: Option<std::time::Duration>,
+    /// Another cap on open connections than the default.
+    pub max_connections: Option<usize>,
 }
 
 impl Options {
@@ -94,6 +96,9 @@ pub async fn spawn_app_in(dir: TempDir, options: Options) -> TestApp {
     config.tls = options.tls.clone();
     if let Some(timeout) = options.header_timeout {
         config.header_timeout = timeout;
+    }
+    if let Some(cap) = options.max_connections {
+        config.max_connections = cap;
     }
     if !options.generated_passwords {
         config.admin_password = Some(ADMIN_PASSWORD.into());
@@ -491,4 +496,133 @@ pub fn decompression_bomb() -> Vec<u8> {
         &chunk(b"IEND", &[]),
     ]
     .concat()
+}
+
+/// The real binary, on its own data folder and port, in demo mode with slot nanobanana/3 set
+/// up for photos.
+pub struct Server {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    /// The admin password: fixed, or the one the first start generated and printed.
+    pub admin_password: String,
+}
+
+/// Never leaves a server running behind a failed test.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Default)]
+pub struct ServerOptions {
+    pub demo_delay_ms: u32,
+    /// Leave the admin password to the first start (stored as an argon2 hash).
+    pub generated_admin_password: bool,
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl Server {
+    pub async fn start(data: &std::path::Path, demo_delay_ms: u32) -> Server {
+        let options = ServerOptions {
+            demo_delay_ms,
+            ..Default::default()
+        };
+        Server::start_with(data, options).await
+    }
+
+    // The child is waited for by `Drop`, which clippy cannot see.
+    #[allow(clippy::zombie_processes)]
+    pub async fn start_with(data: &std::path::Path, options: ServerOptions) -> Server {
+        use std::process::{Command, Stdio};
+        boothgate::install_crypto_provider();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_boothgate"));
+        command
+            .env("BOOTHGATE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("BOOTHGATE_DATA_DIR", data)
+            .env("BOOTHGATE_DEMO", "1")
+            .env("BOOTHGATE_DEMO_DELAY_MS", options.demo_delay_ms.to_string())
+            .env("BOOTHGATE_UPLOAD_PASSWORD", UPLOAD_PASSWORD)
+            .env("RUST_LOG", "warn")
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if !options.generated_admin_password {
+            command.env("BOOTHGATE_ADMIN_PASSWORD", ADMIN_PASSWORD);
+        }
+        let mut child = command.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        // The first start prints the generated password once; the rest of stdout is read to
+        // its end, so the server never writes into a closed pipe.
+        let (found, printed) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in
+                std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok)
+            {
+                if let Some(password) = line.strip_prefix("First start: generated admin password: ")
+                {
+                    let _ = found.send(password.to_owned());
+                }
+            }
+        });
+        // Killed by `Drop` from here on, whatever fails below.
+        let mut server = Server {
+            child,
+            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            admin_password: ADMIN_PASSWORD.to_owned(),
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if client
+                .get(server.url("/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                if options.generated_admin_password {
+                    server.admin_password = printed.recv().expect("a generated admin password");
+                }
+                let slot = client
+                    .put(server.url("/admin/api/slots/nanobanana/3"))
+                    .basic_auth(ADMIN_USER, Some(&server.admin_password))
+                    .json(&serde_json::json!({"kind": "prompt", "prompt": "vintage"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(slot.status(), 200);
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the server did not start");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// The server process's resident memory now, and its peak so far, in MB.
+    pub fn memory_mb(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let field = |name: &str| {
+            let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+            let kb: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+            kb / 1024.0
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
 }

@@ -5,7 +5,6 @@ use boothgate::config::Setting;
 use reqwest::Method;
 use serde_json::json;
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -431,71 +430,6 @@ async fn forty_concurrent_camera_photos_all_get_an_answer() {
     }
     let statuses = booths.join_all().await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-}
-
-/// The real binary, on its own data folder and port.
-struct Server {
-    child: Child,
-    addr: std::net::SocketAddr,
-}
-
-/// Never leaves a server running behind a failed test.
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    // The child is waited for by `Drop`, which clippy cannot see.
-    #[allow(clippy::zombie_processes)]
-    async fn start(data: &std::path::Path, delay_ms: u32) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_boothgate"))
-            .env("BOOTHGATE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("BOOTHGATE_DATA_DIR", data)
-            .env("BOOTHGATE_DEMO", "1")
-            .env("BOOTHGATE_DEMO_DELAY_MS", delay_ms.to_string())
-            .env("BOOTHGATE_UPLOAD_PASSWORD", UPLOAD_PASSWORD)
-            .env("BOOTHGATE_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        for _ in 0..100 {
-            if reqwest::get(format!("http://{addr}/healthz"))
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                let server = Server { child, addr };
-                let slot = reqwest::Client::new()
-                    .put(format!("http://{addr}/admin/api/slots/nanobanana/3"))
-                    .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
-                    .json(&json!({"kind": "prompt", "prompt": "vintage"}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(slot.status(), 200);
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the server did not start");
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
 }
 
 #[tokio::test]

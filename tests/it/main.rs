@@ -5,6 +5,7 @@ mod common;
 mod samples;
 
 mod admin;
+mod availability;
 mod browser;
 mod deepseek;
 mod faults;
