@@ -284,13 +284,54 @@ pub const SETTINGS: &[SettingDef] = &[
     def(S::GeminiModel, "gemini_model", "BOOTHGATE_GEMINI_MODEL", "gemini-3.1-flash-image", K::Text, G::Gemini),
     def(S::DeepseekApiKey, "deepseek_api_key", "BOOTHGATE_DEEPSEEK_API_KEY", "", K::Secret, G::Deepseek),
     def(S::DeepseekBaseUrl, "deepseek_base_url", "BOOTHGATE_DEEPSEEK_BASE_URL", "https://api.deepseek.com", K::Url, G::Deepseek),
-    def(S::DeepseekModel, "deepseek_model", "BOOTHGATE_DEEPSEEK_MODEL", "deepseek-chat", K::Text, G::Deepseek),
+    def(S::DeepseekModel, "deepseek_model", "BOOTHGATE_DEEPSEEK_MODEL", "deepseek-flash", K::Text, G::Deepseek),
     def(S::DeepseekSendPhoto, "deepseek_send_photo", "BOOTHGATE_DEEPSEEK_SEND_PHOTO", "1", K::Switch, G::Deepseek),
     def(S::DeepseekShareSecs, "deepseek_share_secs", "BOOTHGATE_DEEPSEEK_SHARE_SECS", "10", K::Integer { min: 1, max: 120 }, G::Deepseek),
     def(S::ImagesApiKey, "images_api_key", "BOOTHGATE_IMAGES_API_KEY", "", K::Secret, G::Images),
     def(S::ImagesBaseUrl, "images_base_url", "BOOTHGATE_IMAGES_BASE_URL", "https://api.openai.com/v1", K::Url, G::Images),
-    def(S::ImagesModel, "images_model", "BOOTHGATE_IMAGES_MODEL", "gpt-image-1", K::Text, G::Images),
+    def(S::ImagesModel, "images_model", "BOOTHGATE_IMAGES_MODEL", "gpt-image-2", K::Text, G::Images),
 ];
+
+/// What differs between the models of one family, known by how their IDs begin. With the
+/// defaults above, the one place that names model IDs: everything else asks the providers' own
+/// model lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelFamily {
+    pub prefix: &'static str,
+    /// Gemini: takes `imageConfig.imageSize` (1K, 2K, 4K).
+    pub image_size: bool,
+    /// Images endpoint: any size whose sides are multiples of 16, up to 3840×2160; otherwise
+    /// only 1024×1024, 1536×1024 and 1024×1536.
+    pub free_size: bool,
+    /// Images endpoint: takes `input_fidelity`, which keeps faces on edits.
+    pub input_fidelity: bool,
+}
+
+/// Checked in order; the first family whose prefix a model ID starts with applies.
+#[rustfmt::skip]
+pub const MODEL_FAMILIES: &[ModelFamily] = &[
+    ModelFamily { prefix: "gemini-2.", image_size: false, free_size: false, input_fidelity: false },
+    ModelFamily { prefix: "gpt-image-2", image_size: false, free_size: true, input_fidelity: false },
+    ModelFamily { prefix: "gpt-image-1-mini", image_size: false, free_size: false, input_fidelity: false },
+    ModelFamily { prefix: "gpt-image-1", image_size: false, free_size: false, input_fidelity: true },
+];
+
+/// A model not of a known family: Gemini's current models take an image size; an unknown
+/// images model gets the three sizes every GPT-image model takes, and nothing more.
+const OTHER_MODELS: ModelFamily = ModelFamily {
+    prefix: "",
+    image_size: true,
+    free_size: false,
+    input_fidelity: false,
+};
+
+pub fn model_family(model: &str) -> ModelFamily {
+    MODEL_FAMILIES
+        .iter()
+        .copied()
+        .find(|f| model.starts_with(f.prefix))
+        .unwrap_or(OTHER_MODELS)
+}
 
 impl Setting {
     pub fn def(self) -> &'static SettingDef {
@@ -397,6 +438,16 @@ mod tests {
         assert!(!s.is_from_env(Setting::RetentionDays));
         assert_eq!(s.integer(Setting::MaxResultSide), 2048);
         assert_eq!(s.get(Setting::GeminiModel), "gemini-3.1-flash-image");
+    }
+
+    #[test]
+    fn model_families_by_prefix() {
+        assert!(!model_family("gemini-2.5-flash-image").image_size);
+        assert!(model_family("gemini-3-pro-image").image_size);
+        assert!(model_family("gpt-image-2").free_size);
+        assert!(model_family("gpt-image-1.5").input_fidelity);
+        assert!(!model_family("gpt-image-1-mini").input_fidelity);
+        assert!(!model_family("flux-kontext").input_fidelity);
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct AppState {
     pub upload_throttle: Arc<throttle::Throttle>,
     /// Shared by every provider, so connections are reused.
     pub http: providers::Http,
+    /// The models each provider offers, kept fresh in the background.
+    pub catalog: Arc<providers::catalog::Catalog>,
     pub admin: Arc<AdminAuth>,
     /// Per-install random key: signs CSRF tokens.
     pub secret: Arc<[u8; 32]>,
@@ -88,6 +90,7 @@ impl AppState {
         *self.settings.write().expect("settings lock") = fresh;
         // New keys or models deserve a fresh start.
         self.provider_errors.lock().expect("errors lock").clear();
+        self.catalog.refresh_soon();
         Ok(())
     }
 }
@@ -131,6 +134,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         admin_throttle: Arc::default(),
         upload_throttle: Arc::default(),
         http: providers::Http::new(),
+        catalog: Arc::default(),
         admin: Arc::new(admin),
         secret: Arc::new(secret),
         settings: Arc::new(RwLock::new(Arc::new(Settings::resolve(
@@ -203,8 +207,10 @@ pub async fn serve(
         drain: app.state.settings().deadline() + std::time::Duration::from_secs(5),
     };
     let cleanup = tokio::spawn(retention::run_forever(app.state.clone()));
+    let lists = tokio::spawn(providers::catalog::run_forever(app.state.clone()));
     serve::run(listener, app.router, app.tls, limits, shutdown).await;
     cleanup.abort();
+    lists.abort();
     app.state.store.close().await;
     Ok(())
 }

@@ -4,9 +4,11 @@ use super::slot_edit::{self, SlotEdit};
 use super::{Ctx, stats};
 use crate::AppState;
 use crate::config::Setting;
+use crate::config::Settings;
 use crate::domain::{Provider, Slot};
 use crate::error::{AppError, AppResult};
 use crate::extract::SlotPath;
+use crate::providers::{self, catalog::Listing};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,6 +19,7 @@ use serde_json::{Value, json};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/stats", get(stats))
+        .route("/api/providers", get(providers))
         .route("/api/slots/{provider}/{slot}", get(get_slot).put(put_slot))
         .route(
             "/api/slots/{provider}/{slot}/reference",
@@ -99,4 +102,59 @@ async fn stats(State(state): State<AppState>) -> AppResult<Json<Value>> {
         "deadline_secs": settings.integer(Setting::DeadlineSecs),
         "providers": providers,
     })))
+}
+
+/// What a model list says of one configured model, as the providers JSON shows it.
+fn model_json(
+    state: &AppState,
+    settings: &Settings,
+    listing: Listing,
+) -> serde_json::Map<String, Value> {
+    let check = state.catalog.check(listing, settings);
+    let list = state.catalog.list(listing);
+    serde_json::Map::from_iter([
+        ("model".to_owned(), json!(check.model)),
+        ("model_listed".to_owned(), json!(check.listed)),
+        (
+            "shutdown_date".to_owned(),
+            json!(check.shutdown_date.map(|d| d.to_string())),
+        ),
+        (
+            "models".to_owned(),
+            json!(list.models.iter().map(|m| &m.id).collect::<Vec<_>>()),
+        ),
+        ("list_error".to_owned(), json!(list.error)),
+        (
+            "checked_at".to_owned(),
+            json!(list.checked_at.map(super::iso_time)),
+        ),
+    ])
+}
+
+/// The providers' model lists, what they say of the configured models, and last errors.
+async fn providers(State(state): State<AppState>) -> Json<Value> {
+    let settings = state.settings();
+    let mut all = serde_json::Map::new();
+    for provider in Provider::ALL {
+        let configured =
+            providers::model_for(provider, &settings, false, &state.cpu, &state.http).is_ok();
+        let mut entry = serde_json::Map::from_iter([
+            ("configured".to_owned(), json!(configured)),
+            (
+                "last_error".to_owned(),
+                json!(state.last_provider_error(provider)),
+            ),
+        ]);
+        match provider {
+            Provider::Nanobanana => entry.extend(model_json(&state, &settings, Listing::Gemini)),
+            Provider::Deepseek => {
+                entry.extend(model_json(&state, &settings, Listing::Deepseek));
+                let images = model_json(&state, &settings, Listing::Images);
+                entry.extend(images.into_iter().map(|(k, v)| (format!("images_{k}"), v)));
+            }
+            Provider::Turbotext => {}
+        }
+        all.insert(provider.as_str().to_owned(), Value::Object(entry));
+    }
+    Json(Value::Object(all))
 }

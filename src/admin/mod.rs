@@ -6,6 +6,7 @@ pub mod auth;
 pub mod i18n;
 mod jobs;
 mod layout;
+mod models;
 mod settings;
 mod slot_edit;
 mod stats;
@@ -117,6 +118,17 @@ impl FromRequestParts<AppState> for Ctx {
             base_url,
         })
     }
+}
+
+/// A stored time (ms) as ISO 8601 in UTC, as the JSON API gives times.
+pub(crate) fn iso_time(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
 pub(crate) fn render(template: &impl askama::Template) -> Response {

@@ -3,12 +3,14 @@
 
 use super::i18n::Strings;
 use super::layout::Layout;
+use super::models::{self, ModelBanner};
 use super::{Ctx, render};
 use crate::AppState;
 use crate::config::{Group, SETTINGS, Setting, Settings, ValueError, ValueKind, mask_secret};
 use crate::domain::Provider;
 use crate::error::{AppError, AppResult};
 use crate::extract::TokenForm;
+use crate::providers::catalog::Listing;
 use crate::providers::checks::{self, Stage};
 use askama::Template;
 use axum::Router;
@@ -27,6 +29,7 @@ pub fn routes() -> Router<AppState> {
             post(discover_turbotext_methods),
         )
         .route("/settings/test/{stage}", post(test_connection))
+        .route("/settings/model", post(choose_model))
 }
 
 pub struct SettingsSection {
@@ -63,6 +66,8 @@ pub struct SettingField {
 #[template(path = "settings.html")]
 pub struct SettingsPage {
     pub layout: Layout,
+    /// Warnings about the configured models, above the form.
+    pub banners: Vec<ModelBanner>,
     pub sections: Vec<SettingsSection>,
     pub saved: bool,
 }
@@ -93,7 +98,7 @@ async fn current_settings_page(ctx: &Ctx, state: &AppState, saved: bool) -> Sett
         &HashMap::new(),
         saved,
     );
-    offer_gemini_models(state, &settings, &mut page).await;
+    offer_listed_models(state, &mut page);
     let retention = match crate::retention::preview(state).await {
         Some((files, bytes)) => ctx
             .t
@@ -108,27 +113,71 @@ async fn current_settings_page(ctx: &Ctx, state: &AppState, saved: bool) -> Sett
     page
 }
 
-/// With a key set, the model field suggests the image models Gemini offers that key.
-async fn offer_gemini_models(state: &AppState, settings: &Settings, page: &mut SettingsPage) {
-    let Some(models) = checks::gemini_image_models(&state.http, settings).await else {
-        return;
-    };
-    let name = Setting::GeminiModel.def().name;
-    let Some(section) = page
-        .sections
-        .iter_mut()
-        .find(|s| s.fields.iter().any(|f| f.name == name))
-    else {
-        return;
-    };
-    match models {
-        Ok(models) => {
-            if let Some(field) = section.fields.iter_mut().find(|f| f.name == name) {
-                field.suggestions = models;
-            }
+/// Each model field suggests the models its provider lists; each list's trouble (it could not
+/// be fetched) is shown in its section.
+fn offer_listed_models(state: &AppState, page: &mut SettingsPage) {
+    for listing in Listing::ALL {
+        let list = state.catalog.list(listing);
+        let name = listing.model_setting().def().name;
+        let Some(section) = page
+            .sections
+            .iter_mut()
+            .find(|s| s.fields.iter().any(|f| f.name == name))
+        else {
+            continue;
+        };
+        if let Some(e) = list.error {
+            section.last_error = section.last_error.take().or(Some(e));
         }
-        Err(e) => section.last_error = section.last_error.take().or(Some(e)),
+        if let Some(field) = section.fields.iter_mut().find(|f| f.name == name) {
+            field.suggestions = list.models.into_iter().map(|m| m.id).collect();
+        }
     }
+}
+
+struct ModelChoice {
+    setting: String,
+    value: String,
+    next: Option<String>,
+}
+
+/// A model chosen from a warning's list: saved at once, and back to the page it was chosen on.
+async fn choose_model(
+    State(state): State<AppState>,
+    TokenForm(form): TokenForm,
+) -> AppResult<Response> {
+    let choice = ModelChoice {
+        setting: form.get("setting").cloned().unwrap_or_default(),
+        value: form.get("value").cloned().unwrap_or_default(),
+        next: form.get("next").cloned(),
+    };
+    let listing = Listing::ALL
+        .into_iter()
+        .find(|l| l.model_setting().def().name == choice.setting)
+        .ok_or_else(|| AppError::validation("setting", "not a model setting"))?;
+    let setting = listing.model_setting();
+    if state.settings().is_from_env(setting) {
+        return Err(AppError::Forbidden(format!(
+            "{} is set by {}",
+            choice.setting,
+            setting.def().env
+        )));
+    }
+    let value = ValueKind::Text
+        .normalize(&choice.value)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| AppError::validation("value", "a model name"))?;
+    state
+        .store
+        .save_settings(&[(setting.def().name, value)])
+        .await?;
+    state.reload_settings().await?;
+    let next = choice
+        .next
+        .filter(|n| n.starts_with("/admin/") && !n.starts_with("//"))
+        .unwrap_or_else(|| "/admin/settings".into());
+    Ok(Redirect::to(&next).into_response())
 }
 
 /// "Test connection" of the DeepSeek tab's two stages, shown in the stage's section.
@@ -300,6 +349,7 @@ fn settings_view(
         .collect();
     SettingsPage {
         layout: Layout::new(ctx, "settings", "/admin/settings".into()),
+        banners: models::banners(state, settings, ctx.t, &Listing::ALL),
         sections,
         saved,
     }

@@ -2,6 +2,7 @@
 
 use super::i18n::Strings;
 use super::layout::{Choice, Layout};
+use super::models::{self, ModelBanner};
 use super::slot_edit::{self, SlotEdit};
 use super::{Ctx, assets::image_file, render};
 use crate::AppState;
@@ -34,6 +35,8 @@ pub struct ProviderPage {
     pub provider_name: &'static str,
     /// What the operator should know about how this tab works.
     pub intro: Option<&'static str>,
+    /// Warnings about the tab's models (retired, shutting down).
+    pub banners: Vec<ModelBanner>,
     pub cards: Vec<CardView>,
 }
 
@@ -178,14 +181,16 @@ async fn provider_page(
         .iter()
         .map(|s| CardView::new(s, ctx.t, &ctx.base_url))
         .collect();
-    Ok(render(&tab_page(&ctx, provider, cards)))
+    Ok(render(&tab_page(&ctx, &state, provider, cards)))
 }
 
-fn tab_page(ctx: &Ctx, provider: Provider, cards: Vec<CardView>) -> ProviderPage {
+fn tab_page(ctx: &Ctx, state: &AppState, provider: Provider, cards: Vec<CardView>) -> ProviderPage {
+    let settings = state.settings();
     ProviderPage {
         layout: Layout::new(ctx, provider.as_str(), format!("/admin/{provider}")),
         provider_name: provider.display_name(),
         intro: (provider == Provider::Deepseek).then_some(ctx.t.deepseek_intro),
+        banners: models::banners(state, &settings, ctx.t, models::listings_of(provider)),
         cards,
     }
 }
@@ -367,7 +372,7 @@ async fn card_response(
             None => CardView::new(s, ctx.t, &ctx.base_url),
         })
         .collect();
-    (status, render(&tab_page(ctx, provider, cards))).into_response()
+    (status, render(&tab_page(ctx, state, provider, cards))).into_response()
 }
 
 /// "Try it": runs a photo from the admin's browser through the slot, as a test job.

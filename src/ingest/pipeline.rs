@@ -237,6 +237,10 @@ async fn model_request(
         photo,
         reference,
         upload_size: (prepared.width, prepared.height),
+        result_side: prepared
+            .width
+            .max(prepared.height)
+            .min(settings.integer(Setting::MaxResultSide) as u32),
         deadline: job.deadline - FINALISE_MARGIN,
     })
 }
@@ -248,12 +252,16 @@ async fn call_model(
     model: &dyn ImageModel,
     request: ModelRequest,
 ) -> Result<ModelOutput, AppError> {
-    model.generate(request).await.map_err(|e| {
-        if let ProviderError::BadConfig(message) = &e {
-            state.record_provider_error(slot.id.provider, message.clone());
+    let record = |e: &ProviderError| {
+        if let Some(message) = e.for_operator() {
+            state.record_provider_error(slot.id.provider, message);
         }
-        AppError::from(e)
-    })
+    };
+    let output = model.generate(request).await.inspect_err(record)?;
+    if let Some(warning) = &output.warning {
+        record(warning);
+    }
+    Ok(output)
 }
 
 /// Fits the model's answer to the upload and stores it with its thumbnail.

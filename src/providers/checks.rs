@@ -1,7 +1,7 @@
-//! What the Settings page asks of the providers, off the booth's path: connection tests, the
-//! models a key can use, the API methods Turbotext allows.
+//! What the Settings page asks of the providers, off the booth's path: connection tests and the
+//! API methods Turbotext allows.
 
-use super::{Http, deepseek, gemini, turbotext};
+use super::{Http, deepseek, turbotext};
 use crate::config::{Setting, Settings};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -59,19 +59,6 @@ pub async fn test_connection(stage: Stage, http: &Http, settings: &Settings) -> 
             .await
         }
     }
-}
-
-/// The Gemini image models the key can use; `None` without a key.
-pub async fn gemini_image_models(
-    http: &Http,
-    settings: &Settings,
-) -> Option<Result<Vec<String>, String>> {
-    let key = key(settings, Setting::GeminiApiKey).ok()?;
-    Some(
-        gemini::list_image_models(&http.api, settings.get(Setting::GeminiBaseUrl), key)
-            .await
-            .map_err(|e| e.to_string()),
-    )
 }
 
 /// The Turbotext API methods the key may call: name and description.

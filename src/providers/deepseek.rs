@@ -86,6 +86,22 @@ fn system_message(kind: Kind) -> String {
     )
 }
 
+/// For models that take any size: the upload's aspect (kept between 1:3 and 3:1), its long
+/// side the result's, both sides multiples of 16, within 3840×2160.
+pub fn free_size(width: u32, height: u32, result_side: u32) -> String {
+    let ratio = (f64::from(width.max(1)) / f64::from(height.max(1))).clamp(1.0 / 3.0, 3.0);
+    let long = f64::from(result_side.clamp(256, 3840));
+    let (w, h) = if ratio >= 1.0 {
+        (long, long / ratio)
+    } else {
+        (long * ratio, long)
+    };
+    // Within 3840×2160 (or 2160×3840) whatever the aspect.
+    let fit = (3840.0 / w.max(h)).min(2160.0 / w.min(h)).min(1.0);
+    let side = |v: f64| ((v * fit / 16.0).round() as u32).max(1) * 16;
+    format!("{}x{}", side(w), side(h))
+}
+
 /// The supported size nearest to the upload's aspect.
 pub fn nearest_size(width: u32, height: u32) -> String {
     let (w, h) = super::nearest_aspect(width, height, &SIZES);
@@ -106,15 +122,14 @@ impl PromptWriter {
         &self,
         http: &reqwest::Client,
         request: &ModelRequest,
-    ) -> Result<String, String> {
+    ) -> Result<String, ProviderError> {
         let deadline = (Instant::now() + self.share).min(request.deadline);
-        let with_photo = self.send_photo;
-        match self.ask(http, request, with_photo, deadline).await {
-            // A model that cannot read images says so with a 400: ask again in words alone.
-            Err((400, _)) if with_photo => self.ask(http, request, false, deadline).await,
+        match self.ask(http, request, self.send_photo, deadline).await {
+            // A model that cannot read images says so: ask again in words alone.
+            Err(Unwritten::PhotoRefused(_)) => self.ask(http, request, false, deadline).await,
             other => other,
         }
-        .map_err(|(_, e)| e)
+        .map_err(Unwritten::into_error)
     }
 
     async fn ask(
@@ -123,7 +138,7 @@ impl PromptWriter {
         request: &ModelRequest,
         with_photo: bool,
         deadline: Instant,
-    ) -> Result<String, (u16, String)> {
+    ) -> Result<String, Unwritten> {
         let text = if request.prompt.trim().is_empty() {
             "(no extra request)".to_owned()
         } else {
@@ -155,23 +170,64 @@ impl PromptWriter {
             .json(&body)
             .send()
             .await
-            .map_err(|e| (0, super::transport_error(e)))?;
+            .map_err(|e| Unwritten::Failed(request_failed(e, deadline)))?;
         let status = response.status().as_u16();
         let bytes = read_answer(response, deadline)
             .await
-            .map_err(|e| (0, e.to_string()))?;
-        let json: Value = serde_json::from_slice(&bytes)
-            .map_err(|_| (status, "DeepSeek answered without JSON".to_owned()))?;
+            .map_err(Unwritten::Failed)?;
+        let json: Value = serde_json::from_slice(&bytes).map_err(|_| {
+            Unwritten::Failed(ProviderError::Protocol(format!(
+                "DeepSeek answered HTTP {status} without JSON"
+            )))
+        })?;
         if status != 200 {
-            let message = json["error"]["message"].as_str().unwrap_or("no message");
-            return Err((status, format!("DeepSeek HTTP {status}: {message}")));
+            return Err(self.writer_error(status, &json));
         }
         json["choices"][0]["message"]["content"]
             .as_str()
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .map(str::to_owned)
-            .ok_or((status, "DeepSeek wrote nothing".to_owned()))
+            .ok_or(Unwritten::Failed(ProviderError::Protocol(
+                "DeepSeek wrote nothing".into(),
+            )))
+    }
+
+    fn writer_error(&self, status: u16, json: &Value) -> Unwritten {
+        let message = json["error"]["message"].as_str().unwrap_or("no message");
+        let code = json["error"]["code"].as_str().unwrap_or("");
+        let lower = message.to_lowercase();
+        let failed = match status {
+            _ if lower.contains("model not exist") || code == "model_not_found" => {
+                ProviderError::ModelNotFound(format!(
+                    "DeepSeek has no model '{}' (retired? choose another in Settings): {message}",
+                    self.model
+                ))
+            }
+            400 | 422 if lower.contains("image") => return Unwritten::PhotoRefused(message.into()),
+            402 => ProviderError::NoCredit(format!("DeepSeek: {message}")),
+            401 | 403 => ProviderError::BadConfig(format!("DeepSeek refused the key: {message}")),
+            _ => ProviderError::Transient(format!("DeepSeek HTTP {status}: {message}")),
+        };
+        Unwritten::Failed(failed)
+    }
+}
+
+/// Why DeepSeek wrote no instruction.
+enum Unwritten {
+    /// The model does not read images (a 400/422 that says so).
+    PhotoRefused(String),
+    Failed(ProviderError),
+}
+
+impl Unwritten {
+    fn into_error(self) -> ProviderError {
+        match self {
+            Unwritten::PhotoRefused(message) => {
+                ProviderError::BadConfig(format!("DeepSeek does not read images: {message}"))
+            }
+            Unwritten::Failed(e) => e,
+        }
     }
 }
 
@@ -188,19 +244,35 @@ impl Renderer {
                 .mime_str(image.format.mime())
                 .expect("a valid MIME type")
         };
+        let family = crate::config::model_family(&self.model);
         let (w, h) = request.upload_size;
+        let size = if family.free_size {
+            free_size(w, h, request.result_side)
+        } else {
+            nearest_size(w, h)
+        };
         let mut form = reqwest::multipart::Form::new()
             .text("model", self.model.clone())
             .text("prompt", prompt.to_owned())
-            .text("size", nearest_size(w, h))
-            .text("n", "1")
-            .part("image[]", part(&request.photo, "guest"));
-        if let Some(reference) = request
+            .text("size", size)
+            .text("n", "1");
+        if family.input_fidelity && request.kind.needs_reference() {
+            // Keeps the guest's face on the models that take it.
+            form = form.text("input_fidelity", "high");
+        }
+        let reference = request
             .reference
             .as_ref()
-            .filter(|_| request.kind.needs_reference())
-        {
-            form = form.part("image[]", part(reference, "reference"));
+            .filter(|_| request.kind.needs_reference());
+        // One image is the field `image`; several repeat `image[]`.
+        let field = if reference.is_some() {
+            "image[]"
+        } else {
+            "image"
+        };
+        form = form.part(field, part(&request.photo, "guest"));
+        if let Some(reference) = reference {
+            form = form.part(field, part(reference, "reference"));
         }
         let response = http
             .api
@@ -229,7 +301,7 @@ impl Renderer {
             }
         })?;
         if status != 200 {
-            return Err(http_error(status, &json));
+            return Err(http_error(status, &json, &self.model));
         }
         self.image_of(&http.files, &json, request.deadline).await
     }
@@ -291,13 +363,23 @@ impl Renderer {
     }
 }
 
-fn http_error(status: u16, json: &Value) -> Failure {
+fn http_error(status: u16, json: &Value, model: &str) -> Failure {
     let message = json["error"]["message"]
         .as_str()
         .unwrap_or("no message")
         .to_owned();
     let code = json["error"]["code"].as_str().unwrap_or("");
+    let kind = json["error"]["type"].as_str().unwrap_or("");
     match status {
+        _ if code == "model_not_found" => Failure::Stop(ProviderError::ModelNotFound(format!(
+            "the images endpoint has no model '{model}' (retired? choose another in Settings): {message}"
+        ))),
+        402 => Failure::Stop(ProviderError::NoCredit(format!(
+            "images endpoint: {message}"
+        ))),
+        _ if code == "insufficient_quota" || kind == "insufficient_quota" => Failure::Stop(
+            ProviderError::NoCredit(format!("images endpoint: {message}")),
+        ),
         400 if code == "moderation_blocked" => Failure::Stop(ProviderError::Refused(format!(
             "the image model's safety system: {message}"
         ))),
@@ -320,14 +402,18 @@ impl ImageModel for DeepseekTab {
     fn generate(&self, request: ModelRequest) -> ModelFuture<'_> {
         Box::pin(async move {
             let written = match &self.writer {
-                Some(writer) => writer
-                    .write(&self.http.api, &request)
-                    .await
-                    .inspect_err(|reason| tracing::warn!(%reason, "DeepSeek wrote no prompt; the slot's prompt is used"))
-                    .ok(),
+                Some(writer) => Some(writer.write(&self.http.api, &request).await),
                 None => None,
             };
-            let prompt = written.unwrap_or_else(|| fallback_prompt(request.kind, &request.prompt));
+            let (prompt, warning) = match written {
+                Some(Ok(prompt)) => (prompt, None),
+                Some(Err(reason)) => {
+                    tracing::warn!(%reason, "DeepSeek wrote no prompt; the slot's prompt is used");
+                    let prompt = fallback_prompt(request.kind, &request.prompt);
+                    (prompt, Some(reason).filter(|e| e.for_operator().is_some()))
+                }
+                None => (fallback_prompt(request.kind, &request.prompt), None),
+            };
             let image = with_retries("the images endpoint", request.deadline, |_| {
                 self.renderer.render(&self.http, &prompt, &request)
             })
@@ -335,6 +421,7 @@ impl ImageModel for DeepseekTab {
             Ok(ModelOutput {
                 image,
                 prompt_used: Some(prompt),
+                warning,
             })
         })
     }
@@ -398,6 +485,15 @@ mod tests {
         assert_eq!(nearest_size(512, 512), "1024x1024");
         assert_eq!(nearest_size(6000, 4000), "1536x1024");
         assert_eq!(nearest_size(512, 768), "1024x1536");
+    }
+
+    #[test]
+    fn free_sizes_follow_the_upload_in_multiples_of_16() {
+        assert_eq!(free_size(6000, 4000, 2048), "2048x1360");
+        assert_eq!(free_size(4000, 6000, 2048), "1360x2048");
+        assert_eq!(free_size(512, 512, 512), "512x512");
+        assert_eq!(free_size(8000, 1000, 2048), "2048x688", "at most 3:1");
+        assert_eq!(free_size(4000, 4000, 8192), "2160x2160", "within 3840×2160");
     }
 
     #[test]

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// A model declining in words gets this many more tries.
-const MAX_DECLINE_RETRIES: u32 = 2;
+/// An answer that stopped for another reason (recitation, "other") gets one more try.
+const MAX_OTHER_RETRIES: u32 = 1;
 
 /// The ratios every Gemini image model accepts.
 const ASPECT_RATIOS: [(u32, u32); 10] = [
@@ -109,7 +109,20 @@ fn image_part(image: &ImageData) -> Value {
     json!({"inline_data": {"mime_type": image.format.mime(), "data": BASE64.encode(image.bytes.as_slice())}})
 }
 
-fn request_body(request: &ModelRequest) -> Value {
+/// The smallest of Gemini's output sizes that covers the result's long side, for models
+/// that take one.
+fn image_size(model: &str, result_side: u32) -> Option<&'static str> {
+    if !crate::config::model_family(model).image_size {
+        return None;
+    }
+    Some(match result_side {
+        0..=1024 => "1K",
+        1025..=2048 => "2K",
+        _ => "4K",
+    })
+}
+
+fn request_body(request: &ModelRequest, image_size: Option<&str>) -> Value {
     let text = instruction(request.kind, &request.prompt, raw_prompt(&request.options));
     let mut parts = Vec::new();
     match (request.kind, &request.reference) {
@@ -130,11 +143,15 @@ fn request_body(request: &ModelRequest) -> Value {
     }
     parts.push(json!({"text": text}));
     let (w, h) = request.upload_size;
+    let mut image_config = json!({"aspectRatio": nearest_aspect_ratio(w, h)});
+    if let Some(size) = image_size {
+        image_config["imageSize"] = json!(size);
+    }
     json!({
         "contents": [{"role": "user", "parts": parts}],
         "generationConfig": {
             "responseModalities": ["IMAGE"],
-            "imageConfig": {"aspectRatio": nearest_aspect_ratio(w, h)}
+            "imageConfig": image_config
         }
     })
 }
@@ -142,15 +159,14 @@ fn request_body(request: &ModelRequest) -> Value {
 impl ImageModel for Gemini {
     fn generate(&self, request: ModelRequest) -> ModelFuture<'_> {
         Box::pin(async move {
-            let body = request_body(&request);
+            let body = request_body(&request, image_size(&self.model, request.result_side));
             let declines = AtomicU32::new(0);
             with_retries("Gemini", request.deadline, |_| async {
                 match self.attempt(&body, request.deadline).await {
-                    // A model declining in words gets only a few more tries.
                     Err(Failure::Retry {
                         error: error @ ProviderError::Refused(_),
                         ..
-                    }) if declines.fetch_add(1, Ordering::Relaxed) >= MAX_DECLINE_RETRIES => {
+                    }) if declines.fetch_add(1, Ordering::Relaxed) >= MAX_OTHER_RETRIES => {
                         Err(Failure::Stop(error))
                     }
                     other => other,
@@ -209,14 +225,18 @@ impl Gemini {
             500 | 503 | 504 => Failure::retry(ProviderError::Transient(format!(
                 "Gemini HTTP {status}: {message}"
             ))),
+            // About the guest's photo, not the key: this photo cannot be helped.
+            400 if message.to_lowercase().contains("image") => Failure::Stop(
+                ProviderError::Refused(format!("Gemini could not use the photo: {message}")),
+            ),
             400 => Failure::Stop(ProviderError::BadConfig(format!(
-                "Gemini refused the request (bad key or input?): {message}"
+                "Gemini refused the request (bad key?): {message}"
             ))),
             401 | 403 => Failure::Stop(ProviderError::BadConfig(format!(
                 "Gemini denied access (key, billing): {message}"
             ))),
-            404 => Failure::Stop(ProviderError::BadConfig(format!(
-                "Gemini model '{}' not found (retired? choose another in Settings): {message}",
+            404 => Failure::Stop(ProviderError::ModelNotFound(format!(
+                "Gemini has no model '{}' (retired? choose another in Settings): {message}",
                 self.model
             ))),
             _ => Failure::Stop(ProviderError::Protocol(format!(
@@ -282,39 +302,35 @@ fn retry_delay(json: &Value) -> Option<Duration> {
 /// Finds the final image of a 200 answer, or says why there is none.
 fn parse_answer(json: &Value) -> Result<Vec<u8>, Failure> {
     if let Some(reason) = json["promptFeedback"]["blockReason"].as_str() {
+        let said = json["promptFeedback"]["blockReasonMessage"].as_str();
         return Err(Failure::Stop(ProviderError::Refused(format!(
-            "Gemini blocked the prompt: {reason}"
+            "Gemini blocked the prompt ({reason}){}",
+            said.map(|m| format!(": {m}")).unwrap_or_default()
         ))));
     }
     let candidate = &json["candidates"][0];
     let empty = Vec::new();
     let parts = candidate["content"]["parts"].as_array().unwrap_or(&empty);
-    let image = parts
-        .iter()
-        .filter(|p| p["thought"].as_bool() != Some(true))
+    let answer_parts = || {
+        parts
+            .iter()
+            .filter(|p| p["thought"].as_bool() != Some(true))
+    };
+    let image = answer_parts()
         .filter_map(|p| p.get("inlineData").or_else(|| p.get("inline_data")))
         .filter_map(|blob| blob["data"].as_str())
         .next_back();
     if let Some(data) = image {
-        let bytes = BASE64.decode(data).map_err(|_| {
-            Failure::Stop(ProviderError::Protocol(
-                "Gemini image data is not base64".into(),
-            ))
-        })?;
-        // The declared mimeType can be wrong (JPEG labelled PNG): only the bytes count.
-        if ImageFormat::sniff(&bytes).is_none() {
-            return Err(Failure::Stop(ProviderError::Protocol(
-                "Gemini answered with bytes that are not an image".into(),
-            )));
-        }
-        return Ok(bytes);
+        return image_bytes(data);
     }
     let reason = candidate["finishReason"].as_str().unwrap_or("");
-    let text: Vec<&str> = parts
-        .iter()
-        .filter(|p| p["thought"].as_bool() != Some(true))
-        .filter_map(|p| p["text"].as_str())
-        .collect();
+    let text: Vec<&str> = answer_parts().filter_map(|p| p["text"].as_str()).collect();
+    // The model's own words on why, where it gave them.
+    let said = candidate["finishMessage"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| (!text.is_empty()).then(|| text.join(" ")));
+    let why = said.map(|m| format!(": {m}")).unwrap_or_default();
     match reason {
         "IMAGE_SAFETY"
         | "IMAGE_PROHIBITED_CONTENT"
@@ -322,28 +338,39 @@ fn parse_answer(json: &Value) -> Result<Vec<u8>, Failure> {
         | "PROHIBITED_CONTENT"
         | "BLOCKLIST"
         | "SPII" => Err(Failure::Stop(ProviderError::Refused(format!(
-            "blocked by Gemini's safety filter ({reason})"
+            "blocked by Gemini's safety filter ({reason}){why}"
         )))),
-        "STOP" if !text.is_empty() => Err(declined(&text.join(" "))),
+        // A refusal in words: asking again gets the same answer.
+        "STOP" if !text.is_empty() => Err(Failure::Stop(ProviderError::Refused(format!(
+            "the model answered without an image{why}"
+        )))),
         "" | "NO_IMAGE" | "STOP" => {
-            let why = if reason.is_empty() {
+            let reason = if reason.is_empty() {
                 "empty answer"
             } else {
                 reason
             };
             Err(Failure::retry(ProviderError::Transient(format!(
-                "Gemini answered without an image ({why})"
+                "Gemini answered without an image ({reason}){why}"
             ))))
         }
-        other => Err(declined(&format!("finish reason {other}"))),
+        other => Err(Failure::retry(ProviderError::Refused(format!(
+            "Gemini stopped without an image ({other}){why}"
+        )))),
     }
 }
 
-/// The model answered in words instead of drawing: worth a few more tries.
-fn declined(text: &str) -> Failure {
-    Failure::retry(ProviderError::Refused(format!(
-        "the model answered without an image: {text}"
-    )))
+/// The base64 image of an answer, checked to be an image whatever its declared type says.
+fn image_bytes(data: &str) -> Result<Vec<u8>, Failure> {
+    let protocol = |m: &str| Failure::Stop(ProviderError::Protocol(m.to_owned()));
+    let bytes = BASE64
+        .decode(data)
+        .map_err(|_| protocol("Gemini image data is not base64"))?;
+    // The declared mimeType can be wrong (JPEG labelled PNG): only the bytes count.
+    if ImageFormat::sniff(&bytes).is_none() {
+        return Err(protocol("Gemini answered with bytes that are not an image"));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -380,6 +407,14 @@ mod tests {
         let json = json!({"error": {"details": [{"@type": "x"}, {"retryDelay": "1.5s"}]}});
         assert_eq!(retry_delay(&json), Some(Duration::from_millis(1500)));
         assert_eq!(retry_delay(&json!({"error": {}})), None);
+    }
+
+    #[test]
+    fn image_size_covers_the_result_for_models_that_take_it() {
+        assert_eq!(image_size("gemini-3.1-flash-image", 1000), Some("1K"));
+        assert_eq!(image_size("gemini-3.1-flash-image", 2048), Some("2K"));
+        assert_eq!(image_size("gemini-3-pro-image", 3000), Some("4K"));
+        assert_eq!(image_size("gemini-2.5-flash-image", 2048), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! prompt and reference) into image bytes, or a typed error; it never touches HTTP handlers,
 //! files or the database.
 
+pub mod catalog;
 pub mod checks;
 mod deepseek;
 mod demo;
@@ -42,6 +43,8 @@ pub struct ModelRequest {
     pub reference: Option<ImageData>,
     /// Upright size of the upload, for choosing the answer's aspect.
     pub upload_size: (u32, u32),
+    /// The long side of the photo the booth gets back, for choosing the model's output size.
+    pub result_side: u32,
     /// When the booth's answer must leave; retries stop before it.
     pub deadline: Instant,
 }
@@ -63,6 +66,24 @@ pub enum ProviderError {
     /// The model was still at work when the time ran out.
     #[error("no result before the deadline")]
     OutOfTime,
+    /// The configured model does not exist (retired, or a typo).
+    #[error("model not found: {0}")]
+    ModelNotFound(String),
+    /// The key has no credit or quota left.
+    #[error("no credit on this key: {0}")]
+    NoCredit(String),
+}
+
+impl ProviderError {
+    /// What the operator has to fix (key, model, credit, address), for Settings; `None` when
+    /// it is not the operator's to fix.
+    pub fn for_operator(&self) -> Option<String> {
+        match self {
+            ProviderError::BadConfig(m) | ProviderError::ModelNotFound(m) => Some(m.clone()),
+            ProviderError::NoCredit(_) => Some(self.to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// What a model made of a job.
@@ -71,6 +92,9 @@ pub struct ModelOutput {
     pub image: Vec<u8>,
     /// The instruction the image was drawn from, when the provider wrote its own.
     pub prompt_used: Option<String>,
+    /// A problem the operator has to fix, met on the way without stopping the job (DeepSeek's
+    /// writer failing over to the slot's prompt).
+    pub warning: Option<ProviderError>,
 }
 
 impl From<Vec<u8>> for ModelOutput {
@@ -78,6 +102,7 @@ impl From<Vec<u8>> for ModelOutput {
         ModelOutput {
             image,
             prompt_used: None,
+            warning: None,
         }
     }
 }

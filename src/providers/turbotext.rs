@@ -198,7 +198,33 @@ fn salvage(text: &str) -> Option<Value> {
         };
         found.insert(key.to_owned(), value);
     }
+    if text.contains("available_api") {
+        found.insert("available_api".into(), Value::Array(listed_methods(text)));
+    }
     (!found.is_empty()).then_some(Value::Object(found))
+}
+
+/// The `{name, description}` entries of a method list written with Python's quotes, as the
+/// documented answer is (`[{'name': 'clickbait', 'description': "…"}]`).
+fn listed_methods(text: &str) -> Vec<Value> {
+    let value_after = |rest: &str, key: &str| -> Option<String> {
+        let at = rest
+            .find(&format!("'{key}'"))
+            .or_else(|| rest.find(&format!("\"{key}\"")))?;
+        let rest = rest[at + key.len() + 2..]
+            .trim_start()
+            .strip_prefix(':')?
+            .trim_start();
+        let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+        Some(rest[1..].split(quote).next()?.to_owned())
+    };
+    text.split('{')
+        .filter_map(|entry| {
+            let name = value_after(entry, "name")?;
+            let description = value_after(entry, "description").unwrap_or_default();
+            Some(serde_json::json!({"name": name, "description": description}))
+        })
+        .collect()
 }
 
 fn queue_id(answer: &Value) -> Option<String> {
@@ -219,6 +245,10 @@ fn classify(answer: &Value) -> Result<Poll, ProviderError> {
     if answer["action"].as_str() == Some("reconnect") {
         return Ok(Poll::Pending);
     }
+    // The method list comes without a `success` field.
+    if answer["available_api"].is_array() {
+        return Ok(Poll::Done(answer.clone()));
+    }
     if answer["success"].as_bool() == Some(true) {
         if answer["data"]["forbidden_content"].as_bool() == Some(true) {
             return Err(ProviderError::Refused(
@@ -232,11 +262,33 @@ fn classify(answer: &Value) -> Result<Poll, ProviderError> {
 
 fn failure(answer: &Value) -> ProviderError {
     match answer["error"].as_str().filter(|e| !e.is_empty()) {
-        Some(error) => ProviderError::Refused(format!("Turbotext: {error}")),
+        Some(error) => error_value(error),
         None => {
             let snippet: String = answer.to_string().chars().take(160).collect();
             ProviderError::Protocol(format!("unexpected Turbotext answer: {snippet}"))
         }
+    }
+}
+
+/// What Turbotext's `error` value means for the booth and the operator.
+fn error_value(error: &str) -> ProviderError {
+    let lower = error.to_lowercase();
+    if lower == "limit" || lower.contains("balance") {
+        ProviderError::NoCredit(format!("Turbotext: {error}"))
+    } else if lower.contains("url") {
+        ProviderError::BadConfig(format!(
+            "Turbotext could not fetch the photo from this server ({error}): check that the \
+             public URL in Settings is reachable from the internet"
+        ))
+    } else if lower.contains("param") {
+        ProviderError::BadConfig(format!(
+            "Turbotext refused the request's fields ({error}): check the slot's method and \
+             extra fields"
+        ))
+    } else if lower.contains("busy") {
+        ProviderError::Transient(format!("Turbotext: {error}"))
+    } else {
+        ProviderError::Refused(format!("Turbotext: {error}"))
     }
 }
 
@@ -397,14 +449,10 @@ pub async fn available_methods(
     deadline: Instant,
 ) -> Result<Vec<(String, String)>, ProviderError> {
     let answer = turbotext.run_queue("available_api", &[], deadline).await?;
-    let list = [
-        &answer["available_api"],
-        &answer["data"]["available_api"],
-        &answer["data"],
-    ]
-    .into_iter()
-    .find_map(Value::as_array)
-    .ok_or_else(|| ProviderError::Protocol("no method list in Turbotext's answer".into()))?;
+    let list = [&answer["available_api"], &answer["data"]["available_api"]]
+        .into_iter()
+        .find_map(Value::as_array)
+        .ok_or_else(|| ProviderError::Protocol("no method list in Turbotext's answer".into()))?;
     Ok(list
         .iter()
         .filter_map(|m| {
@@ -501,6 +549,37 @@ mod tests {
             123456
         );
         assert!(salvage("<html>502 Bad Gateway</html>").is_none());
+    }
+
+    #[test]
+    fn error_values_say_who_must_act() {
+        assert!(matches!(error_value("LIMIT"), ProviderError::NoCredit(_)));
+        assert!(
+            matches!(error_value("url_error"), ProviderError::BadConfig(m) if m.contains("public URL"))
+        );
+        assert!(matches!(
+            error_value("params_error"),
+            ProviderError::BadConfig(_)
+        ));
+        assert!(matches!(
+            error_value("provider_busy"),
+            ProviderError::Transient(_)
+        ));
+        assert!(matches!(
+            error_value("face_not_detected"),
+            ProviderError::Refused(_)
+        ));
+    }
+
+    #[test]
+    fn the_documented_method_list_is_read_without_a_success_field() {
+        let printed = r#"{"available_api": [{'name': 'clickbait', 'description': "Заголовки"}, {'name': 'replace_object', 'description': 'Замена объекта'}]}"#;
+        let answer = salvage(printed).unwrap();
+        let Ok(Poll::Done(done)) = classify(&answer) else {
+            panic!("a method list is a finished answer");
+        };
+        assert_eq!(done["available_api"][1]["name"], "replace_object");
+        assert_eq!(done["available_api"][0]["description"], "Заголовки");
     }
 
     #[test]

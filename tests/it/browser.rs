@@ -266,3 +266,56 @@ async fn operator_configures_a_slot_in_the_browser() {
     wait_for_text(&browser, "#slot-3 button.save", "Save").await;
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_retired_model_is_swapped_from_the_tab_banner() {
+    let gemini = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/models"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "models": [{"name": "models/gemini-3-pro-image", "supportedGenerationMethods": ["generateContent"]}]
+        })))
+        .mount(&gemini)
+        .await;
+    let app = spawn_app(
+        Options::default()
+            .with(boothgate::config::Setting::GeminiApiKey, "browser-key")
+            .with(boothgate::config::Setting::GeminiBaseUrl, &gemini.uri()),
+    )
+    .await;
+    app.model_lists_fetched(&["nanobanana"]).await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, browser) = start_browser(profile.path()).await;
+    let base = format!("http://{ADMIN_USER}:{ADMIN_PASSWORD}@{}", app.addr);
+    browser
+        .goto(&format!("{base}/admin/nanobanana"))
+        .await
+        .unwrap();
+    wait_for_text(
+        &browser,
+        ".model-banner.missing p",
+        "gemini-3.1-flash-image",
+    )
+    .await;
+    let shot = browser.screenshot().await.unwrap();
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-model-banner.png");
+    std::fs::write(&path, shot).unwrap();
+    browser
+        .find(Locator::Css(".model-banner select[name=value]"))
+        .await
+        .unwrap()
+        .select_by_value("gemini-3-pro-image")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css(".model-banner button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "h1", "NanoBanana").await;
+    assert!(browser.find(Locator::Css(".model-banner")).await.is_err());
+    let providers = app.admin_json("/admin/api/providers").await;
+    assert_eq!(providers["nanobanana"]["model"], "gemini-3-pro-image");
+    browser.close().await.unwrap();
+}

@@ -251,6 +251,19 @@ impl TestApp {
             .expect("job exists")
     }
 
+    /// Waits until the providers' model lists have been fetched once (they are fetched in the
+    /// background at start).
+    pub async fn model_lists_fetched(&self, providers: &[&str]) -> serde_json::Value {
+        for _ in 0..100 {
+            let json = self.admin_json("/admin/api/providers").await;
+            if providers.iter().all(|p| !json[p]["checked_at"].is_null()) {
+                return json;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the model lists of {providers:?} were never fetched");
+    }
+
     pub async fn assert_alive(&self) {
         let health = self
             .client

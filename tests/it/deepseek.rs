@@ -162,12 +162,23 @@ fn text_of<'a>(parts: &'a [Part], name: &str) -> &'a str {
 fn images_sent(parts: &[Part]) -> Vec<(u32, u32)> {
     parts
         .iter()
-        .filter(|p| p.name == "image[]")
+        .filter(|p| p.name == "image" || p.name == "image[]")
         .map(|p| {
             assert_eq!(p.content_type.as_deref(), Some("image/jpeg"));
             assert!(p.file_name.is_some());
             image_size(&p.body)
         })
+        .collect()
+}
+
+async fn chat_requests(fakes: &Fakes) -> Vec<wiremock::Request> {
+    fakes
+        .deepseek
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/chat/completions")
         .collect()
 }
 
@@ -213,8 +224,7 @@ async fn deepseek_writes_the_prompt_and_the_renderer_draws_it() {
     );
     assert_eq!(image_size(&response.body), (512, 768));
 
-    let chat: Value =
-        serde_json::from_slice(&fakes.deepseek.received_requests().await.unwrap()[0].body).unwrap();
+    let chat: Value = serde_json::from_slice(&chat_requests(&fakes).await[0].body).unwrap();
     assert_eq!(chat["model"], "deepseek-flash");
     assert_eq!(chat["messages"][0]["role"], "system");
     let user = &chat["messages"][1]["content"];
@@ -326,7 +336,7 @@ async fn a_model_that_cannot_read_images_is_asked_again_in_words() {
     mount(&fakes.images, "/v1/images/edits", images_answer(), None).await;
     let app = deepseek_app(&fakes, true).await;
     assert_eq!(upload_sample(&app, SLOT, "guest-512.jpg").await.status, 200);
-    let chats = fakes.deepseek.received_requests().await.unwrap();
+    let chats = chat_requests(&fakes).await;
     assert_eq!(chats.len(), 2);
     let second: Value = serde_json::from_slice(&chats[1].body).unwrap();
     assert_eq!(
@@ -343,7 +353,7 @@ async fn without_a_deepseek_key_the_renderer_gets_the_slot_prompt() {
     mount(&fakes.images, "/v1/images/edits", images_answer(), None).await;
     let app = deepseek_app(&fakes, false).await;
     assert_eq!(upload_sample(&app, SLOT, "guest-512.jpg").await.status, 200);
-    assert!(fakes.deepseek.received_requests().await.unwrap().is_empty());
+    assert!(chat_requests(&fakes).await.is_empty());
     let page = app.admin_html("/admin/deepseek").await;
     assert!(
         page.contains("DeepSeek не умеет рисовать"),
@@ -496,4 +506,151 @@ async fn settings_test_both_connections() {
             .unwrap()
             .contains("HTTP 401 Unauthorized: Incorrect API key provided")
     );
+}
+
+fn openai_list(entries: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"object": "list", "data": entries}))
+}
+
+async fn mount_list(server: &MockServer, route: &str, entries: Value) {
+    Mock::given(method("GET"))
+        .and(path(route))
+        .respond_with(openai_list(entries))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn a_retired_deepseek_model_is_reported_and_not_asked_again_in_words() {
+    let fakes = Fakes::start().await;
+    mount(
+        &fakes.deepseek,
+        "/chat/completions",
+        api_error(400, "invalid_request_error", "Model Not Exist"),
+        None,
+    )
+    .await;
+    mount(&fakes.images, "/v1/images/edits", images_answer(), None).await;
+    let app = deepseek_app(&fakes, true).await;
+    assert_eq!(upload_sample(&app, SLOT, "guest-512.jpg").await.status, 200);
+    assert_eq!(chat_requests(&fakes).await.len(), 1, "no text-only retry");
+    let parts = multipart_parts(&render_requests(&fakes).await[0]);
+    assert!(text_of(&parts, "prompt").contains("superhero in a red cape"));
+    let providers = app.admin_json("/admin/api/providers").await;
+    let error = providers["deepseek"]["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("DeepSeek has no model 'deepseek-flash'"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn images_model_not_found_and_no_credit_are_told_apart_and_not_retried() {
+    for (answer, said) in [
+        (
+            api_error(
+                404,
+                "model_not_found",
+                "The model `gpt-image-1.5` does not exist or you do not have access to it.",
+            ),
+            "no model 'gpt-image-1.5'",
+        ),
+        (
+            ResponseTemplate::new(429).set_body_json(json!({"error": {
+                "message": "You exceeded your current quota, please check your plan and billing details.",
+                "type": "insufficient_quota", "param": null, "code": "insufficient_quota"}})),
+            "no credit on this key",
+        ),
+    ] {
+        let fakes = Fakes::start().await;
+        mount(&fakes.images, "/v1/images/edits", answer, None).await;
+        let app = deepseek_app(&fakes, false).await;
+        let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
+        assert_eq!(response.status, 502);
+        let message = response.json()["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(said), "{message}");
+        assert_eq!(render_requests(&fakes).await.len(), 1, "{said}: not retried");
+        let providers = app.admin_json("/admin/api/providers").await;
+        assert!(providers["deepseek"]["last_error"].is_string(), "{said}");
+    }
+}
+
+#[tokio::test]
+async fn one_image_is_image_several_are_image_array_and_faces_keep_high_fidelity() {
+    let fakes = Fakes::start().await;
+    mount(&fakes.images, "/v1/images/edits", images_answer(), None).await;
+    let app = deepseek_app(&fakes, false).await;
+    assert_eq!(upload_sample(&app, SLOT, "guest-512.jpg").await.status, 200);
+    app.put_slot("deepseek", 3, json!({"kind": "face_swap"}))
+        .await;
+    app.put_reference("deepseek", 3, sample("reference-template.jpg"))
+        .await;
+    let swap = upload_sample(&app, "/upload/deepseek/3", "guest-512.jpg").await;
+    assert_eq!(swap.status, 200);
+    let sent = render_requests(&fakes).await;
+    let (prompt, face) = (multipart_parts(&sent[0]), multipart_parts(&sent[1]));
+    let names = |parts: &[Part]| -> Vec<String> {
+        parts
+            .iter()
+            .filter(|p| p.name.starts_with("image"))
+            .map(|p| p.name.clone())
+            .collect()
+    };
+    assert_eq!(names(&prompt), ["image"]);
+    assert_eq!(names(&face), ["image[]", "image[]"]);
+    assert!(!prompt.iter().any(|p| p.name == "input_fidelity"));
+    assert_eq!(text_of(&face, "input_fidelity"), "high");
+    assert_eq!(text_of(&face, "size"), "1024x1024");
+
+    // A model that takes any size gets the print's, and no fidelity switch.
+    let fakes = Fakes::start().await;
+    mount(&fakes.images, "/v1/images/edits", images_answer(), None).await;
+    let app = spawn_app(options(&fakes, false).with(Setting::ImagesModel, "gpt-image-2")).await;
+    app.put_slot("deepseek", 3, json!({"kind": "face_swap"}))
+        .await;
+    app.put_reference("deepseek", 3, sample("reference-template.jpg"))
+        .await;
+    let rotated = upload_sample(&app, "/upload/deepseek/3", "guest-exif-rotated.jpg").await;
+    assert_eq!(rotated.status, 200);
+    let parts = multipart_parts(&render_requests(&fakes).await[0]);
+    assert_eq!(text_of(&parts, "size"), "512x768");
+    assert!(!parts.iter().any(|p| p.name == "input_fidelity"));
+}
+
+#[tokio::test]
+async fn model_lists_show_in_the_providers_json_with_shutdown_warnings() {
+    let fakes = Fakes::start().await;
+    mount_list(
+        &fakes.deepseek,
+        "/models",
+        json!([{"id": "deepseek-flash", "object": "model", "owned_by": "deepseek"}]),
+    )
+    .await;
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::days(10)).date();
+    mount_list(
+        &fakes.images,
+        "/v1/models",
+        json!([
+            {"id": "gpt-image-1.5", "object": "model", "owned_by": "openai", "shutdown_date": soon.to_string()},
+            {"id": "gpt-image-2", "object": "model", "owned_by": "openai"}
+        ]),
+    )
+    .await;
+    let app = deepseek_app(&fakes, true).await;
+    let providers = app.model_lists_fetched(&["deepseek"]).await;
+    let deepseek = &providers["deepseek"];
+    assert_eq!(deepseek["model"], "deepseek-flash");
+    assert_eq!(deepseek["model_listed"], true);
+    assert_eq!(deepseek["images_model"], "gpt-image-1.5");
+    assert_eq!(deepseek["images_model_listed"], true);
+    assert_eq!(deepseek["images_shutdown_date"], soon.to_string());
+    assert_eq!(
+        deepseek["images_models"],
+        json!(["gpt-image-1.5", "gpt-image-2"])
+    );
+    assert!(providers["turbotext"]["configured"] == false);
+    let tab = app.admin_html("/admin/deepseek").await;
+    assert!(tab.contains("model-banner retiring"));
+    assert!(tab.contains(&format!("будет отключена {soon}")));
+    assert!(tab.contains(r#"<option value="gpt-image-2">"#));
 }

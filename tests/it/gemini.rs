@@ -149,7 +149,13 @@ async fn success_sends_the_documented_request() {
         "the model's red image came back"
     );
 
-    let received = fake.received_requests().await.unwrap();
+    let received: Vec<_> = fake
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == GENERATE)
+        .collect();
     assert_eq!(received.len(), 1);
     assert!(
         received[0].url.query().is_none(),
@@ -275,7 +281,7 @@ async fn no_image_is_retried_until_an_image_comes() {
 }
 
 #[tokio::test]
-async fn a_model_declining_in_words_is_retried_twice_then_502() {
+async fn a_model_declining_in_words_is_not_retried() {
     let fake = MockServer::start().await;
     mount_always(
         &fake,
@@ -287,7 +293,11 @@ async fn a_model_declining_in_words_is_retried_twice_then_502() {
     assert_eq!(response.status, 502);
     let body = response.json();
     assert_eq!(body["reason"], "provider_error");
-    assert_eq!(requests(&fake).await.len(), 3);
+    assert_eq!(
+        requests(&fake).await.len(),
+        1,
+        "the same photo gets the same answer"
+    );
     let job = app.job_in_trash(&response, "failed").await;
     assert!(
         job.message
@@ -409,9 +419,17 @@ async fn retired_model_is_named_in_the_error() {
         response.json()["message"]
             .as_str()
             .unwrap()
-            .contains("model 'gemini-3.1-flash-image' not found")
+            .contains("no model 'gemini-3.1-flash-image'")
     );
     assert_eq!(requests(&fake).await.len(), 1);
+    let settings = app.admin_html("/admin/settings").await;
+    let shown = settings
+        .find("provider-error")
+        .map(|i| &settings[i..i + 200]);
+    assert!(
+        shown.is_some_and(|s| s.contains("Gemini has no model") && s.contains(MODEL)),
+        "the retired model on Settings: {shown:?}"
+    );
 }
 
 #[tokio::test]
@@ -479,6 +497,7 @@ async fn settings_suggest_the_image_models_of_the_key() {
         .mount(&fake)
         .await;
     let app = gemini_app(&fake, "20").await;
+    app.model_lists_fetched(&["nanobanana"]).await;
     let page = app
         .admin(Method::GET, "/admin/settings")
         .send()
@@ -495,4 +514,168 @@ async fn settings_suggest_the_image_models_of_the_key() {
     );
     assert!(!page.contains("imagen-4.0-generate"));
     assert!(!page.contains(KEY));
+}
+
+fn model_list(ids: &[&str]) -> ResponseTemplate {
+    let models: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"name": format!("models/{id}"), "supportedGenerationMethods": ["generateContent", "countTokens"]}))
+        .collect();
+    ResponseTemplate::new(200).set_body_json(json!({"models": models}))
+}
+
+#[tokio::test]
+async fn the_output_size_covers_the_print_for_models_that_take_it() {
+    let fake = MockServer::start().await;
+    mount_always(&fake, image_answer(vec![inline(&red_png(), "image/png")])).await;
+    let app = gemini_app(&fake, "20").await;
+    assert_eq!(
+        upload_sample(&app, SLOT, "guest-6000x4000.jpg")
+            .await
+            .status,
+        200
+    );
+    let sent = requests(&fake).await;
+    assert_eq!(
+        sent[0]["generationConfig"]["imageConfig"]["imageSize"],
+        "2K"
+    );
+
+    let old = MockServer::start().await;
+    let old_model = "gemini-2.5-flash-image";
+    Mock::given(method("POST"))
+        .and(path(format!("/v1beta/models/{old_model}:generateContent")))
+        .respond_with(image_answer(vec![inline(&red_png(), "image/png")]))
+        .mount(&old)
+        .await;
+    let app = spawn_app(
+        Options::default()
+            .with(Setting::GeminiApiKey, KEY)
+            .with(Setting::GeminiBaseUrl, &format!("{}/v1beta", old.uri()))
+            .with(Setting::GeminiModel, old_model),
+    )
+    .await;
+    app.put_slot("nanobanana", 3, json!({"kind": "prompt", "prompt": "x"}))
+        .await;
+    assert_eq!(upload_sample(&app, SLOT, "guest-512.jpg").await.status, 200);
+    let sent = old.received_requests().await.unwrap();
+    let body: Value = sent
+        .iter()
+        .find(|r| r.method.as_str() == "POST")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .unwrap();
+    assert!(
+        body["generationConfig"]["imageConfig"]["imageSize"].is_null(),
+        "a model without output sizes is not sent one"
+    );
+}
+
+#[tokio::test]
+async fn a_retired_model_is_flagged_on_the_tab_and_settings_with_the_listed_ones() {
+    let fake = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1beta/models"))
+        .respond_with(model_list(&[
+            "gemini-3-pro-image",
+            "gemini-3.1-flash-lite-image",
+        ]))
+        .mount(&fake)
+        .await;
+    // The model is the default, not fixed by the environment: the page may change it.
+    let app = spawn_app(
+        Options::default()
+            .with(Setting::GeminiApiKey, KEY)
+            .with(Setting::GeminiBaseUrl, &format!("{}/v1beta", fake.uri())),
+    )
+    .await;
+    let providers = app.model_lists_fetched(&["nanobanana"]).await;
+    let gemini = &providers["nanobanana"];
+    assert_eq!(gemini["model"], MODEL);
+    assert_eq!(gemini["model_listed"], false);
+    assert_eq!(
+        gemini["models"],
+        json!(["gemini-3-pro-image", "gemini-3.1-flash-lite-image"])
+    );
+    assert_eq!(gemini["configured"], true);
+    for page in ["/admin/nanobanana", "/admin/settings"] {
+        let html = app.admin_html(page).await;
+        assert!(html.contains("model-banner missing"), "{page}");
+        assert!(html.contains(&format!("Модели «{MODEL}» нет в списке моделей Gemini")));
+        assert!(
+            html.contains(r#"<option value="gemini-3-pro-image">"#),
+            "{page}"
+        );
+    }
+    let csrf = csrf_token(&app.admin_html("/admin/nanobanana").await);
+    let chosen = app
+        .admin(Method::POST, "/admin/settings/model")
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("setting", "gemini_model"),
+            ("value", "gemini-3-pro-image"),
+            ("next", "/admin/nanobanana"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chosen.status(), 303);
+    assert_eq!(chosen.headers()["location"], "/admin/nanobanana");
+    for _ in 0..100 {
+        let providers = app.admin_json("/admin/api/providers").await;
+        if providers["nanobanana"]["model_listed"] == true {
+            assert_eq!(providers["nanobanana"]["model"], "gemini-3-pro-image");
+            assert!(
+                !app.admin_html("/admin/nanobanana")
+                    .await
+                    .contains("model-banner")
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the chosen model was never checked against the list");
+}
+
+#[tokio::test]
+async fn refusal_messages_are_kept_and_a_photo_the_model_cannot_use_is_not_a_config_error() {
+    let fake = MockServer::start().await;
+    mount_once(
+        &fake,
+        ResponseTemplate::new(200).set_body_json(json!({"candidates": [{
+            "finishReason": "IMAGE_SAFETY", "index": 0,
+            "finishMessage": "The output image may depict a minor."}]})),
+    )
+    .await;
+    mount_once(
+        &fake,
+        ResponseTemplate::new(200).set_body_json(json!({"promptFeedback": {
+            "blockReason": "OTHER", "blockReasonMessage": "The prompt names a real person."}})),
+    )
+    .await;
+    mount_once(
+        &fake,
+        rpc_error(
+            400,
+            "INVALID_ARGUMENT",
+            "Unable to process input image. Please retry or report.",
+        ),
+    )
+    .await;
+    let app = gemini_app(&fake, "20").await;
+    for said in [
+        "The output image may depict a minor.",
+        "The prompt names a real person.",
+        "Unable to process input image",
+    ] {
+        let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
+        assert_eq!(response.status, 502);
+        let job = app.job_in_trash(&response, "failed").await;
+        assert!(job.message.unwrap().contains(said), "{said}");
+    }
+    assert_eq!(requests(&fake).await.len(), 3, "none retried");
+    let providers = app.admin_json("/admin/api/providers").await;
+    assert!(
+        providers["nanobanana"]["last_error"].is_null(),
+        "the key is fine: {providers}"
+    );
 }

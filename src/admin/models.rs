@@ -1,0 +1,79 @@
+//! Warnings about the configured models, where the operator looks: a model its provider no
+//! longer lists, or one shutting down soon, with the listed models to choose from instead.
+
+use super::i18n::Strings;
+use crate::AppState;
+use crate::config::Settings;
+use crate::domain::Provider;
+use crate::providers::catalog::{self, Listing};
+
+/// One warning about one configured model.
+pub struct ModelBanner {
+    /// `missing` (jobs fail now) or `retiring` (they will soon).
+    pub severity: &'static str,
+    pub text: String,
+    /// The setting's form name, for the choice of another model.
+    pub setting: &'static str,
+    pub choices: Vec<String>,
+    /// Set by the environment: the page cannot change it.
+    pub from_env: bool,
+}
+
+/// The model lists a tab's jobs depend on.
+pub fn listings_of(provider: Provider) -> &'static [Listing] {
+    match provider {
+        Provider::Nanobanana => &[Listing::Gemini],
+        Provider::Deepseek => &[Listing::Deepseek, Listing::Images],
+        Provider::Turbotext => &[],
+    }
+}
+
+fn listing_name(t: &Strings, listing: Listing) -> &'static str {
+    match listing {
+        Listing::Gemini => "Gemini",
+        Listing::Deepseek => "DeepSeek",
+        Listing::Images => t.images_endpoint,
+    }
+}
+
+/// The warnings about the models of these lists, in the page's language.
+pub fn banners(
+    state: &AppState,
+    settings: &Settings,
+    t: &Strings,
+    listings: &[Listing],
+) -> Vec<ModelBanner> {
+    let today = catalog::today();
+    listings
+        .iter()
+        .filter_map(|&listing| {
+            let check = state.catalog.check(listing, settings);
+            let (severity, template) = if check.missing() {
+                ("missing", t.model_missing.to_owned())
+            } else {
+                let date = check.shutting_down(today)?;
+                (
+                    "retiring",
+                    t.model_retiring.replace("{date}", &date.to_string()),
+                )
+            };
+            let setting = listing.model_setting();
+            Some(ModelBanner {
+                severity,
+                text: template
+                    .replace("{model}", &check.model)
+                    .replace("{provider}", listing_name(t, listing)),
+                setting: setting.def().name,
+                choices: state
+                    .catalog
+                    .list(listing)
+                    .models
+                    .into_iter()
+                    .map(|m| m.id)
+                    .filter(|id| *id != check.model)
+                    .collect(),
+                from_env: settings.is_from_env(setting),
+            })
+        })
+        .collect()
+}
