@@ -116,7 +116,25 @@ impl SlotId {
     pub fn upload_path(self) -> String {
         format!("/upload/{}/{}", self.provider, self.number)
     }
+
+    /// Reads `provider/number`, as slot ids are written in fallback lists and job attempts.
+    pub fn parse_joined(s: &str) -> Option<SlotId> {
+        let (provider, number) = s.split_once('/')?;
+        SlotId::parse(provider, number)
+    }
 }
+
+impl fmt::Display for SlotId {
+    /// `provider/number`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.provider, self.number)
+    }
+}
+
+/// At most this many fallback slots a slot may name.
+pub const MAX_FALLBACKS: usize = 2;
+/// Seconds a slot may take before its first fallback starts as well, unless set.
+pub const DEFAULT_FALLBACK_AFTER_SECS: u32 = 25;
 
 /// One preset as the operator configured it.
 #[derive(Clone, Debug, PartialEq)]
@@ -130,6 +148,10 @@ pub struct Slot {
     pub reference: Option<String>,
     /// Provider options (model, strength, …), a JSON object.
     pub options: serde_json::Map<String, serde_json::Value>,
+    /// Slots tried in order when this one fails or is slow (the "B plan").
+    pub fallbacks: Vec<SlotId>,
+    /// Seconds without an answer before the next slot starts as well; 0: only on failure.
+    pub fallback_after_secs: u32,
 }
 
 /// Why a slot cannot take an upload right now.
@@ -188,6 +210,46 @@ impl JobStatus {
     pub fn parse(s: &str) -> Option<JobStatus> {
         JobStatus::ALL.into_iter().find(|k| k.as_str() == s)
     }
+}
+
+/// How one slot's attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "TEXT", rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Running,
+    Succeeded,
+    Failed,
+    /// Not tried: off, not ready, or its provider down.
+    Skipped,
+    /// Another slot's image came first.
+    Abandoned,
+    /// Still running at the deadline.
+    TimedOut,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Running => "running",
+            AttemptOutcome::Succeeded => "succeeded",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::Skipped => "skipped",
+            AttemptOutcome::Abandoned => "abandoned",
+            AttemptOutcome::TimedOut => "timed_out",
+        }
+    }
+}
+
+/// One slot's attempt at a job, its times relative to the job's start.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub slot: SlotId,
+    pub started_ms: i64,
+    pub ended_ms: Option<i64>,
+    pub outcome: AttemptOutcome,
+    pub reason: Option<String>,
+    pub message: Option<String>,
 }
 
 /// An image format the server accepts and answers in.
@@ -291,6 +353,8 @@ mod tests {
             prompt: " ".into(),
             reference: None,
             options: Default::default(),
+            fallbacks: Vec::new(),
+            fallback_after_secs: DEFAULT_FALLBACK_AFTER_SECS,
         };
         assert_eq!(slot.check_ready(), Err(SlotUnavailable::MissingPrompt));
         slot.kind = Kind::FaceSwap;

@@ -53,6 +53,8 @@ pub struct AppState {
     pub http: providers::Http,
     /// The models each provider offers, kept fresh in the background.
     pub catalog: Arc<providers::catalog::Catalog>,
+    /// Each provider's health, from its recent attempts.
+    pub health: Arc<providers::health::Health>,
     pub admin: Arc<AdminAuth>,
     /// Per-install random key: signs CSRF tokens.
     pub secret: Arc<[u8; 32]>,
@@ -135,6 +137,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         upload_throttle: Arc::default(),
         http: providers::Http::new(),
         catalog: Arc::default(),
+        health: Arc::default(),
         admin: Arc::new(admin),
         secret: Arc::new(secret),
         settings: Arc::new(RwLock::new(Arc::new(Settings::resolve(

@@ -5,21 +5,26 @@ use super::{Ctx, stats};
 use crate::AppState;
 use crate::config::Setting;
 use crate::config::Settings;
-use crate::domain::{Provider, Slot};
+use crate::domain::{Attempt, JobStatus, Provider, Slot};
 use crate::error::{AppError, AppResult};
 use crate::extract::SlotPath;
 use crate::providers::{self, catalog::Listing};
+use crate::store::{JobFilter, JobRecord};
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/stats", get(stats))
         .route("/api/providers", get(providers))
+        .route("/api/jobs", get(jobs))
+        .route("/api/jobs/{id}", get(job))
         .route("/api/slots/{provider}/{slot}", get(get_slot).put(put_slot))
         .route(
             "/api/slots/{provider}/{slot}/reference",
@@ -38,6 +43,8 @@ fn slot_json(slot: &Slot, base_url: &str) -> Value {
         "has_reference": slot.reference.is_some(),
         "upload_url": format!("{base_url}{}", slot.id.upload_path()),
         "options": slot.options,
+        "fallbacks": slot.fallbacks.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "fallback_after_secs": slot.fallback_after_secs,
     })
 }
 
@@ -61,7 +68,7 @@ async fn put_slot(
     let edit = SlotEdit::from_json(&value)?;
     let slot = state.store.slot(id).await?;
     let next = edit
-        .apply(&slot)
+        .apply(&slot, state.settings().deadline().as_secs() as u32)
         .map_err(|errors| AppError::from(errors[0]))?;
     state.store.save_slot(&next).await?;
     Ok(Json(slot_json(&next, &ctx.base_url)))
@@ -91,16 +98,16 @@ async fn stats(State(state): State<AppState>) -> AppResult<Json<Value>> {
     let providers: serde_json::Map<String, Value> = Provider::ALL
         .into_iter()
         .map(|p| {
-            (
-                p.as_str().to_owned(),
-                json!(numbers.booth.get(&p).copied().unwrap_or_default()),
-            )
+            let mut counts = json!(numbers.booth.get(&p).copied().unwrap_or_default());
+            counts["health"] = json!(state.health.status(p));
+            (p.as_str().to_owned(), counts)
         })
         .collect();
     Ok(Json(json!({
         "upload_password": settings.get(Setting::UploadPassword),
         "deadline_secs": settings.integer(Setting::DeadlineSecs),
         "providers": providers,
+        "ai_result_rate": numbers.ai_result_rate,
     })))
 }
 
@@ -140,6 +147,11 @@ async fn providers(State(state): State<AppState>) -> Json<Value> {
             providers::model_for(provider, &settings, false, &state.cpu, &state.http).is_ok();
         let mut entry = serde_json::Map::from_iter([
             ("configured".to_owned(), json!(configured)),
+            ("health".to_owned(), json!(state.health.status(provider))),
+            (
+                "health_error".to_owned(),
+                json!(state.health.last_error(provider)),
+            ),
             (
                 "last_error".to_owned(),
                 json!(state.last_provider_error(provider)),
@@ -157,4 +169,72 @@ async fn providers(State(state): State<AppState>) -> Json<Value> {
         all.insert(provider.as_str().to_owned(), Value::Object(entry));
     }
     Json(Value::Object(all))
+}
+
+#[derive(Deserialize)]
+struct JobsQuery {
+    limit: Option<u32>,
+    provider: Option<String>,
+    status: Option<String>,
+    before: Option<i64>,
+}
+
+/// A job with every slot it tried, as the jobs JSON gives it.
+fn job_json(job: &JobRecord, attempts: &[Attempt]) -> Value {
+    json!({
+        "id": job.id,
+        "created_at": super::iso_time(job.created_at),
+        "provider": job.provider,
+        "slot": job.slot,
+        "kind": job.kind,
+        "status": job.status,
+        "reason": job.reason,
+        "message": job.message,
+        "latency_ms": job.latency_ms,
+        "is_test": job.is_test,
+        "answered_by": job.answered_by,
+        "event": Value::Null,
+        "attempts": attempts.iter().map(|a| json!({
+            "slot": a.slot.to_string(),
+            "started_ms": a.started_ms,
+            "ended_ms": a.ended_ms,
+            "outcome": a.outcome,
+            "reason": a.reason,
+            "message": a.message,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Newest first, with their attempts.
+async fn jobs(State(state): State<AppState>, Query(q): Query<JobsQuery>) -> AppResult<Json<Value>> {
+    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    let filter = JobFilter {
+        provider: match nonempty(&q.provider) {
+            Some(p) => Some(
+                Provider::parse(&p).ok_or_else(|| AppError::validation("provider", "unknown"))?,
+            ),
+            None => None,
+        },
+        slot: None,
+        status: match nonempty(&q.status) {
+            Some(s) => Some(
+                JobStatus::parse(&s).ok_or_else(|| AppError::validation("status", "unknown"))?,
+            ),
+            None => None,
+        },
+        before: q.before,
+        limit: q.limit.unwrap_or(50),
+    };
+    let mut list = Vec::new();
+    for job in state.store.jobs(&filter).await? {
+        let attempts = state.store.attempts(&job.id).await?;
+        list.push(job_json(&job, &attempts));
+    }
+    Ok(Json(json!({"jobs": list})))
+}
+
+async fn job(State(state): State<AppState>, Path(id): Path<String>) -> AppResult<Json<Value>> {
+    let job = state.store.job(&id).await?.ok_or(AppError::NotFound)?;
+    let attempts = state.store.attempts(&id).await?;
+    Ok(Json(job_json(&job, &attempts)))
 }

@@ -2,6 +2,7 @@
 
 use crate::config::Setting;
 use crate::domain::{JobStatus, Kind};
+use crate::providers::health;
 use crate::providers::options::OptionLabel;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +100,17 @@ pub struct Strings {
     pub not_ready_disabled: &'static str,
     pub not_ready_reference: &'static str,
     pub not_ready_prompt: &'static str,
+    pub ai_result_rate: &'static str,
+    pub rescued: &'static str,
+    pub health_ok: &'static str,
+    pub health_degraded: &'static str,
+    pub health_down: &'static str,
+    pub fallback_title: &'static str,
+    pub fallback_none: &'static str,
+    pub fallback_after: &'static str,
+    pub fallback_ready: &'static str,
+    pub fallback_not_ready: &'static str,
+    pub chain: &'static str,
     pub model_missing: &'static str,
     pub model_retiring: &'static str,
     pub model_use: &'static str,
@@ -110,6 +122,11 @@ pub struct Strings {
     pub err_expected_object: &'static str,
     pub err_option_name: &'static str,
     pub err_option_lines: &'static str,
+    pub err_expected_list: &'static str,
+    pub err_unknown_slot: &'static str,
+    pub err_own_fallback: &'static str,
+    pub err_repeated_fallback: &'static str,
+    pub err_too_many_fallbacks: &'static str,
     pub err_reference_type: &'static str,
     pub err_reference_unreadable: &'static str,
     pub err_form_expired: &'static str,
@@ -220,6 +237,14 @@ impl Strings {
         }
     }
 
+    pub fn health(&self, status: health::Status) -> &'static str {
+        match status {
+            health::Status::Ok => self.health_ok,
+            health::Status::Degraded => self.health_degraded,
+            health::Status::Down => self.health_down,
+        }
+    }
+
     pub fn option_label(&self, label: OptionLabel) -> &'static str {
         match label {
             OptionLabel::TurbotextMethod => self.tt_method,
@@ -289,6 +314,17 @@ pub static RU: Strings = Strings {
     not_ready_disabled: "Слот выключен",
     not_ready_reference: "Нужен референс",
     not_ready_prompt: "Нужен промпт",
+    ai_result_rate: "Доставлено ИИ-фото",
+    rescued: "Спасено запасным слотом",
+    health_ok: "работает",
+    health_degraded: "есть сбои",
+    health_down: "недоступен, слоты переключаются на запасные",
+    fallback_title: "Если не получится или долго → слот",
+    fallback_none: "— нет —",
+    fallback_after: "Запасной слот стартует через, с (0 — только при ошибке)",
+    fallback_ready: "готов",
+    fallback_not_ready: "не готов",
+    chain: "Цепочка",
     model_missing: "Модели «{model}» нет в списке моделей {provider}: задания с ней не получатся. Выберите другую:",
     model_retiring: "Модель «{model}» у {provider} будет отключена {date}. Выберите другую заранее:",
     model_use: "Использовать",
@@ -300,6 +336,11 @@ pub static RU: Strings = Strings {
     err_expected_object: "Нужен объект JSON",
     err_option_name: "Только латинские буквы, цифры и _",
     err_option_lines: "По одному key=value в строке",
+    err_expected_list: "Нужен список",
+    err_unknown_slot: "Нет такого слота (вида nanobanana/3)",
+    err_own_fallback: "Слот не может подстраховывать сам себя",
+    err_repeated_fallback: "Один и тот же слот дважды",
+    err_too_many_fallbacks: "Не больше двух запасных слотов",
     err_reference_type: "Нужен файл JPEG, PNG или WebP",
     err_reference_unreadable: "Изображение не читается",
     err_form_expired: "Форма устарела, обновите страницу",
@@ -417,6 +458,17 @@ pub static EN: Strings = Strings {
     not_ready_disabled: "Slot is off",
     not_ready_reference: "Needs a reference image",
     not_ready_prompt: "Needs a prompt",
+    ai_result_rate: "AI photos delivered",
+    rescued: "Rescued by a fallback",
+    health_ok: "working",
+    health_degraded: "some failures",
+    health_down: "down, its slots hand over to their fallbacks",
+    fallback_title: "If this fails or is slow → slot",
+    fallback_none: "— none —",
+    fallback_after: "The fallback starts after, s (0: only on failure)",
+    fallback_ready: "ready",
+    fallback_not_ready: "not ready",
+    chain: "Chain",
     model_missing: "The model “{model}” is not in {provider}'s model list: its jobs will fail. Choose another:",
     model_retiring: "The model “{model}” of {provider} shuts down on {date}. Choose another in time:",
     model_use: "Use it",
@@ -428,6 +480,11 @@ pub static EN: Strings = Strings {
     err_expected_object: "must be a JSON object",
     err_option_name: "latin letters, digits and _ only",
     err_option_lines: "one key=value per line",
+    err_expected_list: "must be a list",
+    err_unknown_slot: "no such slot (write it as nanobanana/3)",
+    err_own_fallback: "a slot cannot be its own fallback",
+    err_repeated_fallback: "the same slot twice",
+    err_too_many_fallbacks: "two fallback slots at most",
     err_reference_type: "Needs a JPEG, PNG or WebP file",
     err_reference_unreadable: "The image cannot be read",
     err_form_expired: "The form is out of date, reload the page",

@@ -5,7 +5,7 @@ use super::i18n::Strings;
 use super::layout::{Choice, Layout};
 use super::{Ctx, render};
 use crate::AppState;
-use crate::domain::{JobStatus, Provider, SLOTS_PER_PROVIDER};
+use crate::domain::{Attempt, AttemptOutcome, JobStatus, Provider, SLOTS_PER_PROVIDER};
 use crate::error::{AppError, AppResult};
 use crate::media::{Media, Thumb};
 use crate::store::{JobFilter, JobRecord};
@@ -43,6 +43,8 @@ pub struct JobRow {
     pub has_original: bool,
     pub has_before_thumb: bool,
     pub has_result: bool,
+    /// The slots tried, when more than the booth's own: "NanoBanana 1 ✗ … → DeepSeek 3 ✓ 8.1 s".
+    pub chain: Option<String>,
 }
 
 #[derive(Template)]
@@ -73,8 +75,32 @@ fn utc_time(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn job_row(t: &Strings, media: &Media, job: JobRecord) -> JobRow {
+/// The attempts as one line, when the job tried more than its own slot.
+fn chain_line(attempts: &[Attempt]) -> Option<String> {
+    if attempts.len() < 2 {
+        return None;
+    }
+    let step = |a: &Attempt| {
+        let mark = match a.outcome {
+            AttemptOutcome::Succeeded => "✓",
+            AttemptOutcome::Skipped => "↷",
+            AttemptOutcome::Abandoned | AttemptOutcome::TimedOut => "…",
+            AttemptOutcome::Failed | AttemptOutcome::Running => "✗",
+        };
+        let secs = a.ended_ms.unwrap_or(a.started_ms) - a.started_ms;
+        let detail = match a.outcome {
+            AttemptOutcome::Succeeded => format!("{:.1} s", secs as f64 / 1000.0),
+            _ => a.message.clone().unwrap_or_default(),
+        };
+        let who = format!("{} {}", a.slot.provider.display_name(), a.slot.number);
+        format!("{who} {mark} {detail}").trim_end().to_owned()
+    };
+    Some(attempts.iter().map(step).collect::<Vec<_>>().join(" → "))
+}
+
+fn job_row(t: &Strings, media: &Media, job: JobRecord, attempts: &[Attempt]) -> JobRow {
     JobRow {
+        chain: chain_line(attempts),
         time: utc_time(job.created_at),
         created_ms: job.created_at,
         provider: job.provider.display_name(),
@@ -118,6 +144,11 @@ async fn jobs_page(
         limit: JOBS_PER_PAGE,
     };
     let jobs = state.store.jobs(&filter).await?;
+    let mut rows = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        let attempts = state.store.attempts(&job.id).await?;
+        rows.push(job_row(ctx.t, &state.media, job.clone(), &attempts));
+    }
     let older = (jobs.len() == JOBS_PER_PAGE as usize).then(|| {
         let last = jobs.last().map_or(0, |j| j.created_at);
         let keep = |k: &str, v: &Option<String>| {
@@ -132,10 +163,7 @@ async fn jobs_page(
     });
     let page = JobsPage {
         layout: Layout::new(&ctx, "jobs", "/admin/jobs".into()),
-        rows: jobs
-            .into_iter()
-            .map(|j| job_row(ctx.t, &state.media, j))
-            .collect(),
+        rows,
         providers: Choice::list(
             Provider::ALL
                 .iter()

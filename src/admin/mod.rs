@@ -61,12 +61,23 @@ pub fn metrics_route(state: AppState) -> Router<AppState> {
 }
 
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    let mut text = state.metrics.render();
+    text.push_str(
+        "# HELP boothgate_provider_health Provider health: 0 ok, 1 degraded, 2 down.\n\
+         # TYPE boothgate_provider_health gauge\n",
+    );
+    for provider in crate::domain::Provider::ALL {
+        let level = state.health.status(provider).level();
+        text.push_str(&format!(
+            "boothgate_provider_health{{provider=\"{provider}\"}} {level}\n"
+        ));
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        text,
     )
         .into_response()
 }

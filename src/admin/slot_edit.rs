@@ -2,7 +2,7 @@
 
 use super::i18n::{Lang, Strings};
 use crate::AppState;
-use crate::domain::{ImageFormat, Kind, Slot, SlotId};
+use crate::domain::{ImageFormat, Kind, MAX_FALLBACKS, Slot, SlotId};
 use crate::error::AppError;
 use crate::imaging;
 use crate::providers::{self, options::OptionInput};
@@ -20,6 +20,9 @@ pub struct SlotEdit {
     pub kind: Option<String>,
     pub prompt: Option<String>,
     pub options: Option<serde_json::Value>,
+    /// Slot ids `provider/number`.
+    pub fallbacks: Option<Vec<String>>,
+    pub fallback_after_secs: Option<i64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +32,12 @@ pub enum Problem {
     WrongType(Expected),
     /// A provider option that breaks its rule.
     Option(OptionInput),
+    UnknownSlot,
+    OwnFallback,
+    RepeatedFallback,
+    TooManyFallbacks,
+    /// A whole number outside `0..=max`.
+    OutOfRange(i64),
 }
 
 /// The JSON type a field must have.
@@ -37,6 +46,8 @@ pub enum Expected {
     Text,
     Switch,
     Object,
+    List,
+    Number,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +67,18 @@ impl FieldError {
                 t.err_expected_switch.to_owned()
             }
             Problem::WrongType(Expected::Object) => t.err_expected_object.to_owned(),
+            Problem::WrongType(Expected::List) => t.err_expected_list.to_owned(),
+            Problem::WrongType(Expected::Number) | Problem::OutOfRange(_) => {
+                let max = match self.problem {
+                    Problem::OutOfRange(max) => max,
+                    _ => i64::MAX,
+                };
+                t.integer_error(0, max)
+            }
+            Problem::UnknownSlot => t.err_unknown_slot.to_owned(),
+            Problem::OwnFallback => t.err_own_fallback.to_owned(),
+            Problem::RepeatedFallback => t.err_repeated_fallback.to_owned(),
+            Problem::TooManyFallbacks => t.err_too_many_fallbacks.to_owned(),
             Problem::Option(OptionInput::Name { .. }) => t.err_option_name.to_owned(),
             Problem::Option(OptionInput::KeyValueLines) => t.err_option_lines.to_owned(),
             Problem::Option(OptionInput::Number { min, max }) => t.integer_error(min, max),
@@ -97,17 +120,45 @@ impl SlotEdit {
                 });
             }
         };
+        let fallbacks = match object.get("fallbacks") {
+            None => None,
+            Some(serde_json::Value::Array(ids)) => Some(
+                ids.iter()
+                    .map(|id| id.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or(FieldError {
+                        field: "fallbacks",
+                        problem: Problem::WrongType(Expected::List),
+                    })?,
+            ),
+            Some(_) => {
+                return Err(FieldError {
+                    field: "fallbacks",
+                    problem: Problem::WrongType(Expected::List),
+                });
+            }
+        };
+        let fallback_after_secs = match object.get("fallback_after_secs") {
+            None => None,
+            Some(v) => Some(v.as_i64().ok_or(FieldError {
+                field: "fallback_after_secs",
+                problem: Problem::WrongType(Expected::Number),
+            })?),
+        };
         Ok(SlotEdit {
             name: text("name")?,
             enabled,
             kind: text("kind")?,
             prompt: text("prompt")?,
             options: object.get("options").cloned(),
+            fallbacks,
+            fallback_after_secs,
         })
     }
 
-    /// The slot with this edit applied, or every field that is wrong.
-    pub fn apply(self, slot: &Slot) -> Result<Slot, Vec<FieldError>> {
+    /// The slot with this edit applied, or every field that is wrong. A fallback may wait at
+    /// most the deadline.
+    pub fn apply(self, slot: &Slot, deadline_secs: u32) -> Result<Slot, Vec<FieldError>> {
         let mut next = slot.clone();
         let mut errors = Vec::new();
         let mut check_len = |field: &'static str, value: &str, max: usize| {
@@ -156,6 +207,24 @@ impl SlotEdit {
                 problem: Problem::WrongType(Expected::Object),
             }),
         }
+        if let Some(ids) = self.fallbacks {
+            match fallback_list(slot.id, &ids) {
+                Ok(list) => next.fallbacks = list,
+                Err(problem) => errors.push(FieldError {
+                    field: "fallbacks",
+                    problem,
+                }),
+            }
+        }
+        if let Some(secs) = self.fallback_after_secs {
+            match u32::try_from(secs).ok().filter(|s| *s <= deadline_secs) {
+                Some(secs) => next.fallback_after_secs = secs,
+                None => errors.push(FieldError {
+                    field: "fallback_after_secs",
+                    problem: Problem::OutOfRange(deadline_secs.into()),
+                }),
+            }
+        }
         errors.extend(
             providers::options::check(providers::slot_options(next.id.provider), &next.options)
                 .into_iter()
@@ -170,6 +239,26 @@ impl SlotEdit {
             Err(errors)
         }
     }
+}
+
+/// A slot's fallbacks from their ids: slots that exist, not the slot itself, each once, two
+/// at most.
+fn fallback_list(own: SlotId, ids: &[String]) -> Result<Vec<SlotId>, Problem> {
+    if ids.len() > MAX_FALLBACKS {
+        return Err(Problem::TooManyFallbacks);
+    }
+    let mut list = Vec::new();
+    for id in ids.iter().map(|id| id.trim()).filter(|id| !id.is_empty()) {
+        let fallback = SlotId::parse_joined(id).ok_or(Problem::UnknownSlot)?;
+        if fallback == own {
+            return Err(Problem::OwnFallback);
+        }
+        if list.contains(&fallback) {
+            return Err(Problem::RepeatedFallback);
+        }
+        list.push(fallback);
+    }
+    Ok(list)
 }
 
 /// Replaces a slot's reference image after checking that it is an image this server reads.
@@ -221,6 +310,8 @@ mod tests {
             prompt: "p".into(),
             reference: None,
             options: Default::default(),
+            fallbacks: Vec::new(),
+            fallback_after_secs: 25,
         }
     }
 
@@ -229,7 +320,7 @@ mod tests {
         let edit =
             SlotEdit::from_json(&serde_json::json!({"kind": "face_swap", "has_reference": true}))
                 .unwrap();
-        let next = edit.apply(&slot()).unwrap();
+        let next = edit.apply(&slot(), 50).unwrap();
         assert_eq!(next.kind, Kind::FaceSwap);
         assert_eq!(next.name, "old");
     }
@@ -242,7 +333,7 @@ mod tests {
             ..Default::default()
         };
         let fields: Vec<_> = edit
-            .apply(&slot())
+            .apply(&slot(), 50)
             .unwrap_err()
             .iter()
             .map(|e| e.field)
@@ -258,6 +349,36 @@ mod tests {
     }
 
     #[test]
+    fn fallbacks_name_other_existing_slots_once_two_at_most() {
+        let edit = |ids: &[&str]| SlotEdit {
+            fallbacks: Some(ids.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        };
+        let next = edit(&["deepseek/3", "turbotext/5"])
+            .apply(&slot(), 50)
+            .unwrap();
+        assert_eq!(next.fallbacks[0].to_string(), "deepseek/3");
+        for (ids, problem) in [
+            (&["nanobanana/3"][..], Problem::OwnFallback),
+            (&["deepseek/3", "deepseek/3"][..], Problem::RepeatedFallback),
+            (&["deepseek/21"][..], Problem::UnknownSlot),
+            (&["a/1", "b/2", "c/3"][..], Problem::TooManyFallbacks),
+        ] {
+            let errors = edit(ids).apply(&slot(), 50).unwrap_err();
+            assert_eq!(errors[0].problem, problem, "{ids:?}");
+            assert_eq!(errors[0].field, "fallbacks");
+        }
+        let late = SlotEdit {
+            fallback_after_secs: Some(51),
+            ..Default::default()
+        };
+        assert_eq!(
+            late.apply(&slot(), 50).unwrap_err()[0].field,
+            "fallback_after_secs"
+        );
+    }
+
+    #[test]
     fn turbotext_options_are_checked() {
         let mut turbotext = slot();
         turbotext.id = SlotId::new(Provider::Turbotext, 1).unwrap();
@@ -268,11 +389,11 @@ mod tests {
         let ok = edit(
             serde_json::json!({"method": "replace_object", "extra_fields": "a=1\n", "strength": 40, "face_restore": true}),
         );
-        assert!(ok.apply(&turbotext).is_ok());
+        assert!(ok.apply(&turbotext, 50).is_ok());
         let bad =
             edit(serde_json::json!({"method": "../x", "extra_fields": "nokey", "strength": 81}));
         let fields: Vec<_> = bad
-            .apply(&turbotext)
+            .apply(&turbotext, 50)
             .unwrap_err()
             .iter()
             .map(|e| e.field)

@@ -1,6 +1,7 @@
 //! Statistics: counts over the jobs table, the per-day chart, and the upload password the
 //! booths must send.
 
+use super::i18n::Strings;
 use super::layout::Layout;
 use super::{Ctx, render};
 use crate::AppState;
@@ -10,7 +11,7 @@ use crate::error::{AppError, AppResult, InternalError};
 use crate::extract::TokenForm;
 use crate::media::day_of;
 use crate::now_ms;
-use crate::store::{DayCount, SlotCount, StatusCounts, Store};
+use crate::store::{DayCount, ProviderCounts, SlotCount, StatusCounts, Store};
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
@@ -25,9 +26,12 @@ pub fn routes() -> Router<AppState> {
         .route("/stats/upload-password", post(regenerate_upload_password))
 }
 
-pub struct ProviderCounts {
+pub struct ProviderRow {
     pub name: &'static str,
-    pub counts: StatusCounts,
+    pub counts: ProviderCounts,
+    /// `ok`, `degraded` or `down`.
+    pub health: &'static str,
+    pub health_label: &'static str,
 }
 
 pub struct SlotStatsRow {
@@ -43,19 +47,30 @@ pub struct StatsPage {
     pub upload_password: String,
     pub password_from_env: bool,
     pub deadline_secs: i64,
-    pub booth: Vec<ProviderCounts>,
-    pub tests: Vec<ProviderCounts>,
+    pub booth: Vec<ProviderRow>,
+    pub tests: Vec<ProviderRow>,
+    /// "AI photos delivered", as a percentage with one decimal, when any job reached a model.
+    pub ai_result_rate: Option<String>,
     pub slots: Vec<SlotStatsRow>,
     /// Server-rendered SVG, built from numbers only.
     pub chart: String,
 }
 
-fn per_provider(counts: &HashMap<Provider, StatusCounts>) -> Vec<ProviderCounts> {
+fn per_provider(
+    state: &AppState,
+    t: &Strings,
+    counts: &HashMap<Provider, ProviderCounts>,
+) -> Vec<ProviderRow> {
     Provider::ALL
         .into_iter()
-        .map(|p| ProviderCounts {
-            name: p.display_name(),
-            counts: counts.get(&p).copied().unwrap_or_default(),
+        .map(|p| {
+            let health = state.health.status(p);
+            ProviderRow {
+                name: p.display_name(),
+                counts: counts.get(&p).copied().unwrap_or_default(),
+                health: health.as_str(),
+                health_label: t.health(health),
+            }
         })
         .collect()
 }
@@ -77,8 +92,9 @@ async fn stats_page(ctx: Ctx, State(state): State<AppState>) -> AppResult<Respon
         upload_password: settings.get(Setting::UploadPassword).to_owned(),
         password_from_env: settings.is_from_env(Setting::UploadPassword),
         deadline_secs: settings.integer(Setting::DeadlineSecs),
-        booth: per_provider(&numbers.booth),
-        tests: per_provider(&numbers.tests),
+        booth: per_provider(&state, ctx.t, &numbers.booth),
+        tests: per_provider(&state, ctx.t, &numbers.tests),
+        ai_result_rate: numbers.ai_result_rate.map(|r| format!("{:.1}", r * 100.0)),
         slots,
         chart: chart_svg(&numbers.days, now_ms()),
     }))
@@ -107,8 +123,9 @@ pub const CHART_DAYS: i64 = 30;
 const DAY_MS: i64 = 86_400_000;
 
 pub struct Statistics {
-    pub booth: HashMap<Provider, StatusCounts>,
-    pub tests: HashMap<Provider, StatusCounts>,
+    pub booth: HashMap<Provider, ProviderCounts>,
+    pub tests: HashMap<Provider, ProviderCounts>,
+    pub ai_result_rate: Option<f64>,
     pub slots: Vec<SlotCount>,
     pub days: Vec<DayCount>,
 }
@@ -117,6 +134,7 @@ pub async fn gather(store: &Store) -> Result<Statistics, InternalError> {
     Ok(Statistics {
         booth: store.provider_counts(false).await?,
         tests: store.provider_counts(true).await?,
+        ai_result_rate: store.ai_result_rate().await?,
         slots: store.slot_counts().await?,
         days: store.daily_counts(chart_start(now_ms())).await?,
     })

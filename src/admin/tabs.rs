@@ -6,10 +6,11 @@ use super::models::{self, ModelBanner};
 use super::slot_edit::{self, SlotEdit};
 use super::{Ctx, assets::image_file, render};
 use crate::AppState;
-use crate::domain::{Kind, Provider, Slot, SlotUnavailable};
+use crate::domain::{Kind, MAX_FALLBACKS, Provider, Slot, SlotId, SlotUnavailable};
 use crate::error::{AppError, AppResult};
 use crate::extract::SlotPath;
 use crate::ingest::{self, JobStart};
+use crate::providers::health::Status;
 use crate::providers::{self, options::OptionInput};
 use askama::Template;
 use axum::Router;
@@ -37,6 +38,8 @@ pub struct ProviderPage {
     pub intro: Option<&'static str>,
     /// Warnings about the tab's models (retired, shutting down).
     pub banners: Vec<ModelBanner>,
+    /// `ok`, `degraded` or `down`, its words, and the last provider-side failure.
+    pub health: (&'static str, &'static str, Option<String>),
     pub cards: Vec<CardView>,
 }
 
@@ -60,6 +63,9 @@ pub struct CardView {
     pub instruction: Option<String>,
     /// The provider's own options of the slot.
     pub options: Vec<OptionField>,
+    /// The two fallback pickers: every other slot, by tab, with its name and readiness.
+    pub fallbacks: Vec<Vec<Choice>>,
+    pub fallback_after_secs: u32,
     pub reference_url: Option<String>,
     pub upload_url: String,
     /// Why the slot would refuse a photo now, if it would.
@@ -83,8 +89,62 @@ pub struct OptionField {
     pub max: Option<i64>,
 }
 
+/// What every card of a page is built from: the page's language and address, and all slots
+/// (for the fallback pickers).
+pub struct Cards<'a> {
+    t: &'static Strings,
+    base_url: &'a str,
+    all: Vec<Slot>,
+}
+
+impl<'a> Cards<'a> {
+    pub async fn load(state: &AppState, ctx: &'a Ctx) -> AppResult<Cards<'a>> {
+        Ok(Cards {
+            t: ctx.t,
+            base_url: &ctx.base_url,
+            all: state.store.all_slots().await?,
+        })
+    }
+
+    pub fn card(&self, slot: &Slot) -> CardView {
+        CardView::new(slot, self)
+    }
+
+    /// The choices of one fallback picker, `chosen` selected.
+    fn picker(&self, own: SlotId, chosen: Option<SlotId>) -> Vec<Choice> {
+        let none = Choice {
+            value: String::new(),
+            label: self.t.fallback_none.to_owned(),
+            selected: chosen.is_none(),
+        };
+        let others = self.all.iter().filter(|s| s.id != own).map(|s| {
+            let ready = if s.check_ready().is_ok() {
+                self.t.fallback_ready
+            } else {
+                self.t.fallback_not_ready
+            };
+            let name = if s.name.is_empty() {
+                String::new()
+            } else {
+                format!(" «{}»", s.name)
+            };
+            Choice {
+                value: s.id.to_string(),
+                label: format!(
+                    "{} {}{name} — {ready}",
+                    s.id.provider.display_name(),
+                    s.id.number
+                ),
+                selected: chosen == Some(s.id),
+            }
+        });
+        std::iter::once(none).chain(others).collect()
+    }
+}
+
 impl CardView {
-    pub fn new(slot: &Slot, t: &Strings, base_url: &str) -> CardView {
+    fn new(slot: &Slot, cards: &Cards<'_>) -> CardView {
+        let (t, base_url) = (cards.t, cards.base_url);
         let id = slot.id;
         let hints = providers::card_hints(slot);
         let options = providers::slot_options(id.provider)
@@ -137,6 +197,10 @@ impl CardView {
             prompt: slot.prompt.clone(),
             instruction: hints.instruction,
             options,
+            fallbacks: (0..MAX_FALLBACKS)
+                .map(|i| cards.picker(id, slot.fallbacks.get(i).copied()))
+                .collect(),
+            fallback_after_secs: slot.fallback_after_secs,
             reference_url: slot
                 .reference
                 .as_ref()
@@ -177,10 +241,8 @@ async fn provider_page(
 ) -> AppResult<Response> {
     let provider = Provider::parse(&provider).ok_or(AppError::NotFound)?;
     let slots = state.store.slots(provider).await?;
-    let cards = slots
-        .iter()
-        .map(|s| CardView::new(s, ctx.t, &ctx.base_url))
-        .collect();
+    let views = Cards::load(&state, &ctx).await?;
+    let cards = slots.iter().map(|s| views.card(s)).collect();
     Ok(render(&tab_page(&ctx, &state, provider, cards)))
 }
 
@@ -191,6 +253,13 @@ fn tab_page(ctx: &Ctx, state: &AppState, provider: Provider, cards: Vec<CardView
         provider_name: provider.display_name(),
         intro: (provider == Provider::Deepseek).then_some(ctx.t.deepseek_intro),
         banners: models::banners(state, &settings, ctx.t, models::listings_of(provider)),
+        health: {
+            let status = state.health.status(provider);
+            let last = (status != Status::Ok)
+                .then(|| state.health.last_error(provider))
+                .flatten();
+            (status.as_str(), ctx.t.health(status), last)
+        },
         cards,
     }
 }
@@ -256,6 +325,15 @@ impl CardForm {
             kind: Some(self.text("kind")),
             prompt: Some(self.text("prompt")),
             options: Some(serde_json::Value::Object(self.options(slot))),
+            // A form without the picker (an older page) keeps the slot's fallbacks.
+            fallbacks: self
+                .fields
+                .contains_key("fallback_1")
+                .then(|| vec![self.text("fallback_1"), self.text("fallback_2")]),
+            fallback_after_secs: self
+                .fields
+                .get("fallback_after_secs")
+                .map(|secs| secs.trim().parse().unwrap_or(-1)),
         }
     }
 
@@ -283,7 +361,8 @@ async fn save_slot_card(
     let form = CardForm::read(multipart).await?;
     let slot = state.store.slot(id).await?;
     let partial = headers.contains_key("x-partial");
-    let card = |slot: &Slot| CardView::new(slot, ctx.t, &ctx.base_url);
+    let views = Cards::load(&state, &ctx).await?;
+    let card = |slot: &Slot| views.card(slot);
     if !state
         .admin
         .csrf_matches(form.fields.get("csrf").map(String::as_str))
@@ -291,7 +370,8 @@ async fn save_slot_card(
         let refused = card(&slot).with_errors(vec![("form", ctx.t.err_form_expired.to_owned())]);
         return Ok(card_response(&state, &ctx, refused, partial, StatusCode::FORBIDDEN).await);
     }
-    let next = match form.edit(&slot).apply(&slot) {
+    let deadline_secs = state.settings().deadline().as_secs() as u32;
+    let next = match form.edit(&slot).apply(&slot, deadline_secs) {
         Ok(next) => next,
         Err(errors) => {
             let errors = errors.iter().map(|e| (e.field, e.message(ctx.t))).collect();
@@ -359,9 +439,13 @@ async fn card_response(
         let layout = Layout::new(ctx, provider.as_str(), format!("/admin/{provider}"));
         return (status, render(&CardPartial { layout, card })).into_response();
     }
-    let slots = match state.store.slots(provider).await {
-        Ok(slots) => slots,
-        Err(e) => return AppError::from(e).into_response(),
+    let (slots, views) = match (
+        state.store.slots(provider).await,
+        Cards::load(state, ctx).await,
+    ) {
+        (Ok(slots), Ok(views)) => (slots, views),
+        (Err(e), _) => return AppError::from(e).into_response(),
+        (_, Err(e)) => return e.into_response(),
     };
     let number = card.number;
     let mut edited = Some(card);
@@ -369,7 +453,7 @@ async fn card_response(
         .iter()
         .map(|s| match edited.take_if(|_| s.id.number == number) {
             Some(card) => card,
-            None => CardView::new(s, ctx.t, &ctx.base_url),
+            None => views.card(s),
         })
         .collect();
     (status, render(&tab_page(ctx, state, provider, cards))).into_response()

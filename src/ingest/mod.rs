@@ -5,6 +5,7 @@
 //! model → fit its answer to the upload → store and answer. From the moment the original is
 //! stored, nothing is lost: a failed job's original goes to the trash.
 
+mod chain;
 mod form;
 mod pipeline;
 

@@ -1,14 +1,15 @@
 //! One job from its recorded original to the booth's answer: prepare the photo, call the
 //! slot's model, fit its answer to the upload, and record how it ended, all by the deadline.
 
+use super::chain::{self, Attempts, ChainJob};
 use crate::AppState;
 use crate::config::{Setting, Settings};
-use crate::domain::{ImageFormat, JobStatus, Slot, SlotId, SlotUnavailable};
+use crate::domain::{AttemptOutcome, ImageFormat, JobStatus, Slot, SlotId};
 use crate::error::{AppError, InternalError};
 use crate::imaging::{self, ImagingError, PreparedInput};
 use crate::media::{Thumb, day_of};
 use crate::now_ms;
-use crate::providers::{self, ImageData, ImageModel, ModelOutput, ModelRequest, ProviderError};
+use crate::providers::{ImageData, ModelOutput, ProviderError};
 use crate::store::{NewJob, Outcome};
 use axum::body::Body;
 use axum::http::{HeaderValue, header};
@@ -40,6 +41,8 @@ struct Job {
     original_path: String,
     started: Instant,
     deadline: Instant,
+    /// Every slot it tried, kept even when the deadline cuts the chain short.
+    attempts: Attempts,
 }
 
 /// What a finished job answers.
@@ -48,6 +51,8 @@ struct Success {
     format: ImageFormat,
     model_ms: i64,
     prompt_used: Option<String>,
+    /// The slot whose model drew it.
+    answered_by: SlotId,
 }
 
 /// Records the upload, then runs it through the slot's model, answering by the deadline.
@@ -71,15 +76,12 @@ pub async fn run_job(state: AppState, start: JobStart, photo: Vec<u8>) -> Respon
     tokio::spawn(
         async move {
             let _in_flight = state.metrics.job_started();
-            let result = match timeout_at(
-                job.deadline - FINALISE_MARGIN,
-                process(&state, &job, &slot),
-            )
-            .await
-            {
-                Ok(result) => result,
-                Err(_) => Err(AppError::Timeout),
-            };
+            let result =
+                match timeout_at(job.deadline - FINALISE_MARGIN, process(&state, &job, slot)).await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(AppError::Timeout),
+                };
             let response = finalise(&state, &job, result).await;
             let _ = answer.send(response);
         }
@@ -131,19 +133,8 @@ async fn record(
         original_path,
         started: start.started,
         deadline: start.deadline,
+        attempts: Attempts::default(),
     })
-}
-
-fn unavailable(reason: SlotUnavailable) -> AppError {
-    match reason {
-        SlotUnavailable::Disabled => AppError::SlotDisabled,
-        SlotUnavailable::MissingReference => {
-            AppError::SlotNotConfigured("this slot's type needs a reference image".into())
-        }
-        SlotUnavailable::MissingPrompt => {
-            AppError::SlotNotConfigured("this slot's type needs a prompt".into())
-        }
-    }
 }
 
 fn upload_error(e: ImagingError) -> AppError {
@@ -153,33 +144,56 @@ fn upload_error(e: ImagingError) -> AppError {
     }
 }
 
-async fn process(state: &AppState, job: &Job, slot: &Slot) -> Result<Success, AppError> {
+async fn process(state: &AppState, job: &Job, slot: Slot) -> Result<Success, AppError> {
     let settings = state.settings();
-    slot.check_ready().map_err(unavailable)?;
-    let model = providers::model_for(
-        slot.id.provider,
-        &settings,
-        state.demo,
-        &state.cpu,
-        &state.http,
-    )
-    .map_err(AppError::ProviderNotConfigured)?;
+    // The booth's own slot switched off or half set up refuses the photo, as it always has.
+    if let Err(reason) = slot.check_ready() {
+        return Err(chain::unavailable(reason));
+    }
     let format = job.format.ok_or(AppError::UnsupportedMediaType)?;
+    // A photo that cannot be read fails here, before any model: no fallback can help.
     let prepared = prepare_photo(state, &settings, job).await?;
     let upload_size = (prepared.width, prepared.height);
-    let request = model_request(state, &settings, job, slot, prepared, model.as_ref()).await?;
-    let model_started = Instant::now();
-    let output = call_model(state, slot, model.as_ref(), request).await?;
-    let model_ms = model_started.elapsed().as_millis() as i64;
-    tracing::info!(model_ms, "model answered");
+    let chain_job = ChainJob {
+        id: &job.id,
+        started: job.started,
+        deadline: job.deadline - FINALISE_MARGIN,
+        photo: ImageData {
+            bytes: Arc::new(prepared.model_input),
+            format: prepared.model_format,
+            url: None,
+        },
+        upload_size,
+        result_side: upload_size
+            .0
+            .max(upload_size.1)
+            .min(settings.integer(Setting::MaxResultSide) as u32),
+        attempts: job.attempts.clone(),
+    };
+    let drawn = chain::run(state, &settings, &chain_job, slot).await?;
+    record_warning(state, drawn.slot, &drawn.output);
+    tracing::info!(model_ms = drawn.model_ms, answered_by = %drawn.slot, "model answered");
     let out_format = format.result_format();
-    let bytes = fit_answer(state, &settings, job, output.image, upload_size, out_format).await?;
+    let image = drawn.output.image;
+    let bytes = fit_answer(state, &settings, job, image, upload_size, out_format).await?;
     Ok(Success {
         bytes,
         format: out_format,
-        model_ms,
-        prompt_used: output.prompt_used,
+        model_ms: drawn.model_ms,
+        prompt_used: drawn.output.prompt_used,
+        answered_by: drawn.slot,
     })
+}
+
+/// A problem met on the way that the operator must fix, kept for Settings.
+fn record_warning(state: &AppState, slot: SlotId, output: &ModelOutput) {
+    if let Some(message) = output
+        .warning
+        .as_ref()
+        .and_then(ProviderError::for_operator)
+    {
+        state.record_provider_error(slot.provider, message);
+    }
 }
 
 /// Decodes the stored original, turns it upright, scales it for the model and keeps its
@@ -211,59 +225,6 @@ async fn prepare_photo(
     Ok(prepared)
 }
 
-/// Everything the model gets: the prepared photo, the slot's reference, published by link
-/// for a model that fetches its inputs.
-async fn model_request(
-    state: &AppState,
-    settings: &Settings,
-    job: &Job,
-    slot: &Slot,
-    prepared: PreparedInput,
-    model: &dyn ImageModel,
-) -> Result<ModelRequest, AppError> {
-    let mut photo = ImageData {
-        bytes: Arc::new(prepared.model_input),
-        format: prepared.model_format,
-        url: None,
-    };
-    let mut reference = reference_image(state, slot).await?;
-    if model.needs_public_links() {
-        publish(state, settings, job, &mut photo, reference.as_mut()).await?;
-    }
-    Ok(ModelRequest {
-        kind: slot.kind,
-        prompt: slot.prompt.clone(),
-        options: slot.options.clone(),
-        photo,
-        reference,
-        upload_size: (prepared.width, prepared.height),
-        result_side: prepared
-            .width
-            .max(prepared.height)
-            .min(settings.integer(Setting::MaxResultSide) as u32),
-        deadline: job.deadline - FINALISE_MARGIN,
-    })
-}
-
-/// The model's answer; a configuration error is kept for the Settings page.
-async fn call_model(
-    state: &AppState,
-    slot: &Slot,
-    model: &dyn ImageModel,
-    request: ModelRequest,
-) -> Result<ModelOutput, AppError> {
-    let record = |e: &ProviderError| {
-        if let Some(message) = e.for_operator() {
-            state.record_provider_error(slot.id.provider, message);
-        }
-    };
-    let output = model.generate(request).await.inspect_err(record)?;
-    if let Some(warning) = &output.warning {
-        record(warning);
-    }
-    Ok(output)
-}
-
 /// Fits the model's answer to the upload and stores it with its thumbnail.
 async fn fit_answer(
     state: &AppState,
@@ -289,7 +250,10 @@ async fn fit_answer(
     Ok(finished.bytes)
 }
 
-async fn reference_image(state: &AppState, slot: &Slot) -> Result<Option<ImageData>, AppError> {
+pub(super) async fn reference_image(
+    state: &AppState,
+    slot: &Slot,
+) -> Result<Option<ImageData>, AppError> {
     let Some(name) = slot
         .reference
         .as_deref()
@@ -311,11 +275,13 @@ async fn reference_image(state: &AppState, slot: &Slot) -> Result<Option<ImageDa
 /// How long a published input stays reachable after the deadline, for a provider still at work.
 const LINK_GRACE_SECS: i64 = 600;
 
-/// Copies the job's inputs (the reference as it is now) where signed public links serve them.
-async fn publish(
+/// Copies a slot's inputs for a job (the reference as it is now) where signed public links
+/// serve them.
+pub(super) async fn publish(
     state: &AppState,
     settings: &Settings,
-    job: &Job,
+    job: &str,
+    slot: SlotId,
     photo: &mut ImageData,
     reference: Option<&mut ImageData>,
 ) -> Result<(), AppError> {
@@ -327,7 +293,12 @@ async fn publish(
         .into_iter()
         .chain(reference.map(|r| (r, "reference")));
     for (image, role) in inputs {
-        let name = format!("{}-{role}.{}", job.id, image.format.extension());
+        let name = format!(
+            "{job}-{}{}-{role}.{}",
+            slot.provider,
+            slot.number,
+            image.format.extension()
+        );
         let rel = state.media.save_input(&name, &image.bytes).await?;
         image.url = Some(format!(
             "{base}/media/{}",
@@ -335,6 +306,11 @@ async fn publish(
         ));
     }
     Ok(())
+}
+
+/// Milliseconds since the job started.
+fn since(started: Instant) -> i64 {
+    started.elapsed().as_millis() as i64
 }
 
 /// Records how the job ended and builds the booth's answer.
@@ -361,7 +337,10 @@ async fn finalise(state: &AppState, job: &Job, result: Result<Success, AppError>
 }
 
 fn success_outcome(job: &Job, success: &Success, latency_ms: i64) -> Outcome {
+    let at = since(job.started);
     Outcome {
+        answered_by: Some(success.answered_by),
+        attempts: job.attempts.closed(at, AttemptOutcome::Abandoned),
         status: JobStatus::Succeeded,
         reason: None,
         message: None,
@@ -388,8 +367,16 @@ async fn failure_outcome(state: &AppState, job: &Job, e: &AppError, latency_ms: 
             job.original_path.clone()
         }
     };
+    let timed_out = matches!(e, AppError::Timeout);
+    let still_running = if timed_out {
+        AttemptOutcome::TimedOut
+    } else {
+        AttemptOutcome::Abandoned
+    };
     Outcome {
-        status: if matches!(e, AppError::Timeout) {
+        answered_by: None,
+        attempts: job.attempts.closed(since(job.started), still_running),
+        status: if timed_out {
             JobStatus::TimedOut
         } else {
             JobStatus::Failed
@@ -430,6 +417,11 @@ fn image_response(job: &str, success: Success) -> Response {
     headers.insert(
         "x-boothgate-job",
         HeaderValue::from_str(job).expect("uuid is a valid header"),
+    );
+    headers.insert(
+        "x-boothgate-answered-by",
+        HeaderValue::from_str(&success.answered_by.to_string())
+            .expect("a slot id is a valid header"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response

@@ -414,7 +414,8 @@ impl ImageModel for DeepseekTab {
                 }
                 None => (fallback_prompt(request.kind, &request.prompt), None),
             };
-            let image = with_retries("the images endpoint", request.deadline, |_| {
+            let retries = request.may_retry;
+            let image = with_retries("the images endpoint", request.deadline, retries, |_| {
                 self.renderer.render(&self.http, &prompt, &request)
             })
             .await?;

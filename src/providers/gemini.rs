@@ -161,7 +161,7 @@ impl ImageModel for Gemini {
         Box::pin(async move {
             let body = request_body(&request, image_size(&self.model, request.result_side));
             let declines = AtomicU32::new(0);
-            with_retries("Gemini", request.deadline, |_| async {
+            with_retries("Gemini", request.deadline, request.may_retry, |_| async {
                 match self.attempt(&body, request.deadline).await {
                     Err(Failure::Retry {
                         error: error @ ProviderError::Refused(_),

@@ -7,6 +7,7 @@ pub mod checks;
 mod deepseek;
 mod demo;
 mod gemini;
+pub mod health;
 pub mod options;
 mod retry;
 mod turbotext;
@@ -47,6 +48,8 @@ pub struct ModelRequest {
     pub result_side: u32,
     /// When the booth's answer must leave; retries stop before it.
     pub deadline: Instant,
+    /// Whether a transient failure is retried; a slot with a fallback hands over instead.
+    pub may_retry: bool,
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

@@ -46,10 +46,12 @@ impl From<ProviderError> for Failure {
 }
 
 /// Runs `attempt` (given its number, from 1) until it succeeds, stops, or no further attempt
-/// fits before `deadline`; then the last error is the answer.
+/// fits before `deadline` (or, unless `may_retry`, after the first); then the last error is
+/// the answer. A slot with a fallback does not retry: it hands over to the next slot at once.
 pub async fn with_retries<T, F, Fut>(
     what: &str,
     deadline: Instant,
+    may_retry: bool,
     mut attempt: F,
 ) -> Result<T, ProviderError>
 where
@@ -62,6 +64,7 @@ where
         let (after, error) = match attempt(number).await {
             Ok(value) => return Ok(value),
             Err(Failure::Stop(error)) => return Err(error),
+            Err(Failure::Retry { error, .. }) if !may_retry => return Err(error),
             Err(Failure::Retry { after, error }) => (after, error),
         };
         let delay = after.unwrap_or_else(|| backoff(number));
@@ -89,7 +92,7 @@ mod tests {
     async fn retries_until_done_and_stops_at_once_on_a_final_error() {
         let calls = AtomicU32::new(0);
         let deadline = Instant::now() + Duration::from_secs(60);
-        let result = with_retries("test", deadline, |n| {
+        let result = with_retries("test", deadline, true, |n| {
             calls.fetch_add(1, Ordering::Relaxed);
             async move {
                 if n < 3 {
@@ -105,7 +108,7 @@ mod tests {
         .await;
         assert_eq!(result, Ok(3));
         assert_eq!(calls.load(Ordering::Relaxed), 3);
-        let stopped: Result<(), _> = with_retries("test", deadline, |_| async {
+        let stopped: Result<(), _> = with_retries("test", deadline, true, |_| async {
             Err(Failure::Stop(ProviderError::Refused("no".into())))
         })
         .await;
@@ -116,7 +119,7 @@ mod tests {
     async fn gives_up_when_the_next_try_would_not_fit() {
         let deadline = Instant::now() + Duration::from_secs(5);
         let calls = AtomicU32::new(0);
-        let result: Result<(), _> = with_retries("test", deadline, |_| {
+        let result: Result<(), _> = with_retries("test", deadline, true, |_| {
             calls.fetch_add(1, Ordering::Relaxed);
             async {
                 Err(Failure::Retry {

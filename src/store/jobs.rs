@@ -1,5 +1,5 @@
 use super::Store;
-use crate::domain::{JobStatus, Kind, Provider, SlotId};
+use crate::domain::{Attempt, AttemptOutcome, JobStatus, Kind, Provider, SlotId};
 use crate::error::InternalError;
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
@@ -21,6 +21,10 @@ pub struct NewJob {
 
 /// How a job ended.
 pub struct Outcome {
+    /// The slot whose model drew the result.
+    pub answered_by: Option<SlotId>,
+    /// Every slot the job tried, in order.
+    pub attempts: Vec<Attempt>,
     pub status: JobStatus,
     pub reason: Option<String>,
     pub message: Option<String>,
@@ -53,6 +57,7 @@ pub struct JobRecord {
     pub fields: String,
     pub prompt: Option<String>,
     pub prompt_used: Option<String>,
+    pub answered_by: Option<String>,
 }
 
 #[derive(Default, Clone, Debug)]
@@ -65,7 +70,43 @@ pub struct JobFilter {
     pub limit: u32,
 }
 
-/// The three numbers statistics show for a provider, a slot or a day.
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    provider: Provider,
+    slot: i64,
+    started_ms: i64,
+    ended_ms: i64,
+    outcome: AttemptOutcome,
+    reason: Option<String>,
+    message: Option<String>,
+}
+
+impl AttemptRow {
+    fn into_attempt(self) -> Option<Attempt> {
+        Some(Attempt {
+            slot: SlotId::new(self.provider, u8::try_from(self.slot).ok()?)?,
+            started_ms: self.started_ms,
+            ended_ms: Some(self.ended_ms),
+            outcome: self.outcome,
+            reason: self.reason,
+            message: self.message,
+        })
+    }
+}
+
+/// What statistics show for a provider.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ProviderCounts {
+    /// Images this provider drew, as the booth's slot or as a fallback.
+    pub processed: i64,
+    /// Jobs of its slots that ended without an image.
+    pub failed: i64,
+    pub timed_out: i64,
+    /// Jobs of its slots that another slot answered.
+    pub rescued: i64,
+}
+
+/// The three numbers statistics show for a slot or a day.
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct StatusCounts {
     pub processed: i64,
@@ -116,10 +157,31 @@ impl Store {
         Ok(())
     }
 
+    /// Records a job's end and its attempts, in one transaction.
     pub async fn finish_job(&self, id: &str, outcome: &Outcome) -> Result<(), InternalError> {
+        let mut tx = self.pool.begin().await?;
+        for (seq, attempt) in outcome.attempts.iter().enumerate() {
+            sqlx::query(
+                "INSERT OR REPLACE INTO attempts
+                    (job, seq, provider, slot, started_ms, ended_ms, outcome, reason, message)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(seq as i64)
+            .bind(attempt.slot.provider)
+            .bind(attempt.slot.number)
+            .bind(attempt.started_ms)
+            .bind(attempt.ended_ms.unwrap_or(attempt.started_ms))
+            .bind(attempt.outcome)
+            .bind(&attempt.reason)
+            .bind(&attempt.message)
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(
             "UPDATE jobs SET status = ?, reason = ?, message = ?, latency_ms = ?, model_ms = ?,
-                    original_path = ?, result_path = ?, prompt_used = ?, finished_at = ?
+                    original_path = ?, result_path = ?, prompt_used = ?, answered_by = ?,
+                    finished_at = ?
              WHERE id = ?",
         )
         .bind(outcome.status)
@@ -130,11 +192,28 @@ impl Store {
         .bind(&outcome.original_path)
         .bind(&outcome.result_path)
         .bind(&outcome.prompt_used)
+        .bind(outcome.answered_by.map(|slot| slot.to_string()))
         .bind(crate::now_ms())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// A job's attempts, in order.
+    pub async fn attempts(&self, job: &str) -> Result<Vec<Attempt>, InternalError> {
+        let rows: Vec<AttemptRow> = sqlx::query_as(
+            "SELECT provider, slot, started_ms, ended_ms, outcome, reason, message
+             FROM attempts WHERE job = ? ORDER BY seq",
+        )
+        .bind(job)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(AttemptRow::into_attempt)
+            .collect())
     }
 
     /// Jobs a crash left half-way become `interrupted`; their originals stay where they are.
@@ -177,32 +256,57 @@ impl Store {
         Ok(query.build_query_as().fetch_all(&self.pool).await?)
     }
 
-    /// Counts per provider, either of booth jobs or of the admin's test jobs.
+    /// Counts per provider, either of booth jobs or of the admin's test jobs: images each
+    /// provider drew (for its own slots or as a fallback), and the jobs of its slots that ended
+    /// without one or were rescued by another slot.
     pub async fn provider_counts(
         &self,
         tests: bool,
-    ) -> Result<HashMap<Provider, StatusCounts>, InternalError> {
-        let rows: Vec<(Provider, i64, i64, i64)> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT provider, {COUNTS} FROM jobs WHERE is_test = ? GROUP BY provider"
-        )))
+    ) -> Result<HashMap<Provider, ProviderCounts>, InternalError> {
+        let mut counts: HashMap<Provider, ProviderCounts> = Provider::ALL
+            .into_iter()
+            .map(|p| (p, ProviderCounts::default()))
+            .collect();
+        let ended: Vec<(Provider, i64, i64, i64)> = sqlx::query_as(
+            "SELECT provider, COALESCE(SUM(status = 'failed'), 0),
+                    COALESCE(SUM(status = 'timed_out'), 0),
+                    COALESCE(SUM(status = 'succeeded' AND answered_by IS NOT NULL
+                                 AND answered_by != provider || '/' || slot), 0)
+             FROM jobs WHERE is_test = ? GROUP BY provider",
+        )
         .bind(tests)
         .fetch_all(&self.pool)
         .await?;
-        let mut counts: HashMap<Provider, StatusCounts> = Provider::ALL
-            .into_iter()
-            .map(|p| (p, StatusCounts::default()))
-            .collect();
-        for (provider, processed, failed, timed_out) in rows {
-            counts.insert(
-                provider,
-                StatusCounts {
-                    processed,
-                    failed,
-                    timed_out,
-                },
-            );
+        for (provider, failed, timed_out, rescued) in ended {
+            let entry = counts.entry(provider).or_default();
+            (entry.failed, entry.timed_out, entry.rescued) = (failed, timed_out, rescued);
+        }
+        let drawn: Vec<(Provider, i64)> = sqlx::query_as(
+            "SELECT COALESCE(substr(answered_by, 1, instr(answered_by, '/') - 1), provider)
+                    AS drawer, COUNT(*)
+             FROM jobs WHERE is_test = ? AND status = 'succeeded' GROUP BY drawer",
+        )
+        .bind(tests)
+        .fetch_all(&self.pool)
+        .await?;
+        for (provider, processed) in drawn {
+            counts.entry(provider).or_default().processed = processed;
         }
         Ok(counts)
+    }
+
+    /// Of the booth jobs that reached a model (at least one slot really tried), the share that
+    /// got an AI image; `None` before there is any.
+    pub async fn ai_result_rate(&self) -> Result<Option<f64>, InternalError> {
+        let (succeeded, reached): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(status = 'succeeded'), 0), COUNT(*) FROM jobs j
+             WHERE is_test = 0 AND (status = 'succeeded' OR EXISTS (
+                 SELECT 1 FROM attempts a WHERE a.job = j.id AND a.outcome != 'skipped'
+                 AND COALESCE(a.reason, '') != 'provider_not_configured'))",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((reached > 0).then(|| succeeded as f64 / reached as f64))
     }
 
     /// Booth jobs per slot that had any.

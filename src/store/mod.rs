@@ -4,7 +4,9 @@ mod jobs;
 mod settings;
 mod slots;
 
-pub use jobs::{DayCount, JobFilter, JobRecord, NewJob, Outcome, SlotCount, StatusCounts};
+pub use jobs::{
+    DayCount, JobFilter, JobRecord, NewJob, Outcome, ProviderCounts, SlotCount, StatusCounts,
+};
 
 use crate::error::InternalError;
 use sqlx::sqlite::{

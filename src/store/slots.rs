@@ -14,6 +14,8 @@ struct SlotRow {
     prompt: String,
     reference: Option<String>,
     options: String,
+    fallbacks: String,
+    fallback_after_secs: i64,
 }
 
 impl SlotRow {
@@ -26,11 +28,18 @@ impl SlotRow {
             prompt: self.prompt,
             reference: self.reference,
             options: serde_json::from_str(&self.options).unwrap_or_default(),
+            fallbacks: serde_json::from_str::<Vec<String>>(&self.fallbacks)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|id| SlotId::parse_joined(id))
+                .collect(),
+            fallback_after_secs: u32::try_from(self.fallback_after_secs).unwrap_or(0),
         })
     }
 }
 
-const SLOT_COLUMNS: &str = "provider, number, name, enabled, kind, prompt, reference, options";
+const SLOT_COLUMNS: &str = "provider, number, name, enabled, kind, prompt, reference, options, \
+                            fallbacks, fallback_after_secs";
 
 impl Store {
     pub(super) async fn create_missing_slots(&self) -> Result<(), InternalError> {
@@ -58,6 +67,15 @@ impl Store {
             .ok_or_else(|| InternalError::Other(format!("corrupt slot row {id:?}")))
     }
 
+    /// All 60 slots, tab by tab.
+    pub async fn all_slots(&self) -> Result<Vec<Slot>, InternalError> {
+        let mut all = Vec::new();
+        for provider in Provider::ALL {
+            all.extend(self.slots(provider).await?);
+        }
+        Ok(all)
+    }
+
     /// The 20 slots of one tab, in order.
     pub async fn slots(&self, provider: Provider) -> Result<Vec<Slot>, InternalError> {
         let rows: Vec<SlotRow> = sqlx::query_as(AssertSqlSafe(format!(
@@ -72,7 +90,8 @@ impl Store {
     /// Saves the operator's fields of one slot; the reference image has its own call.
     pub async fn save_slot(&self, slot: &Slot) -> Result<(), InternalError> {
         sqlx::query(
-            "UPDATE slots SET name = ?, enabled = ?, kind = ?, prompt = ?, options = ?, updated_at = ?
+            "UPDATE slots SET name = ?, enabled = ?, kind = ?, prompt = ?, options = ?,
+                    fallbacks = ?, fallback_after_secs = ?, updated_at = ?
              WHERE provider = ? AND number = ?",
         )
         .bind(&slot.name)
@@ -80,6 +99,16 @@ impl Store {
         .bind(slot.kind)
         .bind(&slot.prompt)
         .bind(serde_json::Value::Object(slot.options.clone()).to_string())
+        .bind(
+            serde_json::json!(
+                slot.fallbacks
+                    .iter()
+                    .map(SlotId::to_string)
+                    .collect::<Vec<_>>()
+            )
+            .to_string(),
+        )
+        .bind(slot.fallback_after_secs)
         .bind(now_ms())
         .bind(slot.id.provider)
         .bind(slot.id.number)

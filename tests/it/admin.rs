@@ -488,6 +488,8 @@ async fn statistics_count_jobs_by_provider_slot_and_day() {
             .await
             .unwrap();
         let outcome = Outcome {
+            answered_by: None,
+            attempts: Vec::new(),
             status,
             reason: None,
             message: None,
@@ -503,9 +505,11 @@ async fn statistics_count_jobs_by_provider_slot_and_day() {
     assert_eq!(
         stats,
         json!({"upload_password": UPLOAD_PASSWORD, "deadline_secs": 50, "providers": {
-            "turbotext": {"processed": 0, "failed": 0, "timed_out": 1},
-            "deepseek": {"processed": 0, "failed": 0, "timed_out": 0},
-            "nanobanana": {"processed": 2, "failed": 1, "timed_out": 0}}})
+            "turbotext": {"processed": 0, "failed": 0, "timed_out": 1, "rescued": 0, "health": "ok"},
+            "deepseek": {"processed": 0, "failed": 0, "timed_out": 0, "rescued": 0, "health": "ok"},
+            "nanobanana": {"processed": 2, "failed": 1, "timed_out": 0, "rescued": 0, "health": "ok"}},
+            // Jobs written without attempts: only the two with an image reached a model.
+            "ai_result_rate": 1.0})
     );
     let page = app.admin_html("/admin/stats").await;
     assert!(page.contains(&format!("value=\"{UPLOAD_PASSWORD}\"")));

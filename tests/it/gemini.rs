@@ -393,7 +393,7 @@ async fn bad_key_is_not_retried_and_shows_in_settings() {
     let settings = app.admin_html("/admin/settings").await;
     let shown = settings
         .find("provider-error")
-        .map(|i| &settings[i..i + 300]);
+        .map(|i| settings[i..].chars().take(300).collect::<String>());
     assert!(
         settings.contains("Последняя ошибка: Gemini refused the request"),
         "last error on Settings: {shown:?}"
