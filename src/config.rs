@@ -69,6 +69,8 @@ pub struct Config {
     pub header_timeout: std::time::Duration,
     /// Connections open at once; more are refused as they arrive.
     pub max_connections: usize,
+    /// How long a failing provider stays down before one job probes it again.
+    pub provider_cooldown: std::time::Duration,
 }
 
 impl Config {
@@ -82,6 +84,7 @@ impl Config {
             tls: None,
             header_timeout: std::time::Duration::from_secs(15),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            provider_cooldown: crate::providers::health::DOWN_FOR,
         }
     }
 

@@ -137,7 +137,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         upload_throttle: Arc::default(),
         http: providers::Http::new(),
         catalog: Arc::default(),
-        health: Arc::default(),
+        health: Arc::new(providers::health::Health::new(config.provider_cooldown)),
         admin: Arc::new(admin),
         secret: Arc::new(secret),
         settings: Arc::new(RwLock::new(Arc::new(Settings::resolve(

@@ -188,7 +188,12 @@ impl Chain<'_> {
                     self.state.record_provider_error(slot.provider, message);
                 }
                 let error = AppError::from(e);
-                job.attempts.end(index, at, Outcome::Failed, Some(&error));
+                let outcome = if matches!(error, AppError::Timeout) {
+                    Outcome::TimedOut
+                } else {
+                    Outcome::Failed
+                };
+                job.attempts.end(index, at, outcome, Some(&error));
                 tracing::warn!(%slot, reason = error.reason(), %error, "slot failed");
                 self.last_error = Some(error);
                 None

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 const FAILURES_TO_DOWN: usize = 3;
 const FAILURE_WINDOW: Duration = Duration::from_secs(120);
-const DOWN_FOR: Duration = Duration::from_secs(60);
+/// How long a provider stays down before one job probes it.
+pub const DOWN_FOR: Duration = Duration::from_secs(60);
 const REMEMBERED: usize = 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -62,12 +63,25 @@ struct Record {
     last_error: Option<String>,
 }
 
-#[derive(Default)]
 pub struct Health {
     providers: Mutex<HashMap<Provider, Record>>,
+    down_for: Duration,
+}
+
+impl Default for Health {
+    fn default() -> Health {
+        Health::new(DOWN_FOR)
+    }
 }
 
 impl Health {
+    pub fn new(down_for: Duration) -> Health {
+        Health {
+            providers: Mutex::default(),
+            down_for,
+        }
+    }
+
     pub fn admit(&self, provider: Provider) -> Admission {
         let now = Instant::now();
         let mut providers = self.providers.lock().expect("health lock");
@@ -106,7 +120,7 @@ impl Health {
                 record.streak.push(now);
                 // A failed probe, or the third failure in a row: down for a minute.
                 if record.down_until.is_some() || record.streak.len() >= FAILURES_TO_DOWN {
-                    record.down_until = Some(now + DOWN_FOR);
+                    record.down_until = Some(now + self.down_for);
                 }
             }
         }

@@ -139,6 +139,20 @@ async fn operator_configures_a_slot_in_the_browser() {
         .send_keys(&reference.to_string_lossy())
         .await
         .unwrap();
+    // The "B plan": DeepSeek 2 takes over if this slot fails or is slow for 10 s.
+    browser
+        .find(Locator::Css("#slot-3 select[name=fallback_1]"))
+        .await
+        .unwrap()
+        .select_by_value("deepseek/2")
+        .await
+        .unwrap();
+    let after = browser
+        .find(Locator::Css("#slot-3 input[name=fallback_after_secs]"))
+        .await
+        .unwrap();
+    after.clear().await.unwrap();
+    after.send_keys("10").await.unwrap();
     browser
         .find(Locator::Css("#slot-3 button.save"))
         .await
@@ -157,6 +171,11 @@ async fn operator_configures_a_slot_in_the_browser() {
     assert_eq!(slot.kind, Kind::Background);
     assert_eq!(slot.prompt, "гость на фоне кофейни");
     assert!(slot.reference.is_some());
+    assert_eq!(
+        slot.fallbacks,
+        [SlotId::new(Provider::Deepseek, 2).unwrap()]
+    );
+    assert_eq!(slot.fallback_after_secs, 10);
 
     browser.refresh().await.unwrap();
     assert_eq!(

@@ -39,6 +39,8 @@ pub struct Options {
     pub header_timeout: Option<std::time::Duration>,
     /// Another cap on open connections than the default.
     pub max_connections: Option<usize>,
+    /// A shorter time a failing provider stays down.
+    pub provider_cooldown: Option<std::time::Duration>,
 }
 
 impl Options {
@@ -99,6 +101,9 @@ pub async fn spawn_app_in(dir: TempDir, options: Options) -> TestApp {
     }
     if let Some(cap) = options.max_connections {
         config.max_connections = cap;
+    }
+    if let Some(cooldown) = options.provider_cooldown {
+        config.provider_cooldown = cooldown;
     }
     if !options.generated_passwords {
         config.admin_password = Some(ADMIN_PASSWORD.into());
