@@ -1,12 +1,18 @@
-//! Load generator: starts the release server in demo mode with a model of fixed latency, lets
-//! N booths upload a photo at once, and reports throughput, server overhead (response time
-//! minus model latency), CPU time per job and peak memory of the server process.
+//! Load generator: starts the release server with a model of fixed latency, lets N booths upload
+//! a photo at once, and reports the share of AI photos delivered, latency, server overhead
+//! (response time minus model latency), CPU time per job and peak memory of the server.
 //!
 //! cargo build --release && cargo run --release --example loadgen -- \
 //!     --booths 40 --rounds 1 --model-ms 1000
 //!
 //! Without `--photo FILE` every booth sends a generated 24 MP camera-sized JPEG (the same one
 //! the tests use); `--sample NAME` picks another of the tests' sample images.
+//!
+//! The model is the built-in demo effect (`--provider demo`, the default) or a local fake of
+//! Gemini's `generateContent` (`--provider gemini`) answering a fixed image after `--model-ms`.
+//! `--chaos FAIL,HANG` makes that fake answer 503 "overloaded" to FAIL % of the calls and hang
+//! on HANG %; `--fallback-ms N` gives the booth slot a healthy fallback (a fake images endpoint
+//! on the DeepSeek tab answering after N ms), started after `--hedge-secs` at the latest.
 
 #[path = "../tests/it/samples.rs"]
 mod samples;
@@ -23,6 +29,14 @@ struct Args {
     sample: String,
     model_ms: u64,
     binary: PathBuf,
+    /// `demo` or `gemini`.
+    provider: String,
+    /// Percentages of the fake model's calls that fail with 503 and that hang.
+    chaos: (u64, u64),
+    /// A fallback slot answering after this many ms.
+    fallback_ms: Option<u64>,
+    hedge_secs: u64,
+    deadline_secs: u64,
 }
 
 fn parse_args() -> Args {
@@ -33,6 +47,11 @@ fn parse_args() -> Args {
         sample: "guest-6000x4000.jpg".into(),
         model_ms: 1000,
         binary: PathBuf::from("target/release/boothgate"),
+        provider: "demo".into(),
+        chaos: (0, 0),
+        fallback_ms: None,
+        hedge_secs: 25,
+        deadline_secs: 50,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -44,6 +63,14 @@ fn parse_args() -> Args {
             "--sample" => args.sample = value,
             "--model-ms" => args.model_ms = value.parse().expect("--model-ms N"),
             "--binary" => args.binary = value.into(),
+            "--provider" => args.provider = value,
+            "--chaos" => {
+                let (fail, hang) = value.split_once(',').expect("--chaos FAIL,HANG");
+                args.chaos = (fail.parse().expect("FAIL %"), hang.parse().expect("HANG %"));
+            }
+            "--fallback-ms" => args.fallback_ms = Some(value.parse().expect("--fallback-ms N")),
+            "--hedge-secs" => args.hedge_secs = value.parse().expect("--hedge-secs N"),
+            "--deadline" => args.deadline_secs = value.parse().expect("--deadline N"),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -94,6 +121,67 @@ fn multipart(photo: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// A PNG the fake models answer with.
+fn answer_png() -> Vec<u8> {
+    let image = image::RgbImage::from_pixel(1024, 1024, image::Rgb([200, 60, 60]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("png");
+    out.into_inner()
+}
+
+/// Fakes of Gemini's `generateContent` (with its chaos) and of an images endpoint, on one
+/// local port; returns its base URL.
+async fn start_fakes(model_ms: u64, chaos: (u64, u64), fallback_ms: u64) -> String {
+    use axum::routing::post;
+    use base64::Engine;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let image = base64::engine::general_purpose::STANDARD.encode(answer_png());
+    let calls = std::sync::Arc::new(AtomicU64::new(0));
+    let gemini_image = image.clone();
+    let gemini = move || {
+        let (image, calls) = (gemini_image.clone(), calls.clone());
+        async move {
+            // Spread the faults evenly: of every 100 calls, the first FAIL fail, the next HANG hang.
+            let n = calls.fetch_add(1, Ordering::Relaxed) * 37 % 100;
+            if n < chaos.0 {
+                let error = serde_json::json!({"error": {"code": 503,
+                    "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}});
+                return (
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    axum::Json(error),
+                );
+            }
+            let wait = if n < chaos.0 + chaos.1 {
+                3_600_000
+            } else {
+                model_ms
+            };
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            let answer = serde_json::json!({"candidates": [{"content": {"parts": [
+                {"inlineData": {"mimeType": "image/png", "data": image}}]}, "finishReason": "STOP"}]});
+            (axum::http::StatusCode::OK, axum::Json(answer))
+        }
+    };
+    let images = move || {
+        let image = image.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(fallback_ms)).await;
+            axum::Json(serde_json::json!({"data": [{"b64_json": image}]}))
+        }
+    };
+    let app = axum::Router::new()
+        .route("/models/{call}", post(gemini))
+        .route("/v1/images/edits", post(images));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
@@ -112,15 +200,28 @@ async fn main() {
         .local_addr()
         .unwrap()
         .port();
-    let mut server = Command::new(&args.binary)
+    let mut command = Command::new(&args.binary);
+    command
         .env("BOOTHGATE_LISTEN", format!("127.0.0.1:{port}"))
         .env("BOOTHGATE_DATA_DIR", data.path())
-        .env("BOOTHGATE_DEMO", "1")
-        .env("BOOTHGATE_DEMO_DELAY_MS", args.model_ms.to_string())
         .env("BOOTHGATE_UPLOAD_PASSWORD", "load-test")
         .env("BOOTHGATE_ADMIN_PASSWORD", "load-test")
+        .env("BOOTHGATE_DEADLINE_SECS", args.deadline_secs.to_string())
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .stdout(Stdio::null());
+    if args.provider == "gemini" {
+        let fakes = start_fakes(args.model_ms, args.chaos, args.fallback_ms.unwrap_or(0)).await;
+        command
+            .env("BOOTHGATE_GEMINI_API_KEY", "load-test")
+            .env("BOOTHGATE_GEMINI_BASE_URL", &fakes)
+            .env("BOOTHGATE_IMAGES_API_KEY", "load-test")
+            .env("BOOTHGATE_IMAGES_BASE_URL", format!("{fakes}/v1"));
+    } else {
+        command
+            .env("BOOTHGATE_DEMO", "1")
+            .env("BOOTHGATE_DEMO_DELAY_MS", args.model_ms.to_string());
+    }
+    let mut server = command
         .spawn()
         .expect("server starts (build it with cargo build --release)");
     let pid = server.id();
@@ -133,14 +234,27 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let slot = client
-        .put(format!("{base}/admin/api/slots/nanobanana/1"))
-        .basic_auth("admin", Some("load-test"))
-        .json(&serde_json::json!({"kind": "prompt", "prompt": "load test"}))
-        .send()
-        .await
-        .expect("slot configured");
-    assert!(slot.status().is_success());
+    let fallbacks: Vec<&str> = args.fallback_ms.map(|_| "deepseek/1").into_iter().collect();
+    for (slot, settings) in [
+        (
+            "deepseek/1",
+            serde_json::json!({"kind": "prompt", "prompt": "load test"}),
+        ),
+        (
+            "nanobanana/1",
+            serde_json::json!({"kind": "prompt", "prompt": "load test", "fallbacks": fallbacks,
+                               "fallback_after_secs": args.hedge_secs.min(args.deadline_secs)}),
+        ),
+    ] {
+        let saved = client
+            .put(format!("{base}/admin/api/slots/{slot}"))
+            .basic_auth("admin", Some("load-test"))
+            .json(&settings)
+            .send()
+            .await
+            .expect("slot configured");
+        assert!(saved.status().is_success(), "{slot}: {}", saved.status());
+    }
 
     let (content_type, body) = multipart(&photo);
     let body = axum::body::Bytes::from(body);
@@ -201,7 +315,31 @@ async fn main() {
         args.rounds,
         args.model_ms
     );
-    println!("answered 200: {ok}/{}", results.len());
+    if args.provider != "demo" {
+        println!(
+            "provider: fake {}, chaos: {}% 503, {}% hang; fallback: {}; deadline {} s",
+            args.provider,
+            args.chaos.0,
+            args.chaos.1,
+            args.fallback_ms.map_or("none".into(), |ms| format!(
+                "{ms} ms, hedged after {} s",
+                args.hedge_secs
+            )),
+            args.deadline_secs
+        );
+    }
+    let mut latency: Vec<f64> = results.iter().map(|(_, d)| d.as_secs_f64()).collect();
+    latency.sort_by(f64::total_cmp);
+    println!(
+        "answered 200 (AI photo delivered): {ok}/{} = {:.1} %",
+        results.len(),
+        ok as f64 * 100.0 / results.len() as f64
+    );
+    println!(
+        "latency: p50 {:.2} s, p95 {:.2} s",
+        percentile(&latency, 50.0),
+        percentile(&latency, 95.0)
+    );
     println!(
         "wall time: {:.2} s, slowest answer: {slowest:.2} s",
         wall.as_secs_f64()

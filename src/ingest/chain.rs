@@ -267,7 +267,9 @@ async fn start(
     if let Err(reason) = slot.check_ready() {
         return refuse(Outcome::Skipped, unavailable(reason));
     }
-    if state.health.admit(slot.id.provider) == Admission::Skip {
+    // A provider that is down is passed over while another slot can take the photo; the last
+    // slot of the chain is tried all the same.
+    if more && state.health.admit(slot.id.provider) == Admission::Skip {
         let down = format!(
             "{} is down; its slots hand over",
             slot.id.provider.display_name()
