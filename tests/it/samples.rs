@@ -35,7 +35,7 @@ fn make(name: &str) -> Vec<u8> {
         "guest-512.jpg" => jpeg(&portrait(512, 512, 0), 512, 512, None),
         "guest-512.png" => png_with_transparent_corners(512, 512),
         // Noise makes it weigh what a camera's photo weighs (several MB).
-        "guest-6000x4000.jpg" => jpeg(&portrait(6000, 4000, 40), 6000, 4000, None),
+        "guest-6000x4000.jpg" => jpeg(&portrait(6000, 4000, 8), 6000, 4000, None),
         // 768 wide and 512 high as stored; upright (turned 90°) it is 512 wide, 768 high.
         "guest-exif-rotated.jpg" => jpeg(&portrait(768, 512, 0), 768, 512, Some(6)),
         "reference-template.jpg" => jpeg(&scene(451, 300, [200, 120, 60]), 451, 300, None),
