@@ -23,10 +23,7 @@ struct NextQuery {
 async fn switch_language(Path(code): Path<String>, Query(q): Query<NextQuery>) -> Response {
     let code = if code == "en" { "en" } else { "ru" };
     // Only admin pages: never an open redirect.
-    let next = q
-        .next
-        .filter(|n| n.starts_with("/admin/") && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or_else(|| "/admin/turbotext".into());
+    let next = super::back_to(q.next.as_deref(), "/admin/turbotext");
     let mut response = Redirect::to(&next).into_response();
     let cookie = format!("lang={code}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly");
     if let Ok(value) = HeaderValue::from_str(&cookie) {

@@ -142,6 +142,14 @@ pub(crate) fn iso_time(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Where to go back to after a form: `next` if it is an admin page (never an open redirect),
+/// else `default`.
+pub(crate) fn back_to(next: Option<&str>, default: &str) -> String {
+    next.filter(|n| n.starts_with("/admin/") && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or(default)
+        .to_owned()
+}
+
 pub(crate) fn render(template: &impl askama::Template) -> Response {
     match template.render() {
         Ok(html) => Html(html).into_response(),

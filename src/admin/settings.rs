@@ -135,36 +135,26 @@ fn offer_listed_models(state: &AppState, page: &mut SettingsPage) {
     }
 }
 
-struct ModelChoice {
-    setting: String,
-    value: String,
-    next: Option<String>,
-}
-
 /// A model chosen from a warning's list: saved at once, and back to the page it was chosen on.
 async fn choose_model(
     State(state): State<AppState>,
     TokenForm(form): TokenForm,
 ) -> AppResult<Response> {
-    let choice = ModelChoice {
-        setting: form.get("setting").cloned().unwrap_or_default(),
-        value: form.get("value").cloned().unwrap_or_default(),
-        next: form.get("next").cloned(),
-    };
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     let listing = Listing::ALL
         .into_iter()
-        .find(|l| l.model_setting().def().name == choice.setting)
+        .find(|l| l.model_setting().def().name == field("setting"))
         .ok_or_else(|| AppError::validation("setting", "not a model setting"))?;
     let setting = listing.model_setting();
     if state.settings().is_from_env(setting) {
         return Err(AppError::Forbidden(format!(
             "{} is set by {}",
-            choice.setting,
+            field("setting"),
             setting.def().env
         )));
     }
     let value = ValueKind::Text
-        .normalize(&choice.value)
+        .normalize(field("value"))
         .ok()
         .filter(|v| !v.is_empty())
         .ok_or_else(|| AppError::validation("value", "a model name"))?;
@@ -173,10 +163,7 @@ async fn choose_model(
         .save_settings(&[(setting.def().name, value)])
         .await?;
     state.reload_settings().await?;
-    let next = choice
-        .next
-        .filter(|n| n.starts_with("/admin/") && !n.starts_with("//"))
-        .unwrap_or_else(|| "/admin/settings".into());
+    let next = super::back_to(form.get("next").map(String::as_str), "/admin/settings");
     Ok(Redirect::to(&next).into_response())
 }
 
