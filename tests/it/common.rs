@@ -261,7 +261,16 @@ impl TestApp {
     pub async fn model_lists_fetched(&self, providers: &[&str]) -> serde_json::Value {
         for _ in 0..100 {
             let json = self.admin_json("/admin/api/providers").await;
-            if providers.iter().all(|p| !json[p]["checked_at"].is_null()) {
+            // Every list of each provider (DeepSeek's writer and its images endpoint).
+            let fetched = |p: &&str| {
+                json[p].as_object().is_some_and(|entry| {
+                    entry
+                        .iter()
+                        .filter(|(key, _)| key.ends_with("checked_at"))
+                        .all(|(_, at)| !at.is_null())
+                })
+            };
+            if providers.iter().all(fetched) {
                 return json;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
