@@ -128,8 +128,10 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
     ensure_upload_password(&store, &config, &mut generated).await?;
     let stored = store.stored_settings().await?;
     let metrics = Arc::new(metrics::Metrics::default());
+    let media = Media::new(&config.data_dir);
+    media.clear_incoming()?;
     let state = AppState {
-        media: Media::new(&config.data_dir),
+        media,
         cpu: CpuPool::machine_wide(metrics.cpu_wait.clone()),
         demo: config.demo,
         metrics,

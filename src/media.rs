@@ -11,7 +11,7 @@ use sha2::Sha256;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use subtle::ConstantTimeEq;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, BufWriter};
 
 const ORIGINALS: &str = "originals";
 const RESULTS: &str = "results";
@@ -20,6 +20,12 @@ const THUMBS: &str = "thumbs";
 const REFERENCES: &str = "references";
 /// Copies of a job's inputs, published to providers that fetch images by URL.
 const INPUTS: &str = "inputs";
+/// Photos still arriving. Beside the originals (same file system), so keeping one is a rename.
+const INCOMING: &str = "incoming";
+/// How much of an arriving photo is gathered before it is written out.
+const INCOMING_BUFFER: usize = 256 * 1024;
+/// How many of a photo's first bytes are kept to tell its format.
+const HEAD_LEN: usize = 16;
 
 /// Which picture of a job a thumbnail shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,16 +67,45 @@ impl Media {
         &self.root
     }
 
-    /// Stores a guest's photo durably (flushed to disk) before anything else happens to it.
-    pub async fn save_original(
+    /// Starts receiving a photo into a temporary file of its own.
+    pub async fn receive(&self) -> io::Result<Incoming> {
+        let dir = self.root.join(INCOMING);
+        tokio::fs::create_dir_all(&dir).await?;
+        let path = dir.join(format!("{}.part", uuid::Uuid::now_v7().simple()));
+        let file = tokio::fs::File::create(&path).await?;
+        Ok(Incoming {
+            file: Some(BufWriter::with_capacity(INCOMING_BUFFER, file)),
+            path,
+            head: Vec::with_capacity(HEAD_LEN),
+            len: 0,
+        })
+    }
+
+    /// Removes photos whose upload an earlier stop cut short: nothing was promised for them.
+    pub fn clear_incoming(&self) -> io::Result<()> {
+        match std::fs::remove_dir_all(self.root.join(INCOMING)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Keeps a received photo as a job's original, flushed to disk, before anything else
+    /// happens to it.
+    pub async fn keep_original(
         &self,
+        mut photo: Incoming,
         job: &str,
         day: &str,
         ext: &str,
-        bytes: &[u8],
     ) -> io::Result<String> {
+        photo.finish().await?;
         let rel = format!("{ORIGINALS}/{day}/{job}.{ext}");
-        self.write_durably(&rel, bytes).await?;
+        let path = self.root.join(&rel);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        tokio::fs::rename(&photo.path, &path).await?;
+        photo.path = PathBuf::new();
         Ok(rel)
     }
 
@@ -181,6 +216,60 @@ impl Media {
         file.sync_all().await?;
         drop(file);
         tokio::fs::rename(&partial, &path).await
+    }
+}
+
+/// A photo being received: its bytes go to a temporary file as they arrive, so a burst of
+/// uploads costs disk, not memory. Dropped before it is kept (refused, cut short, too large),
+/// its file is removed.
+pub struct Incoming {
+    file: Option<BufWriter<tokio::fs::File>>,
+    /// Empty once the file has become an original.
+    path: PathBuf,
+    head: Vec<u8>,
+    len: u64,
+}
+
+impl Incoming {
+    pub async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        let missing = HEAD_LEN.saturating_sub(self.head.len()).min(chunk.len());
+        self.head.extend_from_slice(&chunk[..missing]);
+        self.len += chunk.len() as u64;
+        match self.file.as_mut() {
+            Some(file) => file.write_all(chunk).await,
+            None => Err(io::Error::other("the photo is already complete")),
+        }
+    }
+
+    /// The photo's first bytes, enough to tell its format.
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Writes out what is buffered and waits until the disk has it.
+    async fn finish(&mut self) -> io::Result<()> {
+        if let Some(mut file) = self.file.take() {
+            file.flush().await?;
+            file.get_ref().sync_all().await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            // Unlinking is quick and cannot wait for a runtime that may be going away.
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

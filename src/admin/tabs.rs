@@ -468,12 +468,18 @@ async fn try_slot(
     let started = Instant::now();
     let settings = state.settings();
     let check_token = |token: &str| state.admin.require_csrf(Some(token));
-    let read = ingest::read_form(request, settings.max_upload_bytes(), "csrf", check_token);
+    let read = ingest::read_form(
+        request,
+        &state.media,
+        settings.max_upload_bytes(),
+        "csrf",
+        check_token,
+    );
     let form = match read.await {
         Ok(form) => form,
         Err(e) => return e.into_response(),
     };
-    let Some(photo) = form.photo else {
+    let Some(photo) = form.photo.filter(|p| !p.is_empty()) else {
         return AppError::InvalidRequest("no photo".into()).into_response();
     };
     let fields = serde_json::Map::from_iter([("name".to_owned(), "admin".into())]);

@@ -1,6 +1,8 @@
-//! The booth's multipart form, read as a stream under a size cap.
+//! The booth's multipart form, read as a stream under a size cap; the photo goes straight to
+//! a temporary file.
 
 use crate::error::AppError;
+use crate::media::{Incoming, Media};
 use axum::extract::multipart::Field;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header;
@@ -13,16 +15,19 @@ const MAX_TEXT_FIELD: usize = 64 * 1024;
 /// What a booth's form carried.
 #[derive(Default)]
 pub struct UploadForm {
-    pub photo: Option<Vec<u8>>,
+    /// The photo, on disk in a temporary file until it is kept.
+    pub photo: Option<Incoming>,
     pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Reads a multipart form as a stream, refusing it once it passes `max_bytes`. Text fields are
+/// Reads a multipart form as a stream, refusing it once it passes `max_bytes`. The photo is
+/// written to a temporary file chunk by chunk, never held whole in memory. Text fields are
 /// kept (bounded), except `secret_field` (the upload password, or an admin form's token): it is
 /// handed to `check_secret` as soon as it has arrived, before the rest of the body is read, and
 /// never stored. A form without it is checked with an empty secret once it has been read.
 pub async fn read_form(
     request: Request,
+    media: &Media,
     max_bytes: usize,
     secret_field: &str,
     mut check_secret: impl FnMut(&str) -> Result<(), AppError>,
@@ -48,15 +53,15 @@ pub async fn read_form(
         let name = field.name().unwrap_or_default().to_owned();
         let is_photo_field = PHOTO_FIELDS.contains(&name.as_str());
         if refused.is_some() {
-            body.read_file(field, false).await?;
+            body.skip_file(field).await?;
             continue;
         }
         if field.file_name().is_some() || is_photo_field {
             // The first photo field is kept; any other file is read past, not stored.
-            let keep = is_photo_field && form.photo.is_none();
-            let bytes = body.read_file(field, keep).await?;
-            if keep {
-                form.photo = Some(bytes);
+            if is_photo_field && form.photo.is_none() {
+                form.photo = Some(body.receive_file(field, media).await?);
+            } else {
+                body.skip_file(field).await?;
             }
             continue;
         }
@@ -86,7 +91,6 @@ fn broken(e: axum::extract::multipart::MultipartError) -> AppError {
 /// How much of a multipart body has been read, against its cap.
 struct Body {
     max_bytes: usize,
-    declared: Option<usize>,
     total: usize,
 }
 
@@ -108,7 +112,6 @@ impl Body {
         })?;
         let body = Body {
             max_bytes,
-            declared,
             total: 0,
         };
         Ok((multipart, body))
@@ -123,20 +126,26 @@ impl Body {
         Ok(())
     }
 
-    async fn read_file(&mut self, mut field: Field<'_>, keep: bool) -> Result<Vec<u8>, AppError> {
-        // Sized once from the declared length: no doubling of a 40 MB buffer while it grows.
-        let mut bytes = if keep {
-            Vec::with_capacity(self.declared.unwrap_or(0).min(self.max_bytes))
-        } else {
-            Vec::new()
-        };
+    async fn skip_file(&mut self, mut field: Field<'_>) -> Result<(), AppError> {
         while let Some(chunk) = field.chunk().await.map_err(broken)? {
             self.take(&chunk)?;
-            if keep {
-                bytes.extend_from_slice(&chunk);
-            }
         }
-        Ok(bytes)
+        Ok(())
+    }
+
+    /// Writes a file part to disk as it arrives. Should anything go wrong before its end, the
+    /// partial file goes with the returned error.
+    async fn receive_file(
+        &mut self,
+        mut field: Field<'_>,
+        media: &Media,
+    ) -> Result<Incoming, AppError> {
+        let mut photo = media.receive().await?;
+        while let Some(chunk) = field.chunk().await.map_err(broken)? {
+            self.take(&chunk)?;
+            photo.write(&chunk).await?;
+        }
+        Ok(photo)
     }
 
     async fn read_text(&mut self, mut field: Field<'_>, name: &str) -> Result<String, AppError> {

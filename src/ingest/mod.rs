@@ -1,7 +1,7 @@
 //! The booth's endpoint and the job pipeline behind it, with its deadline.
 //!
-//! Order of work: read the form (bounded) → check the upload password → store the original
-//! and the job row → check the slot and the photo → prepare the model's input → call the
+//! Order of work: read the form (bounded; the photo streams to a temporary file) → check the
+//! upload password → keep the original and write the job row → check the slot and the photo → prepare the model's input → call the
 //! model → fit its answer to the upload → store and answer. From the moment the original is
 //! stored, nothing is lost: a failed job's original goes to the trash.
 
@@ -63,6 +63,7 @@ async fn upload(
     };
     let read = read_form(
         request,
+        &state.media,
         settings.max_upload_bytes(),
         "password",
         check_password,

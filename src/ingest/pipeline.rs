@@ -7,7 +7,7 @@ use crate::config::{Setting, Settings};
 use crate::domain::{AttemptOutcome, ImageFormat, JobStatus, Slot, SlotId};
 use crate::error::{AppError, InternalError};
 use crate::imaging::{self, ImagingError, PreparedInput};
-use crate::media::{Thumb, day_of};
+use crate::media::{Incoming, Thumb, day_of};
 use crate::now_ms;
 use crate::providers::{ImageData, ModelOutput, ProviderError};
 use crate::store::{NewJob, Outcome};
@@ -57,17 +57,17 @@ struct Success {
 
 /// Records the upload, then runs it through the slot's model, answering by the deadline.
 /// The booth's upload and the admin's "try it" both come through here.
-pub async fn run_job(state: AppState, start: JobStart, photo: Vec<u8>) -> Response {
+pub async fn run_job(state: AppState, start: JobStart, photo: Incoming) -> Response {
     let slot = match state.store.slot(start.slot).await {
         Ok(slot) => slot,
         Err(e) => return AppError::from(e).into_response(),
     };
-    let job = match record(&state, &start, &slot, &photo).await {
+    // From here the photo is an original on disk: a job waiting for the CPU pool holds no
+    // copy of it in memory.
+    let job = match record(&state, &start, &slot, photo).await {
         Ok(job) => job,
         Err(e) => return e.into_response(),
     };
-    // The photo is safe on disk: a job waiting for the CPU pool holds no copy in memory.
-    drop(photo);
     let span = tracing::info_span!("job", job = %job.id, provider = %slot.id.provider, slot = slot.id.number);
     let job_id = job.id.clone();
     let deadline = job.deadline;
@@ -93,19 +93,19 @@ pub async fn run_job(state: AppState, start: JobStart, photo: Vec<u8>) -> Respon
     }
 }
 
-/// Writes the original and the job row, before any check that could refuse the photo.
+/// Keeps the original and writes the job row, before any check that could refuse the photo.
 async fn record(
     state: &AppState,
     start: &JobStart,
     slot: &Slot,
-    photo: &[u8],
+    photo: Incoming,
 ) -> Result<Job, AppError> {
     let id = uuid::Uuid::now_v7().to_string();
     let created_at = now_ms();
     let day = day_of(created_at);
-    let format = ImageFormat::sniff(photo);
+    let format = ImageFormat::sniff(photo.head());
     let ext = format.map_or("bin", ImageFormat::extension);
-    let original_path = state.media.save_original(&id, &day, ext, photo).await?;
+    let original_path = state.media.keep_original(photo, &id, &day, ext).await?;
     let booth_name = start
         .fields
         .get("name")

@@ -365,3 +365,68 @@ async fn the_database_and_secrets_are_private_and_an_old_install_is_tightened() 
         assert_eq!(mode(&again.data_dir().join(file)), 0o600, "{file}");
     }
 }
+
+#[tokio::test]
+async fn a_body_over_the_cap_is_refused_as_it_streams_and_leaves_nothing() {
+    const CAP_MB: usize = 150;
+    let data = tempfile::tempdir().unwrap();
+    let options = ServerOptions {
+        env: vec![("BOOTHGATE_MAX_UPLOAD_MB", CAP_MB.to_string())],
+        ..Default::default()
+    };
+    let server = Server::start_with(data.path(), options).await;
+    let (idle, _) = server.memory_mb();
+    let (content_type, head, _) = dslr_envelope(UPLOAD_PASSWORD);
+    // No Content-Length: the server learns the size only by reading.
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let request = format!(
+        "POST {SLOT} HTTP/1.1\r\nhost: booth\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let incoming = data.path().to_path_buf();
+    let sender = tokio::spawn(async move {
+        let chunk =
+            |bytes: &[u8]| [format!("{:x}\r\n", bytes.len()).as_bytes(), bytes, b"\r\n"].concat();
+        writer.write_all(&chunk(&head)).await.unwrap();
+        let mut megabyte = vec![0x5Au8; 1024 * 1024];
+        megabyte[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
+        let mut largest_on_disk = 0;
+        for sent in 1..=CAP_MB + 50 {
+            if writer.write_all(&chunk(&megabyte)).await.is_err() {
+                break;
+            }
+            megabyte[..3].fill(0x5A);
+            if sent == CAP_MB / 2 {
+                largest_on_disk = incoming_files(incoming.clone())
+                    .iter()
+                    .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+                    .max()
+                    .unwrap_or(0);
+            }
+        }
+        largest_on_disk
+    });
+    let mut answer = Vec::new();
+    let end = read_head(&mut reader, &mut answer)
+        .await
+        .expect("an answer");
+    let head = String::from_utf8_lossy(&answer[..end]).into_owned();
+    let largest_on_disk = sender.await.unwrap();
+    let (_, peak) = server.memory_mb();
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert!(
+        largest_on_disk > (CAP_MB as u64 / 4) << 20,
+        "half-way the photo is on disk: {largest_on_disk} bytes"
+    );
+    assert!(
+        peak - idle < 50.0,
+        "{CAP_MB} MB refused with a peak of {peak:.0} MB against {idle:.0} MB idle"
+    );
+    let data_dir = data.path().to_path_buf();
+    wait_until("the partial file is removed", || {
+        incoming_files(data_dir.clone()).is_empty()
+    })
+    .await;
+    assert!(!data.path().join("media/originals").exists());
+}

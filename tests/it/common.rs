@@ -330,6 +330,36 @@ impl TestApp {
     }
 }
 
+/// Waits (up to 5 s) for something the server does in the background.
+pub async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..100 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+/// DSLR Remote Pro's form around a photo: the content type, everything before the photo's
+/// bytes and everything after them, for tests that send the photo piece by piece.
+pub fn dslr_envelope(password: &str) -> (String, Vec<u8>, Vec<u8>) {
+    let (content_type, mut head) = dslr_body(password, "IMG_0003.JPG", "image/jpeg", &[]);
+    let tail_start = head
+        .windows(4)
+        .rposition(|w| w == b"\r\n--")
+        .expect("the closing boundary");
+    let tail = head.split_off(tail_start);
+    (content_type, head, tail)
+}
+
+/// Photos still arriving (or left behind by an upload that never ended) in a data folder.
+pub fn incoming_files(data_dir: PathBuf) -> Vec<PathBuf> {
+    std::fs::read_dir(data_dir.join("media").join("incoming"))
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
 /// The multipart body DSLR Remote Pro 3.30.2 sends: its boundary, its fields, its order.
 pub fn dslr_body(password: &str, file_name: &str, mime: &str, photo: &[u8]) -> (String, Vec<u8>) {
     let boundary = "------------090306000104030805010400";
@@ -390,7 +420,10 @@ impl RawResponse {
     }
 }
 
-async fn read_head(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<usize> {
+pub async fn read_head(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+    buffer: &mut Vec<u8>,
+) -> Option<usize> {
     loop {
         if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             return Some(end + 4);

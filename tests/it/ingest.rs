@@ -452,12 +452,18 @@ async fn ten_parallel_uploads_to_one_slot_all_succeed() {
 #[tokio::test]
 async fn a_restart_marks_running_jobs_interrupted_and_keeps_their_originals() {
     let app = demo_app(Options::demo()).await;
-    let original = app
-        .state
-        .media
-        .save_original("crashed-job", "2026-11-27", "jpg", &sample("guest-512.jpg"))
+    let media = &app.state.media;
+    let mut photo = media.receive().await.unwrap();
+    photo.write(&sample("guest-512.jpg")).await.unwrap();
+    let original = media
+        .keep_original(photo, "crashed-job", "2026-11-27", "jpg")
         .await
         .unwrap();
+    // An upload the stop cut short: its partial file is removed at the next start.
+    let mut cut_short = media.receive().await.unwrap();
+    cut_short.write(b"\xFF\xD8\xFF half a photo").await.unwrap();
+    std::mem::forget(cut_short);
+    assert_eq!(incoming_files(app.data_dir()).len(), 1);
     app.state
         .store
         .insert_job(&NewJob {
@@ -479,6 +485,7 @@ async fn a_restart_marks_running_jobs_interrupted_and_keeps_their_originals() {
     assert_eq!(job.status.as_str(), "interrupted");
     assert_eq!(job.original_path, original);
     assert!(app.data_dir().join("media").join(&original).is_file());
+    assert!(incoming_files(app.data_dir()).is_empty());
 }
 
 #[tokio::test]
@@ -588,4 +595,40 @@ async fn job_history_lists_filters_and_opens_photos() {
         .await
         .unwrap();
     assert_eq!(none.status(), 404);
+}
+
+#[tokio::test]
+async fn a_booth_hanging_up_mid_upload_leaves_no_file_behind() {
+    let app = demo_app(Options::demo()).await;
+    let photo = sample("guest-6000x4000.jpg");
+    let (content_type, head, tail) = dslr_envelope(UPLOAD_PASSWORD);
+    let length = head.len() + photo.len() + tail.len();
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let request = format!(
+        "POST {SLOT} HTTP/1.1\r\nhost: booth\r\ncontent-type: {content_type}\r\ncontent-length: {length}\r\n\r\n"
+    );
+    use tokio::io::AsyncWriteExt;
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(&head).await.unwrap();
+    stream.write_all(&photo[..photo.len() / 2]).await.unwrap();
+    // The half that arrived is on disk, not in memory.
+    let on_disk = || {
+        incoming_files(app.data_dir())
+            .iter()
+            .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+            .sum::<u64>()
+    };
+    wait_until("the first half is written to disk", || {
+        on_disk() >= photo.len() as u64 / 4
+    })
+    .await;
+    drop(stream);
+    wait_until("the partial file is removed", || {
+        incoming_files(app.data_dir()).is_empty()
+    })
+    .await;
+    assert!(app.media_files().is_empty(), "{:?}", app.media_files());
+    let jobs = app.admin_json("/admin/api/jobs").await;
+    assert_eq!(jobs["jobs"].as_array().map(Vec::len), Some(0), "{jobs}");
+    app.assert_alive().await;
 }
