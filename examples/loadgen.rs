@@ -121,9 +121,17 @@ fn multipart(photo: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-/// A PNG the fake models answer with.
+/// A PNG the fake models answer with: 1024×1024 with a photo's detail, so that it weighs what
+/// a model's answer weighs (about 1.5 MB) and costs as much to decode.
 fn answer_png() -> Vec<u8> {
-    let image = image::RgbImage::from_pixel(1024, 1024, image::Rgb([200, 60, 60]));
+    let mut seed = 0x2545_F491u32;
+    let image = image::RgbImage::from_fn(1024, 1024, |x, y| {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let grain = (seed % 10) as u8;
+        image::Rgb([(x / 5) as u8 + grain, (y / 5) as u8 + grain, 120 + grain])
+    });
     let mut out = std::io::Cursor::new(Vec::new());
     image
         .write_to(&mut out, image::ImageFormat::Png)
@@ -140,7 +148,9 @@ async fn start_fakes(model_ms: u64, chaos: (u64, u64), fallback_ms: u64) -> Stri
     let image = base64::engine::general_purpose::STANDARD.encode(answer_png());
     let calls = std::sync::Arc::new(AtomicU64::new(0));
     let gemini_image = image.clone();
-    let gemini = move || {
+    // Each fake reads the whole request, as a real service does: an answer larger than the
+    // socket buffers would otherwise wait for a request body nobody reads.
+    let gemini = move |_request: axum::body::Bytes| {
         let (image, calls) = (gemini_image.clone(), calls.clone());
         async move {
             // Spread the faults evenly: of every 100 calls, the first FAIL fail, the next HANG hang.
@@ -164,7 +174,7 @@ async fn start_fakes(model_ms: u64, chaos: (u64, u64), fallback_ms: u64) -> Stri
             (axum::http::StatusCode::OK, axum::Json(answer))
         }
     };
-    let images = move || {
+    let images = move |_request: axum::body::Bytes| {
         let image = image.clone();
         async move {
             tokio::time::sleep(Duration::from_millis(fallback_ms)).await;
@@ -207,8 +217,15 @@ async fn main() {
         .env("BOOTHGATE_UPLOAD_PASSWORD", "load-test")
         .env("BOOTHGATE_ADMIN_PASSWORD", "load-test")
         .env("BOOTHGATE_DEADLINE_SECS", args.deadline_secs.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null());
+        .env(
+            "RUST_LOG",
+            std::env::var("LOADGEN_SERVER_LOG").unwrap_or("warn".into()),
+        )
+        .stdout(if std::env::var_os("LOADGEN_SERVER_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
     if args.provider == "gemini" {
         let fakes = start_fakes(args.model_ms, args.chaos, args.fallback_ms.unwrap_or(0)).await;
         command

@@ -3,7 +3,8 @@
 
 use crate::domain::ImageFormat;
 use crate::metrics::Histogram;
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer, images::Image};
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage, RgbaImage};
 use std::io::Cursor;
@@ -96,10 +97,14 @@ impl Pixels {
         if (width, height) == (self.width, self.height) {
             return Ok(self);
         }
+        self.resized_copy(width, height)
+    }
+
+    /// A scaled copy, the source left as it is (no copy of its pixels is made first).
+    fn resized_copy(&self, width: u32, height: u32) -> Result<Pixels, ImagingError> {
         let pixel_type = self.pixel_type();
-        let alpha = self.alpha;
-        let src = Image::from_vec_u8(self.width, self.height, self.data, pixel_type)
-            .map_err(unreadable)?;
+        let src =
+            ImageRef::new(self.width, self.height, &self.data, pixel_type).map_err(unreadable)?;
         let mut dst = Image::new(width, height, pixel_type);
         let options = ResizeOptions::new()
             .resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom))
@@ -110,7 +115,7 @@ impl Pixels {
         Ok(Pixels {
             width,
             height,
-            alpha,
+            alpha: self.alpha,
             data: dst.into_vec(),
         })
     }
@@ -182,12 +187,11 @@ impl Pixels {
         }
     }
 
+    /// Made from these pixels, already reduced for the model or the answer, never from the
+    /// full-size upload.
     fn thumbnail(&self) -> Result<Vec<u8>, ImagingError> {
-        let copy = Pixels {
-            data: self.data.clone(),
-            ..*self
-        };
-        copy.fitted_within(THUMB_SIDE)?
+        let (width, height) = fit_within(self.width, self.height, THUMB_SIDE);
+        self.resized_copy(width, height)?
             .encode(ImageFormat::Jpeg, THUMB_QUALITY)
     }
 }
@@ -311,30 +315,34 @@ impl BoxReduction {
     }
 
     fn add_row(&mut self, row: &[u8]) {
-        let (channels, out_channels) = (self.channels, self.out_channels());
-        for (x, px) in row
-            .chunks_exact(channels)
-            .take(self.width as usize)
-            .enumerate()
-        {
-            let cell = (x / self.factor as usize) * out_channels;
-            let [r, g, b, a] = match channels {
-                1 => [px[0], px[0], px[0], 255],
-                2 => [px[0], px[0], px[0], px[1]],
-                3 => [px[0], px[1], px[2], 255],
-                _ => [px[0], px[1], px[2], px[3]],
-            };
-            for (sum, value) in self.sums[cell..cell + out_channels]
-                .iter_mut()
-                .zip([r, g, b, a])
-            {
-                *sum += u32::from(value);
-            }
+        let row = &row[..(self.width as usize * self.channels).min(row.len())];
+        match self.channels {
+            1 => self.accumulate::<1>(row, |p| [p[0], p[0], p[0], 255]),
+            2 => self.accumulate::<2>(row, |p| [p[0], p[0], p[0], p[1]]),
+            3 => self.accumulate::<3>(row, |p| [p[0], p[1], p[2], 255]),
+            _ => self.accumulate::<4>(row, |p| [p[0], p[1], p[2], p[3]]),
         }
         self.rows_in_band += 1;
         self.rows_seen += 1;
         if self.rows_in_band == self.factor || self.rows_seen == self.height {
             self.emit_band();
+        }
+    }
+
+    /// Adds a row of `C`-channel pixels to its blocks' sums. The channel count is a constant
+    /// here so that the per-pixel work compiles to a few additions.
+    fn accumulate<const C: usize>(&mut self, row: &[u8], rgba: impl Fn(&[u8]) -> [u8; 4]) {
+        let out_channels = self.out_channels();
+        let block = C * self.factor as usize;
+        for (pixels, sums) in row
+            .chunks(block)
+            .zip(self.sums.chunks_exact_mut(out_channels))
+        {
+            for px in pixels.chunks_exact(C) {
+                for (sum, value) in sums.iter_mut().zip(rgba(px)) {
+                    *sum += u32::from(value);
+                }
+            }
         }
     }
 

@@ -2,8 +2,33 @@ use boothgate::config::{Cli, Command, Config};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    return_large_buffers_to_the_system();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the async runtime starts");
+    runtime.block_on(start())
+}
+
+/// glibc serves a buffer above its mmap threshold straight from the system and gives it back
+/// when freed, but raises that threshold to the largest such buffer freed so far (up to
+/// 32 MB). After the first photo, decoded images would come from per-thread arenas that keep
+/// what they took, and a burst would leave the server hundreds of MB larger. A fixed threshold
+/// (which also stops the raising) and a low trim threshold keep memory flat (BENCHMARKS.md).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_buffers_to_the_system() {
+    // SAFETY: mallopt only sets allocator parameters, and runs before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1024 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_buffers_to_the_system() {}
+
+async fn start() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();

@@ -148,9 +148,14 @@ impl Media {
             .join(format!("{job}-{}.jpg", which.suffix()))
     }
 
+    /// Not flushed to disk: a thumbnail lost to a power cut costs nothing, while waiting for
+    /// the disk would delay the booth's answer.
     pub async fn save_thumb(&self, job: &str, which: Thumb, bytes: &[u8]) -> io::Result<()> {
-        let rel = format!("{THUMBS}/{job}-{}.jpg", which.suffix());
-        self.write_durably(&rel, bytes).await
+        let path = self.thumb_path(job, which);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        tokio::fs::write(path, bytes).await
     }
 
     /// Stores a new reference image for a slot under a fresh name, so caches never show an old one.

@@ -171,6 +171,8 @@ async fn process(state: &AppState, job: &Job, slot: Slot) -> Result<Success, App
         attempts: job.attempts.clone(),
     };
     let drawn = chain::run(state, &settings, &chain_job, slot).await?;
+    // The model's input is no longer needed: freed before the answer is decoded.
+    drop(chain_job);
     record_warning(state, drawn.slot, &drawn.output);
     tracing::info!(model_ms = drawn.model_ms, answered_by = %drawn.slot, "model answered");
     let out_format = format.result_format();

@@ -34,8 +34,8 @@ fn make(name: &str) -> Vec<u8> {
     match name {
         "guest-512.jpg" => jpeg(&portrait(512, 512, 0), 512, 512, None),
         "guest-512.png" => png_with_transparent_corners(512, 512),
-        // Noise makes it weigh what a camera's photo weighs (several MB).
-        "guest-6000x4000.jpg" => jpeg(&portrait(6000, 4000, 8), 6000, 4000, None),
+        // Noise makes it weigh what a camera's photo weighs (about 6 MB).
+        "guest-6000x4000.jpg" => camera_jpeg(&portrait(6000, 4000, NOISE), 6000, 4000),
         // 768 wide and 512 high as stored; upright (turned 90°) it is 512 wide, 768 high.
         "guest-exif-rotated.jpg" => jpeg(&portrait(768, 512, 0), 768, 512, Some(6)),
         "reference-template.jpg" => jpeg(&scene(451, 300, [200, 120, 60]), 451, 300, None),
@@ -113,6 +113,27 @@ fn jpeg(rgb: &[u8], width: u32, height: u32, orientation: Option<u16>) -> Vec<u8
             .add_exif_metadata(&exif_orientation(orientation))
             .unwrap();
     }
+    encoder
+        .encode(
+            rgb,
+            width as u16,
+            height as u16,
+            jpeg_encoder::ColorType::Rgb,
+        )
+        .unwrap();
+    out
+}
+
+/// Sensor-like noise and JPEG quality of the camera-sized sample: together they give it a
+/// camera photo's weight (about 6 MB for 24 MP) and its cost to decode.
+const NOISE: i32 = 9;
+const QUALITY: u8 = 92;
+
+/// Encoded as cameras encode: high quality, chroma at half resolution both ways (4:2:0).
+fn camera_jpeg(rgb: &[u8], width: u32, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, QUALITY);
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
     encoder
         .encode(
             rgb,
