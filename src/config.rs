@@ -143,6 +143,11 @@ pub enum Setting {
     ImagesApiKey,
     ImagesBaseUrl,
     ImagesModel,
+    Currency,
+    PriceTurbotext,
+    PriceDeepseek,
+    PriceNanobanana,
+    PriceDeepseekWriter,
 }
 
 /// The sections of the Settings page; `Booth` values are shown under Statistics instead.
@@ -154,15 +159,17 @@ pub enum Group {
     Gemini,
     Deepseek,
     Images,
+    Costs,
 }
 
 impl Group {
-    pub const ON_SETTINGS_PAGE: [Group; 5] = [
+    pub const ON_SETTINGS_PAGE: [Group; 6] = [
         Group::General,
         Group::Turbotext,
         Group::Gemini,
         Group::Deepseek,
         Group::Images,
+        Group::Costs,
     ];
 }
 
@@ -177,7 +184,12 @@ pub enum ValueKind {
         max: i64,
     },
     Switch,
+    /// A price: a non-negative amount with at most four decimals (a comma is read as a point).
+    Price,
 }
+
+/// Most a price per image may be, in any currency.
+const MAX_PRICE: f64 = 1_000_000.0;
 
 /// Why a value was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,6 +197,7 @@ pub enum ValueError {
     NotInteger { min: i64, max: i64 },
     NotUrl,
     TooLong,
+    NotPrice,
 }
 
 impl ValueError {
@@ -195,6 +208,7 @@ impl ValueError {
             }
             ValueError::NotUrl => "must be an http:// or https:// URL".into(),
             ValueError::TooLong => "is too long".into(),
+            ValueError::NotPrice => "must be an amount such as 0.039".into(),
         }
     }
 }
@@ -226,6 +240,9 @@ impl ValueKind {
                 .filter(|n| (min..=max).contains(n))
                 .map(|n| n.to_string())
                 .ok_or(ValueError::NotInteger { min, max }),
+            ValueKind::Price => parse_price(value)
+                .map(|price| price.to_string())
+                .ok_or(ValueError::NotPrice),
             ValueKind::Switch => Ok(if matches!(value, "1" | "true" | "on" | "yes") {
                 "1".into()
             } else {
@@ -233,6 +250,14 @@ impl ValueKind {
             }),
         }
     }
+}
+
+/// An amount as an operator types it ("0.039" or "0,039"), rounded to four decimals.
+fn parse_price(value: &str) -> Option<f64> {
+    let price: f64 = value.replace(',', ".").parse().ok()?;
+    let decimals_ok = value.split(['.', ',']).nth(1).is_none_or(|d| d.len() <= 4);
+    (price.is_finite() && (0.0..=MAX_PRICE).contains(&price) && decimals_ok)
+        .then(|| (price * 10_000.0).round() / 10_000.0)
 }
 
 pub struct SettingDef {
@@ -293,6 +318,11 @@ pub const SETTINGS: &[SettingDef] = &[
     def(S::ImagesApiKey, "images_api_key", "BOOTHGATE_IMAGES_API_KEY", "", K::Secret, G::Images),
     def(S::ImagesBaseUrl, "images_base_url", "BOOTHGATE_IMAGES_BASE_URL", "https://api.openai.com/v1", K::Url, G::Images),
     def(S::ImagesModel, "images_model", "BOOTHGATE_IMAGES_MODEL", "gpt-image-2", K::Text, G::Images),
+    def(S::Currency, "currency", "BOOTHGATE_CURRENCY", "USD", K::Text, G::Costs),
+    def(S::PriceTurbotext, "price_turbotext", "BOOTHGATE_PRICE_TURBOTEXT", "0", K::Price, G::Costs),
+    def(S::PriceDeepseek, "price_deepseek", "BOOTHGATE_PRICE_DEEPSEEK", "0", K::Price, G::Costs),
+    def(S::PriceNanobanana, "price_nanobanana", "BOOTHGATE_PRICE_NANOBANANA", "0", K::Price, G::Costs),
+    def(S::PriceDeepseekWriter, "price_deepseek_writer", "BOOTHGATE_PRICE_DEEPSEEK_WRITER", "0", K::Price, G::Costs),
 ];
 
 /// What differs between the models of one family, known by how their IDs begin. With the
@@ -389,6 +419,10 @@ impl Settings {
             .parse()
             .or_else(|_| key.def().default.parse())
             .unwrap_or(0)
+    }
+
+    pub fn price(&self, key: Setting) -> f64 {
+        parse_price(self.get(key)).unwrap_or(0.0)
     }
 
     pub fn switch(&self, key: Setting) -> bool {

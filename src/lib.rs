@@ -7,8 +7,10 @@ pub mod domain;
 pub mod error;
 pub mod imaging;
 pub mod ingest;
+pub mod live;
 pub mod media;
 pub mod metrics;
+pub mod placeholders;
 pub mod providers;
 pub mod retention;
 mod serve;
@@ -55,6 +57,8 @@ pub struct AppState {
     pub catalog: Arc<providers::catalog::Catalog>,
     /// Each provider's health, from its recent attempts.
     pub health: Arc<providers::health::Health>,
+    /// Booth jobs starting and ending, for the Live page.
+    pub live: live::Feed,
     pub admin: Arc<AdminAuth>,
     /// Per-install random key: signs CSRF tokens.
     pub secret: Arc<[u8; 32]>,
@@ -140,6 +144,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         http: providers::Http::new(),
         catalog: Arc::default(),
         health: Arc::new(providers::health::Health::new(config.provider_cooldown)),
+        live: live::Feed::default(),
         admin: Arc::new(admin),
         secret: Arc::new(secret),
         settings: Arc::new(RwLock::new(Arc::new(Settings::resolve(

@@ -121,3 +121,61 @@ document.addEventListener("change", async (event) => {
 for (const time of document.querySelectorAll("time[data-ms]")) {
   time.textContent = new Date(Number(time.dataset.ms)).toLocaleString(document.documentElement.lang);
 }
+
+// The Live page: jobs starting and ending arrive as server-sent events; no reloads.
+const live = document.getElementById("live");
+if (live) {
+  const inFlight = document.getElementById("live-in-flight");
+  const photos = document.getElementById("live-photos");
+  const status = document.getElementById("live-status");
+  const showElapsed = () => {
+    for (const item of inFlight.querySelectorAll("li[data-started]")) {
+      const seconds = Math.max(0, Math.round((Date.now() - Number(item.dataset.started)) / 1000));
+      item.querySelector(".elapsed").textContent = `${seconds} s`;
+    }
+  };
+  const showCounts = (counts) => {
+    for (const [key, id] of [["succeeded", "live-succeeded"], ["failed", "live-failed"], ["timed_out", "live-timed-out"], ["rescued", "live-rescued"]]) {
+      document.getElementById(id).textContent = counts[key];
+    }
+    for (const [provider, health] of Object.entries(counts.health)) {
+      const dot = document.getElementById(`live-health-${provider}`);
+      if (dot) dot.className = `health-dot ${health}`;
+    }
+  };
+  const started = (job) => {
+    const item = document.createElement("li");
+    item.dataset.job = job.job;
+    item.dataset.started = job.started_at;
+    item.append(`${job.slot} · `);
+    const elapsed = document.createElement("span");
+    elapsed.className = "elapsed";
+    item.appendChild(elapsed);
+    inFlight.appendChild(item);
+  };
+  const ended = (job) => {
+    inFlight.querySelector(`li[data-job="${CSS.escape(job.job)}"]`)?.remove();
+    if (job.status !== "succeeded") return;
+    const figure = document.createElement("figure");
+    figure.dataset.job = job.job;
+    const img = document.createElement("img");
+    img.src = `/admin/jobs/${encodeURIComponent(job.job)}/after`;
+    img.alt = job.answered_by || job.slot;
+    const caption = document.createElement("figcaption");
+    caption.textContent = job.answered_by || job.slot;
+    figure.append(img, caption);
+    photos.prepend(figure);
+    while (photos.children.length > 12) photos.lastElementChild.remove();
+  };
+  const stream = new EventSource("/admin/live/events");
+  stream.addEventListener("job", (message) => {
+    const { job, counts } = JSON.parse(message.data);
+    if (job.type === "started") started(job); else ended(job);
+    showCounts(counts);
+    showElapsed();
+  });
+  stream.onopen = () => { status.hidden = true; };
+  stream.onerror = () => { status.textContent = live.dataset.lost; status.hidden = false; };
+  showElapsed();
+  setInterval(showElapsed, 1000);
+}

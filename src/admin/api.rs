@@ -1,7 +1,8 @@
 //! The admin's JSON API, for scripts: slots and statistics.
 
+use super::Ctx;
 use super::slot_edit::{self, SlotEdit};
-use super::{Ctx, stats};
+use super::stats::{self, StatsQuery};
 use crate::AppState;
 use crate::config::Setting;
 use crate::config::Settings;
@@ -92,8 +93,11 @@ async fn delete_reference(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn stats(State(state): State<AppState>) -> AppResult<Json<Value>> {
-    let numbers = stats::gather(&state.store).await?;
+async fn stats(
+    State(state): State<AppState>,
+    Query(q): Query<StatsQuery>,
+) -> AppResult<Json<Value>> {
+    let numbers = stats::gather(&state, q.event).await?;
     let settings = state.settings();
     let providers: serde_json::Map<String, Value> = Provider::ALL
         .into_iter()
@@ -108,6 +112,9 @@ async fn stats(State(state): State<AppState>) -> AppResult<Json<Value>> {
         "deadline_secs": settings.integer(Setting::DeadlineSecs),
         "providers": providers,
         "ai_result_rate": numbers.ai_result_rate,
+        "event": q.event,
+        "cost": numbers.cost,
+        "tests_cost": numbers.tests_cost,
     })))
 }
 
@@ -176,6 +183,7 @@ struct JobsQuery {
     limit: Option<u32>,
     provider: Option<String>,
     status: Option<String>,
+    event: Option<i64>,
     before: Option<i64>,
 }
 
@@ -193,7 +201,7 @@ fn job_json(job: &JobRecord, attempts: &[Attempt]) -> Value {
         "latency_ms": job.latency_ms,
         "is_test": job.is_test,
         "answered_by": job.answered_by,
-        "event": Value::Null,
+        "event": job.event_id,
         "attempts": attempts.iter().map(|a| json!({
             "slot": a.slot.to_string(),
             "started_ms": a.started_ms,
@@ -222,6 +230,7 @@ async fn jobs(State(state): State<AppState>, Query(q): Query<JobsQuery>) -> AppR
             ),
             None => None,
         },
+        event: q.event,
         before: q.before,
         limit: q.limit.unwrap_or(50),
     };

@@ -140,6 +140,7 @@ async fn jobs_page(
         provider: provider.as_deref().and_then(Provider::parse),
         slot: slot.as_deref().and_then(|s| s.parse().ok()),
         status: status.as_deref().and_then(JobStatus::parse),
+        event: None,
         before: q.before,
         limit: JOBS_PER_PAGE,
     };

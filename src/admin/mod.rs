@@ -3,9 +3,11 @@
 mod api;
 mod assets;
 pub mod auth;
+mod events;
 pub mod i18n;
 mod jobs;
 mod layout;
+mod live;
 mod models;
 mod settings;
 mod slot_edit;
@@ -41,6 +43,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(settings::routes())
         .merge(jobs::routes())
         .merge(stats::routes())
+        .merge(events::routes())
+        .merge(live::routes())
         .merge(api::routes())
         .merge(assets::routes())
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))

@@ -252,7 +252,7 @@ fn group_provider(group: Group) -> Option<Provider> {
         Group::Turbotext => Some(Provider::Turbotext),
         Group::Gemini => Some(Provider::Nanobanana),
         Group::Deepseek | Group::Images => Some(Provider::Deepseek),
-        Group::General | Group::Booth => None,
+        Group::General | Group::Booth | Group::Costs => None,
     }
 }
 
@@ -263,6 +263,7 @@ fn group_title(t: &Strings, group: Group) -> &'static str {
         Group::Gemini => t.group_gemini,
         Group::Deepseek => t.group_deepseek,
         Group::Images => t.group_images,
+        Group::Costs => t.group_costs,
     }
 }
 
@@ -315,6 +316,8 @@ fn settings_view(
                         ),
                         ValueKind::Url => ("url", current.to_owned(), def.default.to_owned()),
                         ValueKind::Text => ("text", current.to_owned(), def.default.to_owned()),
+                        // Text, so that "0,039" typed with a Russian keyboard is accepted.
+                        ValueKind::Price => ("text", current.to_owned(), "0.039".to_owned()),
                     };
                     let value = match (def.kind, submitted.get(def.name)) {
                         (ValueKind::Secret, _) | (_, None) => value,
@@ -347,6 +350,7 @@ fn localized_value_error(t: &Strings, e: ValueError) -> String {
         ValueError::NotInteger { min, max } => t.integer_error(min, max),
         ValueError::NotUrl => t.err_url.to_owned(),
         ValueError::TooLong => t.err_too_long.to_owned(),
+        ValueError::NotPrice => t.err_price.to_owned(),
     }
 }
 

@@ -1,8 +1,9 @@
 //! Statistics: counts over the jobs table, the per-day chart, and the upload password the
 //! booths must send.
 
+use super::events::Cost;
 use super::i18n::Strings;
-use super::layout::Layout;
+use super::layout::{Choice, Layout};
 use super::{Ctx, render};
 use crate::AppState;
 use crate::config::Setting;
@@ -11,10 +12,10 @@ use crate::error::{AppError, AppResult, InternalError};
 use crate::extract::TokenForm;
 use crate::media::day_of;
 use crate::now_ms;
-use crate::store::{DayCount, ProviderCounts, SlotCount, StatusCounts, Store};
+use crate::store::{DayCount, EventRecord, ProviderCounts, Scope, SlotCount, StatusCounts};
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use std::collections::HashMap;
@@ -24,6 +25,12 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/stats", get(stats_page))
         .route("/stats/upload-password", post(regenerate_upload_password))
+}
+
+/// `?event=ID` narrows the figures to one event.
+#[derive(serde::Deserialize)]
+pub struct StatsQuery {
+    pub event: Option<i64>,
 }
 
 pub struct ProviderRow {
@@ -54,6 +61,10 @@ pub struct StatsPage {
     pub slots: Vec<SlotStatsRow>,
     /// Server-rendered SVG, built from numbers only.
     pub chart: String,
+    /// The events to choose from (all time first), the one shown selected.
+    pub scopes: Vec<Choice>,
+    pub cost: Cost,
+    pub tests_cost: Cost,
 }
 
 fn per_provider(
@@ -75,8 +86,13 @@ fn per_provider(
         .collect()
 }
 
-async fn stats_page(ctx: Ctx, State(state): State<AppState>) -> AppResult<Response> {
-    let numbers = gather(&state.store).await?;
+async fn stats_page(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    Query(q): Query<StatsQuery>,
+) -> AppResult<Response> {
+    let numbers = gather(&state, q.event).await?;
+    let events = state.store.events().await?;
     let settings = state.settings();
     let slots = numbers
         .slots
@@ -97,7 +113,17 @@ async fn stats_page(ctx: Ctx, State(state): State<AppState>) -> AppResult<Respon
         ai_result_rate: numbers.ai_result_rate.map(|r| format!("{:.1}", r * 100.0)),
         slots,
         chart: chart_svg(&numbers.days, now_ms()),
+        scopes: scope_choices(ctx.t, &events, q.event),
+        cost: numbers.cost,
+        tests_cost: numbers.tests_cost,
     }))
+}
+
+fn scope_choices(t: &Strings, events: &[EventRecord], selected: Option<i64>) -> Vec<Choice> {
+    let all_time = (String::new(), t.all_time.to_owned());
+    let events = events.iter().map(|e| (e.id.to_string(), e.name.clone()));
+    let selected = selected.map(|id| id.to_string()).unwrap_or_default();
+    Choice::list(std::iter::once(all_time).chain(events), &selected)
 }
 
 async fn regenerate_upload_password(
@@ -128,15 +154,27 @@ pub struct Statistics {
     pub ai_result_rate: Option<f64>,
     pub slots: Vec<SlotCount>,
     pub days: Vec<DayCount>,
+    /// What the booth's images cost, and apart from them the admin's tests.
+    pub cost: Cost,
+    pub tests_cost: Cost,
 }
 
-pub async fn gather(store: &Store) -> Result<Statistics, InternalError> {
+/// All-time figures, or one event's (`event`); tests are always all-time.
+pub async fn gather(state: &AppState, event: Option<i64>) -> Result<Statistics, InternalError> {
+    let store = &state.store;
+    let settings = state.settings();
+    let booth = match event {
+        Some(id) => Scope::event(id),
+        None => Scope::BOOTH,
+    };
     Ok(Statistics {
-        booth: store.provider_counts(false).await?,
-        tests: store.provider_counts(true).await?,
-        ai_result_rate: store.ai_result_rate().await?,
-        slots: store.slot_counts().await?,
+        booth: store.provider_counts(booth).await?,
+        tests: store.provider_counts(Scope::TESTS).await?,
+        ai_result_rate: store.ai_result_rate(booth).await?,
+        slots: store.slot_counts(booth).await?,
         days: store.daily_counts(chart_start(now_ms())).await?,
+        cost: Cost::of(&store.billable(booth).await?, &settings),
+        tests_cost: Cost::of(&store.billable(Scope::TESTS).await?, &settings),
     })
 }
 

@@ -10,6 +10,7 @@ use crate::domain::{Kind, MAX_FALLBACKS, Provider, Slot, SlotId, SlotUnavailable
 use crate::error::{AppError, AppResult};
 use crate::extract::SlotPath;
 use crate::ingest::{self, JobStart};
+use crate::placeholders::BoothValues;
 use crate::providers::health::Status;
 use crate::providers::{self, options::OptionInput};
 use askama::Template;
@@ -59,6 +60,8 @@ pub struct CardView {
     /// The processing-type dropdown.
     pub kinds: Vec<Choice>,
     pub prompt: String,
+    /// The booth values the prompt names (`{style}`), filled from the upload URL or the form.
+    pub placeholders: Vec<String>,
     /// The instruction the model will get, for providers that wrap the prompt in a template.
     pub instruction: Option<String>,
     /// The provider's own options of the slot.
@@ -195,6 +198,7 @@ impl CardView {
                 })
                 .collect(),
             prompt: slot.prompt.clone(),
+            placeholders: crate::placeholders::names(&slot.prompt),
             instruction: hints.instruction,
             options,
             fallbacks: (0..MAX_FALLBACKS)
@@ -488,7 +492,7 @@ async fn try_slot(
         is_test: true,
         started,
         deadline: started + settings.deadline(),
-        fields,
+        values: BoothValues::new(Vec::new(), fields),
     };
     ingest::run_job(state, start, photo).await
 }

@@ -8,6 +8,7 @@ use crate::AppState;
 use crate::config::Settings;
 use crate::domain::{Attempt, AttemptOutcome as Outcome, Slot, SlotId, SlotUnavailable};
 use crate::error::AppError;
+use crate::placeholders::BoothValues;
 use crate::providers::health::Admission;
 use crate::providers::{self, ImageData, ImageModel, ModelOutput, ModelRequest, ProviderError};
 use futures_util::StreamExt;
@@ -64,6 +65,8 @@ pub struct ChainJob<'a> {
     pub upload_size: (u32, u32),
     pub result_side: u32,
     pub attempts: Attempts,
+    /// What fills the prompts' placeholders, the fallbacks' prompts too.
+    pub values: &'a BoothValues,
 }
 
 /// The slot that drew the image, and what it drew.
@@ -325,7 +328,7 @@ async fn request_for(
     }
     Ok(ModelRequest {
         kind: slot.kind,
-        prompt: slot.prompt.clone(),
+        prompt: job.values.fill(&slot.prompt),
         options: slot.options.clone(),
         photo,
         reference,

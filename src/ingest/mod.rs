@@ -16,9 +16,10 @@ use crate::AppState;
 use crate::config::{Setting, Settings};
 use crate::error::AppError;
 use crate::extract::SlotPath;
+use crate::placeholders::BoothValues;
 use crate::throttle;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use sha2::{Digest, Sha256};
@@ -40,6 +41,10 @@ async fn upload(
 ) -> Response {
     // The deadline runs from the moment the request's headers are in.
     let started = Instant::now();
+    // DSLR Remote Pro puts survey answers into the URL as tokens; a malformed query is ignored.
+    let query = Query::<Vec<(String, String)>>::try_from_uri(request.uri())
+        .map(|Query(pairs)| pairs)
+        .unwrap_or_default();
     let ip = throttle::peer_ip(&request);
     if let Err(wait) = state.upload_throttle.check(ip) {
         return throttle::too_many(wait).into_response();
@@ -84,7 +89,7 @@ async fn upload(
         is_test: false,
         started,
         deadline,
-        fields: form.fields,
+        values: BoothValues::new(query, form.fields),
     };
     run_job(state, job, photo).await
 }

@@ -7,8 +7,10 @@ use crate::config::{Setting, Settings};
 use crate::domain::{AttemptOutcome, ImageFormat, JobStatus, Slot, SlotId};
 use crate::error::{AppError, InternalError};
 use crate::imaging::{self, ImagingError, PreparedInput};
+use crate::live::LiveEvent;
 use crate::media::{Incoming, Thumb, day_of};
 use crate::now_ms;
+use crate::placeholders::BoothValues;
 use crate::providers::{ImageData, ModelOutput, ProviderError};
 use crate::store::{NewJob, Outcome};
 use axum::body::Body;
@@ -28,13 +30,16 @@ pub struct JobStart {
     pub is_test: bool,
     pub started: Instant,
     pub deadline: Instant,
-    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// What the booth sent that prompts may name, and the form fields kept with the job.
+    pub values: BoothValues,
 }
 
 /// A recorded job: its original is on disk and its row says `processing`.
 struct Job {
     id: String,
     slot: SlotId,
+    /// The admin's "try it": kept out of events and the Live page.
+    is_test: bool,
     /// What the upload's bytes are, if an image at all.
     format: Option<ImageFormat>,
     day: String,
@@ -43,6 +48,7 @@ struct Job {
     deadline: Instant,
     /// Every slot it tried, kept even when the deadline cuts the chain short.
     attempts: Attempts,
+    values: BoothValues,
 }
 
 /// What a finished job answers.
@@ -106,8 +112,13 @@ async fn record(
     let format = ImageFormat::sniff(photo.head());
     let ext = format.map_or("bin", ImageFormat::extension);
     let original_path = state.media.keep_original(photo, &id, &day, ext).await?;
+    let event = match start.is_test {
+        true => None,
+        false => state.store.running_event().await?.map(|e| e.id),
+    };
     let booth_name = start
-        .fields
+        .values
+        .fields()
         .get("name")
         .and_then(|v| v.as_str())
         .map(str::to_owned);
@@ -121,19 +132,29 @@ async fn record(
             is_test: start.is_test,
             original_path: original_path.clone(),
             booth_name,
-            fields: start.fields.clone(),
-            prompt: slot.prompt.clone(),
+            fields: start.values.fields().clone(),
+            prompt: start.values.fill(&slot.prompt),
+            event,
         })
         .await?;
+    if !start.is_test {
+        state.live.publish(LiveEvent::Started {
+            job: id.clone(),
+            slot: slot.id.to_string(),
+            started_at: created_at,
+        });
+    }
     Ok(Job {
         id,
         slot: slot.id,
+        is_test: start.is_test,
         format,
         day,
         original_path,
         started: start.started,
         deadline: start.deadline,
         attempts: Attempts::default(),
+        values: start.values.clone(),
     })
 }
 
@@ -169,6 +190,7 @@ async fn process(state: &AppState, job: &Job, slot: Slot) -> Result<Success, App
             .max(upload_size.1)
             .min(settings.integer(Setting::MaxResultSide) as u32),
         attempts: job.attempts.clone(),
+        values: &job.values,
     };
     let drawn = chain::run(state, &settings, &chain_job, slot).await?;
     // The model's input is no longer needed: freed before the answer is decoded.
@@ -326,6 +348,15 @@ async fn finalise(state: &AppState, job: &Job, result: Result<Success, AppError>
         tracing::error!(error = %e, "could not record the job's end");
     }
     count(state, job, &outcome);
+    if !job.is_test {
+        state.live.publish(LiveEvent::Ended {
+            job: job.id.clone(),
+            slot: job.slot.to_string(),
+            status: outcome.status.as_str(),
+            latency_ms,
+            answered_by: outcome.answered_by.map(|slot| slot.to_string()),
+        });
+    }
     match result {
         Ok(success) => {
             tracing::info!(latency_ms, "job succeeded");

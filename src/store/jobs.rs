@@ -15,8 +15,10 @@ pub struct NewJob {
     pub original_path: String,
     pub booth_name: Option<String>,
     pub fields: serde_json::Map<String, serde_json::Value>,
-    /// The slot's prompt as it was when the job started.
+    /// The prompt as it was sent: the slot's, its placeholders filled.
     pub prompt: String,
+    /// The event running when the booth sent it.
+    pub event: Option<i64>,
 }
 
 /// How a job ended.
@@ -58,6 +60,7 @@ pub struct JobRecord {
     pub prompt: Option<String>,
     pub prompt_used: Option<String>,
     pub answered_by: Option<String>,
+    pub event_id: Option<i64>,
 }
 
 #[derive(Default, Clone, Debug)]
@@ -65,6 +68,7 @@ pub struct JobFilter {
     pub provider: Option<Provider>,
     pub slot: Option<u8>,
     pub status: Option<JobStatus>,
+    pub event: Option<i64>,
     /// Only jobs created before this time (for paging).
     pub before: Option<i64>,
     pub limit: u32,
@@ -106,6 +110,13 @@ pub struct ProviderCounts {
     pub rescued: i64,
 }
 
+/// What is paid for: images returned per provider, and calls to DeepSeek's prompt writer.
+#[derive(Default, Clone, Debug, PartialEq, Eq)]
+pub struct Billable {
+    pub images: HashMap<Provider, i64>,
+    pub writer_calls: i64,
+}
+
 /// The three numbers statistics show for a slot or a day.
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct StatusCounts {
@@ -130,6 +141,41 @@ pub struct DayCount {
     pub counts: StatusCounts,
 }
 
+/// Which jobs a figure counts: booth jobs or the admin's tests, of one event or of all time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub tests: bool,
+    pub event: Option<i64>,
+}
+
+impl Scope {
+    pub const BOOTH: Scope = Scope {
+        tests: false,
+        event: None,
+    };
+    pub const TESTS: Scope = Scope {
+        tests: true,
+        event: None,
+    };
+
+    pub fn event(id: i64) -> Scope {
+        Scope {
+            tests: false,
+            event: Some(id),
+        }
+    }
+
+    /// The condition on a jobs table aliased `j`; its two parameters come from [`Scope::bind`].
+    const WHERE: &str = "j.is_test = ? AND (? IS NULL OR j.event_id IS ?)";
+
+    fn bind<'q, O>(
+        self,
+        query: sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments> {
+        query.bind(self.tests).bind(self.event).bind(self.event)
+    }
+}
+
 /// Interrupted and processing jobs are neither processed, failed nor timed out.
 const COUNTS: &str = "COALESCE(SUM(status = 'succeeded'), 0) AS processed,
      COALESCE(SUM(status = 'failed'), 0) AS failed,
@@ -139,8 +185,8 @@ impl Store {
     pub async fn insert_job(&self, job: &NewJob) -> Result<(), InternalError> {
         sqlx::query(
             "INSERT INTO jobs (id, created_at, provider, slot, kind, status, is_test,
-                               original_path, booth_name, fields, prompt)
-             VALUES (?, ?, ?, ?, ?, 'processing', ?, ?, ?, ?, ?)",
+                               original_path, booth_name, fields, prompt, event_id)
+             VALUES (?, ?, ?, ?, ?, 'processing', ?, ?, ?, ?, ?, ?)",
         )
         .bind(&job.id)
         .bind(job.created_at)
@@ -152,6 +198,7 @@ impl Store {
         .bind(&job.booth_name)
         .bind(serde_json::Value::Object(job.fields.clone()).to_string())
         .bind(&job.prompt)
+        .bind(job.event)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -247,6 +294,9 @@ impl Store {
         if let Some(status) = filter.status {
             query.push(" AND status = ").push_bind(status);
         }
+        if let Some(event) = filter.event {
+            query.push(" AND event_id = ").push_bind(event);
+        }
         if let Some(before) = filter.before {
             query.push(" AND created_at < ").push_bind(before);
         }
@@ -256,67 +306,116 @@ impl Store {
         Ok(query.build_query_as().fetch_all(&self.pool).await?)
     }
 
-    /// Counts per provider, either of booth jobs or of the admin's test jobs: images each
-    /// provider drew (for its own slots or as a fallback), and the jobs of its slots that ended
-    /// without one or were rescued by another slot.
+    /// Counts per provider in a scope: images each provider drew (for its own slots or as a
+    /// fallback), and the jobs of its slots that ended without one or were rescued by another
+    /// slot.
     pub async fn provider_counts(
         &self,
-        tests: bool,
+        scope: Scope,
     ) -> Result<HashMap<Provider, ProviderCounts>, InternalError> {
         let mut counts: HashMap<Provider, ProviderCounts> = Provider::ALL
             .into_iter()
             .map(|p| (p, ProviderCounts::default()))
             .collect();
-        let ended: Vec<(Provider, i64, i64, i64)> = sqlx::query_as(
+        let sql = format!(
             "SELECT provider, COALESCE(SUM(status = 'failed'), 0),
                     COALESCE(SUM(status = 'timed_out'), 0),
                     COALESCE(SUM(status = 'succeeded' AND answered_by IS NOT NULL
                                  AND answered_by != provider || '/' || slot), 0)
-             FROM jobs WHERE is_test = ? GROUP BY provider",
-        )
-        .bind(tests)
-        .fetch_all(&self.pool)
-        .await?;
+             FROM jobs j WHERE {} GROUP BY provider",
+            Scope::WHERE
+        );
+        let ended: Vec<(Provider, i64, i64, i64)> = scope
+            .bind(sqlx::query_as(AssertSqlSafe(sql)))
+            .fetch_all(&self.pool)
+            .await?;
         for (provider, failed, timed_out, rescued) in ended {
             let entry = counts.entry(provider).or_default();
             (entry.failed, entry.timed_out, entry.rescued) = (failed, timed_out, rescued);
         }
-        let drawn: Vec<(Provider, i64)> = sqlx::query_as(
+        let sql = format!(
             "SELECT COALESCE(substr(answered_by, 1, instr(answered_by, '/') - 1), provider)
                     AS drawer, COUNT(*)
-             FROM jobs WHERE is_test = ? AND status = 'succeeded' GROUP BY drawer",
-        )
-        .bind(tests)
-        .fetch_all(&self.pool)
-        .await?;
+             FROM jobs j WHERE {} AND status = 'succeeded' GROUP BY drawer",
+            Scope::WHERE
+        );
+        let drawn: Vec<(Provider, i64)> = scope
+            .bind(sqlx::query_as(AssertSqlSafe(sql)))
+            .fetch_all(&self.pool)
+            .await?;
         for (provider, processed) in drawn {
             counts.entry(provider).or_default().processed = processed;
         }
         Ok(counts)
     }
 
-    /// Of the booth jobs that reached a model (at least one slot really tried), the share that
-    /// got an AI image; `None` before there is any.
-    pub async fn ai_result_rate(&self) -> Result<Option<f64>, InternalError> {
-        let (succeeded, reached): (i64, i64) = sqlx::query_as(
+    /// Of the jobs in a scope that reached a model (at least one slot really tried), the share
+    /// that got an AI image; `None` before there is any.
+    pub async fn ai_result_rate(&self, scope: Scope) -> Result<Option<f64>, InternalError> {
+        let sql = format!(
             "SELECT COALESCE(SUM(status = 'succeeded'), 0), COUNT(*) FROM jobs j
-             WHERE is_test = 0 AND (status = 'succeeded' OR EXISTS (
+             WHERE {} AND (status = 'succeeded' OR EXISTS (
                  SELECT 1 FROM attempts a WHERE a.job = j.id AND a.outcome != 'skipped'
                  AND COALESCE(a.reason, '') != 'provider_not_configured'))",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+            Scope::WHERE
+        );
+        let (succeeded, reached): (i64, i64) = scope
+            .bind(sqlx::query_as(AssertSqlSafe(sql)))
+            .fetch_one(&self.pool)
+            .await?;
         Ok((reached > 0).then(|| succeeded as f64 / reached as f64))
     }
 
-    /// Booth jobs per slot that had any.
-    pub async fn slot_counts(&self) -> Result<Vec<SlotCount>, InternalError> {
-        Ok(sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT provider, slot, {COUNTS} FROM jobs WHERE is_test = 0
-             GROUP BY provider, slot ORDER BY provider, slot"
-        )))
-        .fetch_all(&self.pool)
-        .await?)
+    /// Jobs per slot that had any, in a scope.
+    pub async fn slot_counts(&self, scope: Scope) -> Result<Vec<SlotCount>, InternalError> {
+        let sql = format!(
+            "SELECT provider, slot, {COUNTS} FROM jobs j WHERE {}
+             GROUP BY provider, slot ORDER BY provider, slot",
+            Scope::WHERE
+        );
+        Ok(scope
+            .bind(sqlx::query_as(AssertSqlSafe(sql)))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// What a scope's jobs cost: images each provider returned (every attempt that ended with
+    /// an image, fallbacks and hedged attempts included), and the calls DeepSeek's writer got
+    /// (one for each DeepSeek attempt that ran).
+    pub async fn billable(&self, scope: Scope) -> Result<Billable, InternalError> {
+        let sql = format!(
+            "SELECT a.provider, COALESCE(SUM(a.outcome = 'succeeded'), 0),
+                    COALESCE(SUM(a.outcome != 'skipped'
+                                 AND COALESCE(a.reason, '') != 'provider_not_configured'), 0)
+             FROM attempts a JOIN jobs j ON j.id = a.job WHERE {} GROUP BY a.provider",
+            Scope::WHERE
+        );
+        let rows: Vec<(Provider, i64, i64)> = scope
+            .bind(sqlx::query_as(AssertSqlSafe(sql)))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut billable = Billable::default();
+        for (provider, images, ran) in rows {
+            billable.images.insert(provider, images);
+            if provider == Provider::Deepseek {
+                billable.writer_calls = ran;
+            }
+        }
+        Ok(billable)
+    }
+
+    /// Latencies of a scope's ended jobs, fastest first.
+    pub async fn latencies(&self, scope: Scope) -> Result<Vec<i64>, InternalError> {
+        let sql = format!(
+            "SELECT latency_ms FROM jobs j WHERE {} AND latency_ms IS NOT NULL
+             AND status != 'processing' ORDER BY latency_ms",
+            Scope::WHERE
+        );
+        let rows: Vec<(i64,)> = scope
+            .bind(sqlx::query_as(AssertSqlSafe(sql)))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(ms,)| ms).collect())
     }
 
     /// Booth jobs per UTC day since the given time, days without jobs left out.

@@ -1,11 +1,14 @@
-//! SQLite through sqlx: slots, settings and jobs. WAL mode, migrations embedded in the binary.
+//! SQLite through sqlx: slots, settings, jobs and events. WAL mode, migrations embedded in the binary.
 
+mod events;
 mod jobs;
 mod settings;
 mod slots;
 
+pub use events::{EventRecord, MAX_EVENT_NAME};
 pub use jobs::{
-    DayCount, JobFilter, JobRecord, NewJob, Outcome, ProviderCounts, SlotCount, StatusCounts,
+    Billable, DayCount, JobFilter, JobRecord, NewJob, Outcome, ProviderCounts, Scope, SlotCount,
+    StatusCounts,
 };
 
 use crate::error::InternalError;

@@ -463,6 +463,7 @@ fn insert_job(id: &str, provider: Provider, slot: u8, is_test: bool, created_at:
         booth_name: Some("BOOTH-1".into()),
         fields: Default::default(),
         prompt: String::new(),
+        event: None,
     }
 }
 
@@ -509,7 +510,12 @@ async fn statistics_count_jobs_by_provider_slot_and_day() {
             "deepseek": {"processed": 0, "failed": 0, "timed_out": 0, "rescued": 0, "health": "ok"},
             "nanobanana": {"processed": 2, "failed": 1, "timed_out": 0, "rescued": 0, "health": "ok"}},
             // Jobs written without attempts: only the two with an image reached a model.
-            "ai_result_rate": 1.0})
+            "ai_result_rate": 1.0, "event": null,
+            // No attempt returned an image (none were written) and no price is set.
+            "cost": {"currency": "USD", "total": 0.0,
+                     "by_provider": {"turbotext": 0.0, "deepseek": 0.0, "nanobanana": 0.0}},
+            "tests_cost": {"currency": "USD", "total": 0.0,
+                           "by_provider": {"turbotext": 0.0, "deepseek": 0.0, "nanobanana": 0.0}}})
     );
     let page = app.admin_html("/admin/stats").await;
     assert!(page.contains(&format!("value=\"{UPLOAD_PASSWORD}\"")));

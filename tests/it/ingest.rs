@@ -476,6 +476,7 @@ async fn a_restart_marks_running_jobs_interrupted_and_keeps_their_originals() {
             booth_name: None,
             fields: Default::default(),
             prompt: String::new(),
+            event: None,
         })
         .await
         .unwrap();

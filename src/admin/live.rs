@@ -1,0 +1,149 @@
+//! The Live page for a tablet beside the booth: the last photos, the jobs in flight, provider
+//! health and the running event's counts, kept current by server-sent events.
+
+use super::layout::Layout;
+use super::{Ctx, render};
+use crate::AppState;
+use crate::domain::{JobStatus, Provider};
+use crate::error::{AppResult, InternalError};
+use crate::live::LiveEvent;
+use crate::store::{JobFilter, Scope};
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use tokio::sync::broadcast::error::RecvError;
+
+/// How many of the last photos the page shows.
+const LAST_PHOTOS: u32 = 12;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/live", get(live_page))
+        .route("/live/events", get(live_events))
+}
+
+/// The counts the page shows: of the running event, or of all time when none runs.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Counts {
+    pub event: Option<String>,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub timed_out: i64,
+    pub rescued: i64,
+    pub health: BTreeMap<Provider, &'static str>,
+}
+
+impl Counts {
+    async fn now(state: &AppState) -> Result<Counts, InternalError> {
+        let event = state.store.running_event().await?;
+        let scope = event.as_ref().map_or(Scope::BOOTH, |e| Scope::event(e.id));
+        let providers = state.store.provider_counts(scope).await?;
+        let sum = |f: fn(&crate::store::ProviderCounts) -> i64| providers.values().map(f).sum();
+        Ok(Counts {
+            event: event.map(|e| e.name),
+            succeeded: sum(|c| c.processed),
+            failed: sum(|c| c.failed),
+            timed_out: sum(|c| c.timed_out),
+            rescued: sum(|c| c.rescued),
+            health: Provider::ALL
+                .into_iter()
+                .map(|p| (p, state.health.status(p).as_str()))
+                .collect(),
+        })
+    }
+}
+
+pub struct Photo {
+    pub id: String,
+    pub slot: String,
+}
+
+pub struct InFlight {
+    pub id: String,
+    pub slot: String,
+    pub started_at: i64,
+}
+
+#[derive(Template)]
+#[template(path = "live.html")]
+struct LivePage {
+    layout: Layout,
+    counts: Counts,
+    photos: Vec<Photo>,
+    in_flight: Vec<InFlight>,
+}
+
+async fn live_page(ctx: Ctx, State(state): State<AppState>) -> AppResult<Response> {
+    let store = &state.store;
+    let filter = |status, limit| JobFilter {
+        status: Some(status),
+        limit,
+        ..JobFilter::default()
+    };
+    let photos = store
+        .jobs(&filter(JobStatus::Succeeded, LAST_PHOTOS * 2))
+        .await?
+        .into_iter()
+        .filter(|j| !j.is_test)
+        .take(LAST_PHOTOS as usize)
+        .map(|j| Photo {
+            slot: format!("{}/{}", j.provider, j.slot),
+            id: j.id,
+        })
+        .collect();
+    let in_flight = store
+        .jobs(&filter(JobStatus::Processing, 100))
+        .await?
+        .into_iter()
+        .filter(|j| !j.is_test)
+        .map(|j| InFlight {
+            slot: format!("{}/{}", j.provider, j.slot),
+            id: j.id,
+            started_at: j.created_at,
+        })
+        .collect();
+    Ok(render(&LivePage {
+        layout: Layout::new(&ctx, "live", "/admin/live".into()),
+        counts: Counts::now(&state).await?,
+        photos,
+        in_flight,
+    }))
+}
+
+/// What one message of the stream carries: the job that started or ended, and the counts
+/// and health as they are now.
+#[derive(Serialize)]
+struct Message {
+    job: LiveEvent,
+    counts: Counts,
+}
+
+/// `text/event-stream`: one `job` event per booth job starting or ending. A page that falls
+/// behind skips what it missed (the next message carries the counts anyway).
+async fn live_events(
+    State(state): State<AppState>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let receiver = state.live.subscribe();
+    let stream = futures_util::stream::unfold((state, receiver), |(state, mut receiver)| async {
+        loop {
+            let job = match receiver.recv().await {
+                Ok(job) => job,
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            };
+            let counts = Counts::now(&state).await.unwrap_or_default();
+            let event = Event::default()
+                .event("job")
+                .json_data(Message { job, counts })
+                .unwrap_or_default();
+            return Some((Ok(event), (state, receiver)));
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
