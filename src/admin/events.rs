@@ -54,8 +54,10 @@ impl Cost {
             .into_iter()
             .map(|p| {
                 let images = billable.images.get(&p).copied().unwrap_or(0) as f64;
+                // Without its key the writer is not called: the slot's own prompt is used.
+                let writer_runs = !settings.get(Setting::DeepseekApiKey).is_empty();
                 let writer = match p {
-                    Provider::Deepseek => {
+                    Provider::Deepseek if writer_runs => {
                         billable.writer_calls as f64 * settings.price(Setting::PriceDeepseekWriter)
                     }
                     _ => 0.0,

@@ -338,3 +338,77 @@ async fn a_retired_model_is_swapped_from_the_tab_banner() {
     assert_eq!(providers["nanobanana"]["model"], "gemini-3-pro-image");
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn operator_starts_an_event_and_watches_photos_arrive_live() {
+    let app = spawn_app(Options::demo()).await;
+    let slot = app
+        .put_slot(
+            "nanobanana",
+            3,
+            serde_json::json!({"kind": "prompt", "prompt": "vintage"}),
+        )
+        .await;
+    assert_eq!(slot.status(), 200);
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, browser) = start_browser(profile.path()).await;
+    let base = format!("http://{ADMIN_USER}:{ADMIN_PASSWORD}@{}", app.addr);
+
+    browser.goto(&format!("{base}/admin/events")).await.unwrap();
+    wait_for_text(&browser, "h1", "События").await;
+    browser
+        .find(Locator::Css("#start-event input[name=name]"))
+        .await
+        .unwrap()
+        .send_keys("Свадьба Анны")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("#start-event button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "#event-1 h2", "Свадьба Анны").await;
+    assert!(browser.find(Locator::Id("end-event")).await.is_ok());
+
+    browser
+        .find(Locator::Id("nav-live"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "#live-event", "Свадьба Анны").await;
+    // The page is open: a booth's photo shows up without a reload.
+    let answer = upload_sample(&app, "/upload/nanobanana/3", "guest-512.jpg").await;
+    assert_eq!(answer.status, 200);
+    let job = answer.header("x-boothgate-job").unwrap().to_owned();
+    wait_for_text(&browser, "#live-succeeded", "1").await;
+    let photo = browser
+        .find(Locator::Css(&format!(
+            "#live-photos figure[data-job='{job}'] img"
+        )))
+        .await
+        .expect("the new photo is on the page");
+    let mut loaded = serde_json::Value::Null;
+    for _ in 0..50 {
+        loaded = browser
+            .execute(
+                "return arguments[0].complete && arguments[0].naturalWidth > 0",
+                vec![serde_json::to_value(&photo).unwrap()],
+            )
+            .await
+            .unwrap();
+        if loaded == serde_json::json!(true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(loaded, serde_json::json!(true), "its thumbnail loads");
+    let shot = browser.screenshot().await.unwrap();
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-admin-live.png");
+    std::fs::write(&path, shot).unwrap();
+    browser.close().await.unwrap();
+}

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const PRIMARY: &str = "/upload/nanobanana/3";
+pub const PRIMARY: &str = "/upload/nanobanana/3";
 
 /// A Gemini fake for the booth slot (nanobanana/3) and an images endpoint for its fallback
 /// (deepseek/2), which answers after `fallback_ms`.
-struct Fakes {
-    gemini: MockServer,
-    images: MockServer,
+pub struct Fakes {
+    pub gemini: MockServer,
+    pub images: MockServer,
 }
 
 fn drawn_png(rgb: [u8; 3]) -> Vec<u8> {
@@ -27,19 +27,19 @@ fn drawn_png(rgb: [u8; 3]) -> Vec<u8> {
     out.into_inner()
 }
 
-fn gemini_image() -> ResponseTemplate {
+pub fn gemini_image() -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({"candidates": [{"content": {"parts": [
         {"inlineData": {"mimeType": "image/png", "data": BASE64.encode(drawn_png([200, 30, 30]))}}
     ]}, "finishReason": "STOP"}]}))
 }
 
-fn overloaded() -> ResponseTemplate {
+pub fn overloaded() -> ResponseTemplate {
     ResponseTemplate::new(503).set_body_json(json!({"error": {
         "code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}}))
 }
 
 impl Fakes {
-    async fn start(gemini: ResponseTemplate, fallback_ms: u64) -> Fakes {
+    pub async fn start(gemini: ResponseTemplate, fallback_ms: u64) -> Fakes {
         let fakes = Fakes {
             gemini: MockServer::start().await,
             images: MockServer::start().await,
@@ -63,7 +63,7 @@ impl Fakes {
         fakes
     }
 
-    fn options(&self) -> Options {
+    pub fn options(&self) -> Options {
         Options::default()
             .with(Setting::GeminiApiKey, "gemini-key")
             .with(Setting::GeminiBaseUrl, &self.gemini.uri())
@@ -90,7 +90,7 @@ impl Fakes {
 }
 
 /// nanobanana/3 with deepseek/2 as its fallback, hedged after `after_secs`.
-async fn chained_app(options: Options, after_secs: u32) -> TestApp {
+pub async fn chained_app(options: Options, after_secs: u32) -> TestApp {
     let app = spawn_app(options).await;
     let fallback = app
         .put_slot(
@@ -112,7 +112,7 @@ async fn chained_app(options: Options, after_secs: u32) -> TestApp {
     app
 }
 
-async fn job_json(app: &TestApp, response: &RawResponse) -> Value {
+pub async fn job_json(app: &TestApp, response: &RawResponse) -> Value {
     let id = response
         .header("x-boothgate-job")
         .map(str::to_owned)

@@ -8,6 +8,7 @@ mod admin;
 mod availability;
 mod browser;
 mod deepseek;
+mod events;
 mod fallbacks;
 mod faults;
 mod gemini;
