@@ -10,7 +10,7 @@ use crate::domain::Provider;
 use crate::error::{AppError, AppResult, InternalError};
 use crate::extract::TokenForm;
 use crate::media::Media;
-use crate::store::{Billable, EventRecord, JobRecord, MAX_EVENT_NAME, Scope};
+use crate::store::{Billable, EventRecord, JobRecord, MAX_EVENT_NAME, ProviderCounts, Scope};
 use askama::Template;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -153,13 +153,13 @@ impl Report {
                 succeeded: s.counts.processed,
             })
             .collect();
-        let sum = |f: fn(&crate::store::ProviderCounts) -> i64| providers.values().map(f).sum();
+        let total = ProviderCounts::sum(providers.values());
         Ok(Report {
             jobs: by_slot.iter().map(|s| s.jobs).sum(),
-            succeeded: sum(|c| c.processed),
-            failed: sum(|c| c.failed),
-            timed_out: sum(|c| c.timed_out),
-            rescued: sum(|c| c.rescued),
+            succeeded: total.processed,
+            failed: total.failed,
+            timed_out: total.timed_out,
+            rescued: total.rescued,
             ai_result_rate: store.ai_result_rate(scope).await?,
             latency: Latency::of(&store.latencies(scope).await?),
             cost: Cost::of(&store.billable(scope).await?, &state.settings()),

@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::domain::{JobStatus, Provider};
 use crate::error::{AppResult, InternalError};
 use crate::live::LiveEvent;
-use crate::store::{JobFilter, Scope};
+use crate::store::{JobFilter, ProviderCounts, Scope};
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
@@ -44,13 +44,13 @@ impl Counts {
         let event = state.store.running_event().await?;
         let scope = event.as_ref().map_or(Scope::BOOTH, |e| Scope::event(e.id));
         let providers = state.store.provider_counts(scope).await?;
-        let sum = |f: fn(&crate::store::ProviderCounts) -> i64| providers.values().map(f).sum();
+        let total = ProviderCounts::sum(providers.values());
         Ok(Counts {
             event: event.map(|e| e.name),
-            succeeded: sum(|c| c.processed),
-            failed: sum(|c| c.failed),
-            timed_out: sum(|c| c.timed_out),
-            rescued: sum(|c| c.rescued),
+            succeeded: total.processed,
+            failed: total.failed,
+            timed_out: total.timed_out,
+            rescued: total.rescued,
             health: Provider::ALL
                 .into_iter()
                 .map(|p| (p, state.health.status(p).as_str()))

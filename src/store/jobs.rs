@@ -110,6 +110,19 @@ pub struct ProviderCounts {
     pub rescued: i64,
 }
 
+impl ProviderCounts {
+    /// The counts of several providers together.
+    pub fn sum<'a>(all: impl IntoIterator<Item = &'a ProviderCounts>) -> ProviderCounts {
+        all.into_iter()
+            .fold(ProviderCounts::default(), |total, c| ProviderCounts {
+                processed: total.processed + c.processed,
+                failed: total.failed + c.failed,
+                timed_out: total.timed_out + c.timed_out,
+                rescued: total.rescued + c.rescued,
+            })
+    }
+}
+
 /// What is paid for: images returned per provider, and calls to DeepSeek's prompt writer.
 #[derive(Default, Clone, Debug, PartialEq, Eq)]
 pub struct Billable {

@@ -341,15 +341,7 @@ async fn a_retired_model_is_swapped_from_the_tab_banner() {
 
 #[tokio::test]
 async fn operator_starts_an_event_and_watches_photos_arrive_live() {
-    let app = spawn_app(Options::demo()).await;
-    let slot = app
-        .put_slot(
-            "nanobanana",
-            3,
-            serde_json::json!({"kind": "prompt", "prompt": "vintage"}),
-        )
-        .await;
-    assert_eq!(slot.status(), 200);
+    let app = spawn_app_with_prompt(Options::demo(), "vintage").await;
     let profile = tempfile::tempdir().unwrap();
     let (_driver, browser) = start_browser(profile.path()).await;
     let base = format!("http://{ADMIN_USER}:{ADMIN_PASSWORD}@{}", app.addr);

@@ -81,6 +81,25 @@ pub async fn spawn_app(options: Options) -> TestApp {
     spawn_app_in(tempfile::tempdir().expect("temp dir"), options).await
 }
 
+/// The server with slot nanobanana/3 set up to edit photos by `prompt`.
+pub async fn spawn_app_with_prompt(options: Options, prompt: &str) -> TestApp {
+    let app = spawn_app(options).await;
+    let saved = app
+        .put_slot(
+            "nanobanana",
+            3,
+            serde_json::json!({"kind": "prompt", "prompt": prompt}),
+        )
+        .await;
+    assert_eq!(
+        saved.status(),
+        200,
+        "{}",
+        saved.text().await.unwrap_or_default()
+    );
+    app
+}
+
 /// Starts the server on an existing data folder (as after a restart).
 pub async fn spawn_app_in(dir: TempDir, options: Options) -> TestApp {
     boothgate::install_crypto_provider();

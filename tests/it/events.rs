@@ -16,6 +16,18 @@ async fn start_event(app: &TestApp, name: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// The demo model behind nanobanana/3, and an event started.
+async fn demo_event(name: &str) -> (TestApp, i64) {
+    let app = spawn_app_with_prompt(Options::demo(), "vintage").await;
+    let event: Value = start_event(&app, name).await.json().await.unwrap();
+    (app, event["id"].as_i64().unwrap())
+}
+
+async fn export(app: &TestApp, id: i64) -> reqwest::Response {
+    let path = format!("/admin/api/events/{id}/export");
+    app.admin(reqwest::Method::GET, &path).send().await.unwrap()
+}
+
 async fn post(app: &TestApp, path: &str) -> reqwest::Response {
     app.admin(reqwest::Method::POST, path).send().await.unwrap()
 }
@@ -132,29 +144,14 @@ async fn event_names_are_bounded() {
 
 #[tokio::test]
 async fn the_export_is_a_zip_of_results_originals_and_a_csv_excel_reads() {
-    let app = spawn_app(Options::demo()).await;
-    app.put_slot(
-        "nanobanana",
-        3,
-        json!({"kind": "prompt", "prompt": "vintage"}),
-    )
-    .await;
-    let event: Value = start_event(&app, "Корпоратив").await.json().await.unwrap();
-    let id = event["id"].as_i64().unwrap();
+    let (app, id) = demo_event("Корпоратив").await;
     let mut ids = Vec::new();
     for _ in 0..2 {
         let answer = upload_sample(&app, PRIMARY, "guest-512.jpg").await;
         assert_eq!(answer.status, 200);
         ids.push(answer.header("x-boothgate-job").unwrap().to_owned());
     }
-    let response = app
-        .admin(
-            reqwest::Method::GET,
-            &format!("/admin/api/events/{id}/export"),
-        )
-        .send()
-        .await
-        .unwrap();
+    let response = export(&app, id).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/zip");
     assert!(
@@ -195,14 +192,7 @@ async fn the_export_is_a_zip_of_results_originals_and_a_csv_excel_reads() {
 
 #[tokio::test]
 async fn a_browser_leaving_mid_export_leaves_nothing_behind() {
-    let app = spawn_app(Options::demo()).await;
-    app.put_slot(
-        "nanobanana",
-        3,
-        json!({"kind": "prompt", "prompt": "vintage"}),
-    )
-    .await;
-    let event: Value = start_event(&app, "Big night").await.json().await.unwrap();
+    let (app, id) = demo_event("Big night").await;
     for _ in 0..3 {
         assert_eq!(
             upload_sample(&app, PRIMARY, "guest-6000x4000.jpg")
@@ -212,14 +202,7 @@ async fn a_browser_leaving_mid_export_leaves_nothing_behind() {
         );
     }
     let files = app.media_files();
-    let mut response = app
-        .admin(
-            reqwest::Method::GET,
-            &format!("/admin/api/events/{}/export", event["id"]),
-        )
-        .send()
-        .await
-        .unwrap();
+    let mut response = export(&app, id).await;
     let first = response.chunk().await.unwrap().unwrap();
     assert!(first.starts_with(b"PK"), "a ZIP begins");
     drop(response);
@@ -230,14 +213,7 @@ async fn a_browser_leaving_mid_export_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn the_live_stream_tells_a_job_start_and_its_end() {
-    let app = spawn_app(Options::demo()).await;
-    app.put_slot(
-        "nanobanana",
-        3,
-        json!({"kind": "prompt", "prompt": "vintage"}),
-    )
-    .await;
-    start_event(&app, "Live test").await;
+    let (app, _) = demo_event("Live test").await;
     let mut stream = app
         .admin(reqwest::Method::GET, "/admin/live/events")
         .send()
@@ -286,15 +262,8 @@ async fn the_live_stream_tells_a_job_start_and_its_end() {
 #[tokio::test]
 async fn placeholders_are_filled_from_the_url_then_the_form_and_the_sent_prompt_is_kept() {
     let fakes = Fakes::start(gemini_image(), 0).await;
-    let app = spawn_app(fakes.options()).await;
-    let saved = app
-        .put_slot(
-            "nanobanana",
-            3,
-            json!({"kind": "prompt", "prompt": "{{{style|pirate}}} for {name}, {hat}"}),
-        )
-        .await;
-    assert_eq!(saved.status(), 200);
+    let prompt = "{{{style|pirate}}} for {name}, {hat}";
+    let app = spawn_app_with_prompt(fakes.options(), prompt).await;
     let card = app.admin_html("/admin/nanobanana").await;
     assert!(card.contains("<code>hat</code>, <code>name</code>, <code>style</code>"));
 

@@ -11,16 +11,7 @@ use std::time::{Duration, Instant};
 const SLOT: &str = "/upload/nanobanana/3";
 
 async fn demo_app(options: Options) -> TestApp {
-    let app = spawn_app(options).await;
-    let response = app
-        .put_slot(
-            "nanobanana",
-            3,
-            json!({"kind": "prompt", "prompt": "vintage look"}),
-        )
-        .await;
-    assert_eq!(response.status(), 200);
-    app
+    spawn_app_with_prompt(options, "vintage look").await
 }
 
 fn mean_brightness(bytes: &[u8]) -> f64 {

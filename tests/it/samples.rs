@@ -106,22 +106,7 @@ fn scene(width: u32, height: u32, colour: [i32; 3]) -> Vec<u8> {
 }
 
 fn jpeg(rgb: &[u8], width: u32, height: u32, orientation: Option<u16>) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 90);
-    if let Some(orientation) = orientation {
-        encoder
-            .add_exif_metadata(&exif_orientation(orientation))
-            .unwrap();
-    }
-    encoder
-        .encode(
-            rgb,
-            width as u16,
-            height as u16,
-            jpeg_encoder::ColorType::Rgb,
-        )
-        .unwrap();
-    out
+    encode_jpeg(rgb, (width, height), 90, None, orientation)
 }
 
 /// Sensor-like noise and JPEG quality of the camera-sized sample: together they give it a
@@ -131,9 +116,27 @@ const QUALITY: u8 = 92;
 
 /// Encoded as cameras encode: high quality, chroma at half resolution both ways (4:2:0).
 fn camera_jpeg(rgb: &[u8], width: u32, height: u32) -> Vec<u8> {
+    let sampling = Some(jpeg_encoder::SamplingFactor::F_2_2);
+    encode_jpeg(rgb, (width, height), QUALITY, sampling, None)
+}
+
+fn encode_jpeg(
+    rgb: &[u8],
+    (width, height): (u32, u32),
+    quality: u8,
+    sampling: Option<jpeg_encoder::SamplingFactor>,
+    orientation: Option<u16>,
+) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut out, QUALITY);
-    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+    if let Some(sampling) = sampling {
+        encoder.set_sampling_factor(sampling);
+    }
+    if let Some(orientation) = orientation {
+        encoder
+            .add_exif_metadata(&exif_orientation(orientation))
+            .unwrap();
+    }
     encoder
         .encode(
             rgb,
