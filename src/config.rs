@@ -462,6 +462,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn prices_take_a_point_or_a_comma_and_four_decimals_at_most() {
+        assert_eq!(ValueKind::Price.normalize("0,039"), Ok("0.039".into()));
+        assert_eq!(ValueKind::Price.normalize(" 2 "), Ok("2".into()));
+        for bad in ["-1", "abc", "0.12345", "1e9", "NaN", ""] {
+            assert_eq!(ValueKind::Price.normalize(bad), Err(ValueError::NotPrice), "{bad}");
+        }
+    }
+
+    #[test]
     fn env_wins_over_stored_and_stored_over_default() {
         let overrides = HashMap::from([(Setting::DeadlineSecs, "7".to_owned())]);
         let stored = HashMap::from([

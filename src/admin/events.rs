@@ -96,12 +96,14 @@ fn money(amount: f64) -> String {
     }
 }
 
-/// One slot's share of an event.
+/// One slot's share of an event: the photos sent to it, and what they cost (whichever slots
+/// drew them).
 #[derive(Clone, Debug, Serialize)]
 pub struct SlotShare {
     pub slot: String,
     pub jobs: i64,
     pub succeeded: i64,
+    pub cost: f64,
 }
 
 /// Nearest-rank percentiles of the jobs' response times.
@@ -145,12 +147,17 @@ impl Report {
         let scope = Scope::event(event.id);
         let providers = store.provider_counts(scope).await?;
         let slots = store.slot_counts(scope).await?;
+        let billable = store.billable(scope).await?;
+        let settings = state.settings();
         let by_slot: Vec<SlotShare> = slots
             .iter()
             .map(|s| SlotShare {
                 slot: format!("{}/{}", s.provider, s.slot),
                 jobs: s.counts.processed + s.counts.failed + s.counts.timed_out,
                 succeeded: s.counts.processed,
+                cost: billable
+                    .get(&(s.provider, s.slot))
+                    .map_or(0.0, |b| Cost::of(b, &settings).total),
             })
             .collect();
         let total = ProviderCounts::sum(providers.values());
@@ -162,7 +169,7 @@ impl Report {
             rescued: total.rescued,
             ai_result_rate: store.ai_result_rate(scope).await?,
             latency: Latency::of(&store.latencies(scope).await?),
-            cost: Cost::of(&store.billable(scope).await?, &state.settings()),
+            cost: Cost::of(&Billable::sum(billable.values()), &settings),
             by_slot,
             event,
         })
@@ -459,6 +466,39 @@ mod tests {
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+    }
+
+    #[test]
+    fn cost_prices_images_and_the_writer_s_calls_when_it_runs() {
+        let stored = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let billable = Billable {
+            images: [(Provider::Nanobanana, 3), (Provider::Deepseek, 2)].into(),
+            writer_calls: 4,
+        };
+        let prices = [
+            ("price_nanobanana", "0.039"),
+            ("price_deepseek", "0.04"),
+            ("price_deepseek_writer", "0.001"),
+            ("currency", "EUR"),
+        ];
+        let without_key = Settings::resolve(&Default::default(), &stored(&prices));
+        let cost = Cost::of(&billable, &without_key);
+        assert_eq!(cost.by_provider[&Provider::Nanobanana], 0.117);
+        assert_eq!(cost.by_provider[&Provider::Deepseek], 0.08);
+        assert_eq!(cost.total, 0.197);
+        assert_eq!(cost.total_label(), "0.197 EUR");
+        let mut with_key = prices.to_vec();
+        with_key.push(("deepseek_api_key", "sk-1"));
+        let cost = Cost::of(
+            &billable,
+            &Settings::resolve(&Default::default(), &stored(&with_key)),
+        );
+        assert_eq!(cost.by_provider[&Provider::Deepseek], 0.084);
     }
 
     #[test]

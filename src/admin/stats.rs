@@ -12,7 +12,9 @@ use crate::error::{AppError, AppResult, InternalError};
 use crate::extract::TokenForm;
 use crate::media::day_of;
 use crate::now_ms;
-use crate::store::{DayCount, EventRecord, ProviderCounts, Scope, SlotCount, StatusCounts};
+use crate::store::{
+    Billable, DayCount, EventRecord, ProviderCounts, Scope, SlotCount, StatusCounts,
+};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
@@ -173,8 +175,14 @@ pub async fn gather(state: &AppState, event: Option<i64>) -> Result<Statistics, 
         ai_result_rate: store.ai_result_rate(booth).await?,
         slots: store.slot_counts(booth).await?,
         days: store.daily_counts(chart_start(now_ms())).await?,
-        cost: Cost::of(&store.billable(booth).await?, &settings),
-        tests_cost: Cost::of(&store.billable(Scope::TESTS).await?, &settings),
+        cost: Cost::of(
+            &Billable::sum(store.billable(booth).await?.values()),
+            &settings,
+        ),
+        tests_cost: Cost::of(
+            &Billable::sum(store.billable(Scope::TESTS).await?.values()),
+            &settings,
+        ),
     })
 }
 

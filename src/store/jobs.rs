@@ -3,7 +3,7 @@ use crate::domain::{Attempt, AttemptOutcome, JobStatus, Kind, Provider, SlotId};
 use crate::error::InternalError;
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A job as it is recorded before any model is called.
 pub struct NewJob {
@@ -128,6 +128,20 @@ impl ProviderCounts {
 pub struct Billable {
     pub images: HashMap<Provider, i64>,
     pub writer_calls: i64,
+}
+
+impl Billable {
+    /// Everything several slots' jobs paid for together.
+    pub fn sum<'a>(all: impl IntoIterator<Item = &'a Billable>) -> Billable {
+        let mut total = Billable::default();
+        for billable in all {
+            for (provider, images) in &billable.images {
+                *total.images.entry(*provider).or_default() += images;
+            }
+            total.writer_calls += billable.writer_calls;
+        }
+        total
+    }
 }
 
 /// The three numbers statistics show for a slot or a day.
@@ -395,26 +409,33 @@ impl Store {
     /// What a scope's jobs cost: images each provider returned (every attempt that ended with
     /// an image, fallbacks and hedged attempts included), and the calls DeepSeek's writer got
     /// (one for each DeepSeek attempt that ran).
-    pub async fn billable(&self, scope: Scope) -> Result<Billable, InternalError> {
+    ///
+    /// Per booth slot (the slot the photo was sent to, whichever slots drew for it).
+    pub async fn billable(
+        &self,
+        scope: Scope,
+    ) -> Result<BTreeMap<(Provider, i64), Billable>, InternalError> {
         let sql = format!(
-            "SELECT a.provider, COALESCE(SUM(a.outcome = 'succeeded'), 0),
+            "SELECT j.provider, j.slot, a.provider, COALESCE(SUM(a.outcome = 'succeeded'), 0),
                     COALESCE(SUM(a.outcome != 'skipped'
                                  AND COALESCE(a.reason, '') != 'provider_not_configured'), 0)
-             FROM attempts a JOIN jobs j ON j.id = a.job WHERE {} GROUP BY a.provider",
+             FROM attempts a JOIN jobs j ON j.id = a.job WHERE {}
+             GROUP BY j.provider, j.slot, a.provider",
             Scope::WHERE
         );
-        let rows: Vec<(Provider, i64, i64)> = scope
+        let rows: Vec<(Provider, i64, Provider, i64, i64)> = scope
             .bind(sqlx::query_as(AssertSqlSafe(sql)))
             .fetch_all(&self.pool)
             .await?;
-        let mut billable = Billable::default();
-        for (provider, images, ran) in rows {
-            billable.images.insert(provider, images);
-            if provider == Provider::Deepseek {
+        let mut by_slot: BTreeMap<(Provider, i64), Billable> = BTreeMap::new();
+        for (provider, slot, drawer, images, ran) in rows {
+            let billable = by_slot.entry((provider, slot)).or_default();
+            billable.images.insert(drawer, images);
+            if drawer == Provider::Deepseek {
                 billable.writer_calls = ran;
             }
         }
-        Ok(billable)
+        Ok(by_slot)
     }
 
     /// Latencies of a scope's ended jobs, fastest first.

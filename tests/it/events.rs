@@ -94,7 +94,8 @@ async fn an_event_counts_its_jobs_latency_and_cost_with_the_fallback_that_drew()
     );
     assert_eq!(
         report["by_slot"],
-        json!([{"slot": "nanobanana/3", "jobs": 3, "succeeded": 2}])
+        // The photos sent to the slot cost what its fallback drew for them.
+        json!([{"slot": "nanobanana/3", "jobs": 3, "succeeded": 2, "cost": 0.04}])
     );
 
     let listed = app.admin_json(&format!("/admin/api/jobs?event={id}")).await;
