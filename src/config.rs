@@ -466,7 +466,11 @@ mod tests {
         assert_eq!(ValueKind::Price.normalize("0,039"), Ok("0.039".into()));
         assert_eq!(ValueKind::Price.normalize(" 2 "), Ok("2".into()));
         for bad in ["-1", "abc", "0.12345", "1e9", "NaN", ""] {
-            assert_eq!(ValueKind::Price.normalize(bad), Err(ValueError::NotPrice), "{bad}");
+            assert_eq!(
+                ValueKind::Price.normalize(bad),
+                Err(ValueError::NotPrice),
+                "{bad}"
+            );
         }
     }
 

@@ -272,7 +272,7 @@ pub async fn store_reference(state: &AppState, id: SlotId, bytes: Vec<u8>) -> Re
     let probe = bytes.clone();
     state
         .cpu
-        .run(move || imaging::thumbnail(&probe))
+        .run(imaging::Turn::Start, move || imaging::thumbnail(&probe))
         .await
         .map_err(|e| AppError::UnreadableImage(e.to_string()))?;
     let name = state.media.save_reference(id, format, &bytes).await?;

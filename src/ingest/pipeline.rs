@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::config::{Setting, Settings};
 use crate::domain::{AttemptOutcome, ImageFormat, JobStatus, Slot, SlotId};
 use crate::error::{AppError, InternalError};
-use crate::imaging::{self, ImagingError, PreparedInput};
+use crate::imaging::{self, ImagingError, PreparedInput, Turn};
 use crate::live::LiveEvent;
 use crate::media::{Incoming, Thumb, day_of};
 use crate::now_ms;
@@ -234,7 +234,7 @@ async fn prepare_photo(
     let max_side = settings.integer(Setting::ProviderMaxSide) as u32;
     let prepared = state
         .cpu
-        .run(move || {
+        .run(Turn::Start, move || {
             let photo = std::fs::read(&original).map_err(|e| {
                 ImagingError::Unreadable(format!("the stored original cannot be read: {e}"))
             })?;
@@ -261,7 +261,9 @@ async fn fit_answer(
     let max_side = settings.integer(Setting::MaxResultSide) as u32;
     let finished = state
         .cpu
-        .run(move || imaging::finish_result(&image, upload_size, max_side, format))
+        .run(Turn::Finish, move || {
+            imaging::finish_result(&image, upload_size, max_side, format)
+        })
         .await
         .map_err(|e| ProviderError::Protocol(format!("the model's image cannot be used: {e}")))?;
     let media = &state.media;

@@ -24,7 +24,8 @@ impl ImageModel for DemoModel {
             // Pretend to think, as a real model would.
             tokio::time::sleep(self.delay).await;
             self.cpu
-                .run(move || apply_effect(&request))
+                // The demo effect stands for the model: the job is half-way, not starting.
+                .run(imaging::Turn::Finish, move || apply_effect(&request))
                 .await
                 .map(ModelOutput::from)
                 .map_err(|e| ProviderError::Protocol(e.to_string()))
