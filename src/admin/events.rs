@@ -77,6 +77,11 @@ impl Cost {
         format!("{} {}", money(self.total), self.currency)
     }
 
+    /// The total without the currency, for a table whose heading names it.
+    pub fn amount_label(&self) -> String {
+        money(self.total)
+    }
+
     pub fn provider_label(&self, provider: &Provider) -> String {
         money(self.by_provider.get(provider).copied().unwrap_or(0.0))
     }

@@ -20,7 +20,7 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 pub fn routes() -> Router<AppState> {
@@ -47,6 +47,7 @@ pub struct SlotStatsRow {
     pub provider: &'static str,
     pub number: i64,
     pub counts: StatusCounts,
+    pub cost: String,
 }
 
 #[derive(Template)]
@@ -103,6 +104,12 @@ async fn stats_page(
             provider: s.provider.display_name(),
             number: s.slot,
             counts: s.counts,
+            cost: numbers
+                .slot_costs
+                .get(&(s.provider, s.slot))
+                .cloned()
+                .unwrap_or_default()
+                .amount_label(),
         })
         .collect();
     Ok(render(&StatsPage {
@@ -156,6 +163,8 @@ pub struct Statistics {
     pub ai_result_rate: Option<f64>,
     pub slots: Vec<SlotCount>,
     pub days: Vec<DayCount>,
+    /// What the photos sent to each slot cost, whichever slots drew them.
+    pub slot_costs: BTreeMap<(Provider, i64), Cost>,
     /// What the booth's images cost, and apart from them the admin's tests.
     pub cost: Cost,
     pub tests_cost: Cost,
@@ -169,16 +178,18 @@ pub async fn gather(state: &AppState, event: Option<i64>) -> Result<Statistics, 
         Some(id) => Scope::event(id),
         None => Scope::BOOTH,
     };
+    let billable = store.billable(booth).await?;
     Ok(Statistics {
         booth: store.provider_counts(booth).await?,
         tests: store.provider_counts(Scope::TESTS).await?,
         ai_result_rate: store.ai_result_rate(booth).await?,
         slots: store.slot_counts(booth).await?,
         days: store.daily_counts(chart_start(now_ms())).await?,
-        cost: Cost::of(
-            &Billable::sum(store.billable(booth).await?.values()),
-            &settings,
-        ),
+        slot_costs: billable
+            .iter()
+            .map(|(slot, b)| (*slot, Cost::of(b, &settings)))
+            .collect(),
+        cost: Cost::of(&Billable::sum(billable.values()), &settings),
         tests_cost: Cost::of(
             &Billable::sum(store.billable(Scope::TESTS).await?.values()),
             &settings,

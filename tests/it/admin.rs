@@ -520,7 +520,10 @@ async fn statistics_count_jobs_by_provider_slot_and_day() {
     let page = app.admin_html("/admin/stats").await;
     assert!(page.contains(&format!("value=\"{UPLOAD_PASSWORD}\"")));
     assert!(
-        page.contains("<tr><td>NanoBanana</td><td>3</td><td>2</td><td>0</td><td>0</td></tr>"),
+        page.contains(concat!(
+            "<tr><td>NanoBanana</td><td>3</td><td>2</td><td>0</td><td>0</td>",
+            r#"<td class="slot-cost">0.00</td></tr>"#
+        )),
         "per-slot row"
     );
     assert!(

@@ -105,6 +105,12 @@ async fn an_event_counts_its_jobs_latency_and_cost_with_the_fallback_that_drew()
         .await;
     assert_eq!(stats["providers"]["deepseek"]["processed"], 2);
     assert_eq!(stats["providers"]["nanobanana"]["rescued"], 2);
+    let page = app.admin_html(&format!("/admin/stats?event={id}")).await;
+    assert!(
+        page.contains(r#"<td class="slot-cost">0.04</td>"#),
+        "{page}"
+    );
+    assert!(page.contains("0.04 EUR"));
     let all_time = app.admin_json("/admin/api/stats").await;
     assert_eq!(all_time["providers"]["deepseek"]["processed"], 4);
     assert_eq!(all_time["cost"]["total"], 0.08);
