@@ -67,6 +67,8 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// How long a client may take to send a request's headers (slow-loris guard).
     pub header_timeout: std::time::Duration,
+    /// How long a client may leave an answer unread before its connection is dropped.
+    pub write_timeout: std::time::Duration,
     /// Connections open at once; more are refused as they arrive.
     pub max_connections: usize,
     /// How long a failing provider stays down before one job probes it again.
@@ -83,6 +85,7 @@ impl Config {
             admin_password: None,
             tls: None,
             header_timeout: std::time::Duration::from_secs(15),
+            write_timeout: std::time::Duration::from_secs(60),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             provider_cooldown: crate::providers::health::DOWN_FOR,
         }
@@ -148,12 +151,19 @@ pub enum Setting {
     PriceDeepseek,
     PriceNanobanana,
     PriceDeepseekWriter,
+    SimpleLinks,
+    MaxUnverifiedMb,
+    MaxUnverifiedPerAddress,
+    TrustedProxies,
+    DiskReserveMb,
 }
 
 /// The sections of the Settings page; `Booth` values are shown under Statistics instead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Group {
     General,
+    /// Who may upload, and what strangers may cost.
+    Protection,
     Booth,
     Turbotext,
     Gemini,
@@ -163,8 +173,9 @@ pub enum Group {
 }
 
 impl Group {
-    pub const ON_SETTINGS_PAGE: [Group; 6] = [
+    pub const ON_SETTINGS_PAGE: [Group; 7] = [
         Group::General,
+        Group::Protection,
         Group::Turbotext,
         Group::Gemini,
         Group::Deepseek,
@@ -186,6 +197,8 @@ pub enum ValueKind {
     Switch,
     /// A price: a non-negative amount with at most four decimals (a comma is read as a point).
     Price,
+    /// IP addresses and networks (`10.0.0.0/8`), separated by commas or spaces.
+    Addresses,
 }
 
 /// Most a price per image may be, in any currency.
@@ -198,6 +211,7 @@ pub enum ValueError {
     NotUrl,
     TooLong,
     NotPrice,
+    NotAddresses,
 }
 
 impl ValueError {
@@ -209,6 +223,9 @@ impl ValueError {
             ValueError::NotUrl => "must be an http:// or https:// URL".into(),
             ValueError::TooLong => "is too long".into(),
             ValueError::NotPrice => "must be an amount such as 0.039".into(),
+            ValueError::NotAddresses => {
+                "must be IP addresses or networks such as 10.0.0.0/8, separated by commas".into()
+            }
         }
     }
 }
@@ -243,6 +260,15 @@ impl ValueKind {
             ValueKind::Price => parse_price(value)
                 .map(|price| price.to_string())
                 .ok_or(ValueError::NotPrice),
+            ValueKind::Addresses => crate::net::parse_networks(value)
+                .map(|networks| {
+                    networks
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .ok_or(ValueError::NotAddresses),
             ValueKind::Switch => Ok(if matches!(value, "1" | "true" | "on" | "yes") {
                 "1".into()
             } else {
@@ -303,6 +329,13 @@ pub const SETTINGS: &[SettingDef] = &[
     def(S::MaxResultSide, "max_result_side", "BOOTHGATE_MAX_RESULT_SIDE", "2048", K::Integer { min: 256, max: 8192 }, G::General),
     def(S::ProviderMaxSide, "provider_max_side", "BOOTHGATE_PROVIDER_MAX_SIDE", "2048", K::Integer { min: 256, max: 4096 }, G::General),
     def(S::DemoDelayMs, "demo_delay_ms", "BOOTHGATE_DEMO_DELAY_MS", "1500", K::Integer { min: 0, max: 600_000 }, G::General),
+    // Off for a new install; an install upgraded from before upload-link tokens has it on
+    // (migration 0005), so booths already set up keep working.
+    def(S::SimpleLinks, "simple_links", "BOOTHGATE_SIMPLE_LINKS", "0", K::Switch, G::Protection),
+    def(S::MaxUnverifiedMb, "max_unverified_mb", "BOOTHGATE_MAX_UNVERIFIED_MB", "512", K::Integer { min: 1, max: 100_000 }, G::Protection),
+    def(S::MaxUnverifiedPerAddress, "max_unverified_per_address", "BOOTHGATE_MAX_UNVERIFIED_PER_ADDRESS", "16", K::Integer { min: 1, max: 10_000 }, G::Protection),
+    def(S::TrustedProxies, "trusted_proxies", "BOOTHGATE_TRUSTED_PROXIES", "", K::Addresses, G::Protection),
+    def(S::DiskReserveMb, "disk_reserve_mb", "BOOTHGATE_DISK_RESERVE_MB", "1024", K::Integer { min: 0, max: 100_000_000 }, G::Protection),
     def(S::UploadPassword, "upload_password", "BOOTHGATE_UPLOAD_PASSWORD", "", K::Secret, G::Booth),
     def(S::TurbotextApiKey, "turbotext_api_key", "BOOTHGATE_TURBOTEXT_API_KEY", "", K::Secret, G::Turbotext),
     def(S::TurbotextBaseUrl, "turbotext_base_url", "BOOTHGATE_TURBOTEXT_BASE_URL", "https://www.turbotext.ru/api_ai", K::Url, G::Turbotext),
@@ -435,6 +468,15 @@ impl Settings {
 
     pub fn max_upload_bytes(&self) -> usize {
         self.integer(Setting::MaxUploadMb).max(1) as usize * 1024 * 1024
+    }
+
+    /// Reverse proxies whose `X-Forwarded-For` names the real client.
+    pub fn trusted_proxies(&self) -> Vec<crate::net::Network> {
+        crate::net::parse_networks(self.get(Setting::TrustedProxies)).unwrap_or_default()
+    }
+
+    pub fn mebibytes(&self, key: Setting) -> u64 {
+        self.integer(key).max(0) as u64 * 1024 * 1024
     }
 
     /// The configured public URL, if any, without a trailing slash.

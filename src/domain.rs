@@ -115,6 +115,7 @@ impl SlotId {
         })
     }
 
+    /// The plain upload path, answered only with "Simple links" on.
     pub fn upload_path(self) -> String {
         format!("/upload/{}/{}", self.provider, self.number)
     }
@@ -154,6 +155,15 @@ pub struct Slot {
     pub fallbacks: Vec<SlotId>,
     /// Seconds without an answer before the next slot starts as well; 0: only on failure.
     pub fallback_after_secs: u32,
+    /// The random last segment of the slot's upload link.
+    pub link_token: String,
+}
+
+impl Slot {
+    /// The slot's upload link path: the plain path and its token.
+    pub fn upload_path(&self) -> String {
+        format!("{}/{}", self.id.upload_path(), self.link_token)
+    }
 }
 
 /// Why a slot cannot take an upload right now.
@@ -357,6 +367,7 @@ mod tests {
             options: Default::default(),
             fallbacks: Vec::new(),
             fallback_after_secs: DEFAULT_FALLBACK_AFTER_SECS,
+            link_token: "t".into(),
         };
         assert_eq!(slot.check_ready(), Err(SlotUnavailable::MissingPrompt));
         slot.kind = Kind::FaceSwap;

@@ -36,12 +36,21 @@ pub enum AppError {
     Forbidden(String),
     #[error("too many wrong passwords from this address; try again in {retry_after} s")]
     TooManyAttempts { retry_after: u64 },
-    #[error("the server is busy checking passwords; try again in a moment")]
-    Busy,
+    #[error(
+        "too many uploads from this address are waiting for their password; try again in {retry_after} s"
+    )]
+    TooManyUnverified { retry_after: u64 },
+    /// The server cannot take this now; the text says why.
+    #[error("{0}")]
+    Busy(&'static str),
+    #[error("the server's disk is nearly full; the photo was not accepted")]
+    InsufficientStorage,
+    #[error("the form's text fields are larger than {limit_kb} KB in all")]
+    FieldsTooLarge { limit_kb: usize },
     #[error("{field}: {message}")]
     Validation { field: String, message: String },
     #[error(transparent)]
-    Internal(#[from] InternalError),
+    Internal(InternalError),
 }
 
 /// Anything unexpected: logged in full, shown to nobody.
@@ -67,16 +76,46 @@ impl From<crate::providers::ProviderError> for AppError {
     }
 }
 
+impl From<InternalError> for AppError {
+    /// A full disk is the operator's to fix, and the client is told so; anything else is internal.
+    fn from(e: InternalError) -> Self {
+        if e.is_disk_full() {
+            tracing::error!(error = %e, "the disk is full");
+            return AppError::InsufficientStorage;
+        }
+        AppError::Internal(e)
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
-        AppError::Internal(e.into())
+        InternalError::from(e).into()
     }
 }
 
 impl From<std::io::Error> for AppError {
     fn from(e: std::io::Error) -> Self {
-        AppError::Internal(e.into())
+        InternalError::from(e).into()
     }
+}
+
+impl InternalError {
+    /// The file system or the database ran out of space.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            InternalError::Io(e) => is_disk_full(e),
+            // SQLITE_FULL, and an I/O error of the database's own files that is one.
+            InternalError::Database(sqlx::Error::Database(e)) => e.code().as_deref() == Some("13"),
+            InternalError::Database(sqlx::Error::Io(e)) => is_disk_full(e),
+            _ => false,
+        }
+    }
+}
+
+/// No space (or quota) left on the device.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull
+        || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
 }
 
 impl AppError {
@@ -86,7 +125,9 @@ impl AppError {
             AppError::InvalidPassword | AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::SlotNotFound | AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::SlotDisabled | AppError::SlotNotConfigured(_) => StatusCode::CONFLICT,
-            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::PayloadTooLarge { .. } | AppError::FieldsTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::UnreadableImage(_) | AppError::Validation { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -95,8 +136,11 @@ impl AppError {
             AppError::ProviderNotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::TooManyAttempts { .. } | AppError::TooManyUnverified { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -109,7 +153,9 @@ impl AppError {
             AppError::SlotNotFound => "slot_not_found",
             AppError::SlotDisabled => "slot_disabled",
             AppError::SlotNotConfigured(_) => "slot_not_configured",
-            AppError::PayloadTooLarge { .. } => "payload_too_large",
+            AppError::PayloadTooLarge { .. } | AppError::FieldsTooLarge { .. } => {
+                "payload_too_large"
+            }
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::UnreadableImage(_) => "unreadable_image",
             AppError::Provider(_) => "provider_error",
@@ -118,8 +164,11 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::Unauthorized => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
-            AppError::TooManyAttempts { .. } => "too_many_attempts",
-            AppError::Busy => "busy",
+            AppError::TooManyAttempts { .. } | AppError::TooManyUnverified { .. } => {
+                "too_many_attempts"
+            }
+            AppError::Busy(_) => "busy",
+            AppError::InsufficientStorage => "insufficient_storage",
             AppError::Validation { .. } => "invalid_value",
             AppError::Internal(_) => "internal_error",
         }
@@ -161,8 +210,9 @@ impl AppError {
         };
         let mut response = (self.status(), axum::Json(body)).into_response();
         let retry_after = match self {
-            AppError::TooManyAttempts { retry_after } => Some(retry_after),
-            AppError::Busy => Some(1),
+            AppError::TooManyAttempts { retry_after }
+            | AppError::TooManyUnverified { retry_after } => Some(retry_after),
+            AppError::Busy(_) => Some(1),
             _ => None,
         };
         if let Some(seconds) = retry_after {

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod disk;
 pub mod domain;
 pub mod error;
 pub mod imaging;
@@ -10,6 +11,7 @@ pub mod ingest;
 pub mod live;
 pub mod media;
 pub mod metrics;
+pub mod net;
 pub mod placeholders;
 pub mod providers;
 pub mod retention;
@@ -18,6 +20,7 @@ pub use serve::install_crypto_provider;
 pub mod extract;
 pub mod store;
 pub mod throttle;
+pub mod zipstream;
 
 use crate::admin::auth::AdminAuth;
 use crate::config::{Config, Setting, Settings};
@@ -51,6 +54,12 @@ pub struct AppState {
     pub admin_throttle: Arc<throttle::Throttle>,
     /// Wrong upload passwords, per address.
     pub upload_throttle: Arc<throttle::Throttle>,
+    /// Photos on disk whose password has not been checked yet.
+    pub unverified: Arc<ingest::UnverifiedBudget>,
+    /// Free disk space against the reserve.
+    pub disk: Arc<disk::DiskFloor>,
+    /// Places for event exports being written.
+    pub exports: Arc<tokio::sync::Semaphore>,
     /// Shared by every provider, so connections are reused.
     pub http: providers::Http,
     /// The models each provider offers, kept fresh in the background.
@@ -109,13 +118,17 @@ pub struct App {
     /// Present when the server speaks HTTPS itself.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     header_timeout: std::time::Duration,
+    write_timeout: std::time::Duration,
     max_connections: usize,
 }
 
 /// Opens the data folder and the database, recovers from a crash, and builds the router.
 pub async fn build_app(config: Config) -> Result<App, InternalError> {
     let store = Store::open(&config.data_dir).await?;
-    let interrupted = store.mark_interrupted().await?;
+    let media = Media::new(&config.data_dir);
+    let interrupted = store
+        .mark_interrupted(|rel| media.locate_original(rel))
+        .await?;
     if interrupted > 0 {
         tracing::warn!(
             interrupted,
@@ -132,8 +145,9 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
     ensure_upload_password(&store, &config, &mut generated).await?;
     let stored = store.stored_settings().await?;
     let metrics = Arc::new(metrics::Metrics::default());
-    let media = Media::new(&config.data_dir);
     media.clear_incoming()?;
+    // The disk floor asks this folder's file system for its free space.
+    std::fs::create_dir_all(media.root())?;
     let state = AppState {
         media,
         cpu: CpuPool::machine_wide(metrics.cpu_wait.clone()),
@@ -141,6 +155,11 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         metrics,
         admin_throttle: Arc::default(),
         upload_throttle: Arc::default(),
+        unverified: Arc::default(),
+        disk: Arc::default(),
+        exports: Arc::new(tokio::sync::Semaphore::new(
+            admin::export::CONCURRENT_EXPORTS,
+        )),
         http: providers::Http::new(),
         catalog: Arc::default(),
         health: Arc::new(providers::health::Health::new(config.provider_cooldown)),
@@ -161,6 +180,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         generated,
         tls,
         header_timeout: config.header_timeout,
+        write_timeout: config.write_timeout,
         max_connections: config.max_connections,
     })
 }
@@ -173,7 +193,17 @@ fn router(state: AppState) -> Router {
         .merge(ingest::routes())
         .nest("/admin", admin::routes(state.clone()))
         .merge(admin::metrics_route(state.clone()))
+        .fallback(no_such_page)
         .with_state(state)
+}
+
+/// A path that is nothing: under `/upload/` no slot, in the JSON a booth understands.
+async fn no_such_page(uri: axum::http::Uri) -> error::AppError {
+    if uri.path().starts_with("/upload/") {
+        error::AppError::SlotNotFound
+    } else {
+        error::AppError::NotFound
+    }
 }
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
@@ -213,6 +243,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = serve::Limits {
         header_timeout: app.header_timeout,
+        write_timeout: app.write_timeout,
         max_connections: app.max_connections,
         drain: app.state.settings().deadline() + std::time::Duration::from_secs(5),
     };

@@ -24,6 +24,8 @@ const INPUTS: &str = "inputs";
 const INCOMING: &str = "incoming";
 /// How much of an arriving photo is gathered before it is written out.
 const INCOMING_BUFFER: usize = 256 * 1024;
+/// The same for a photo whose sender is not known yet: such uploads may be many and held open.
+const UNVERIFIED_BUFFER: usize = 16 * 1024;
 /// How many of a photo's first bytes are kept to tell its format.
 const HEAD_LEN: usize = 16;
 
@@ -67,14 +69,20 @@ impl Media {
         &self.root
     }
 
-    /// Starts receiving a photo into a temporary file of its own.
-    pub async fn receive(&self) -> io::Result<Incoming> {
+    /// Starts receiving a photo into a temporary file of its own; `verified` when its sender
+    /// is known to be a booth (larger buffers).
+    pub async fn receive(&self, verified: bool) -> io::Result<Incoming> {
         let dir = self.root.join(INCOMING);
         tokio::fs::create_dir_all(&dir).await?;
         let path = dir.join(format!("{}.part", uuid::Uuid::now_v7().simple()));
         let file = tokio::fs::File::create(&path).await?;
+        let buffer = if verified {
+            INCOMING_BUFFER
+        } else {
+            UNVERIFIED_BUFFER
+        };
         Ok(Incoming {
-            file: Some(BufWriter::with_capacity(INCOMING_BUFFER, file)),
+            file: Some(BufWriter::with_capacity(buffer, file)),
             path,
             head: Vec::with_capacity(HEAD_LEN),
             len: 0,
@@ -129,17 +137,21 @@ impl Media {
             tokio::fs::remove_file(&from).await?;
             return Ok(String::new());
         }
-        let rest = rel
-            .strip_prefix(ORIGINALS)
-            .unwrap_or(rel)
-            .trim_start_matches('/');
-        let to_rel = format!("{TRASH}/{rest}");
+        let to_rel = trash_path(rel);
         let to = self.root.join(&to_rel);
         if let Some(dir) = to.parent() {
             tokio::fs::create_dir_all(dir).await?;
         }
         tokio::fs::rename(&from, &to).await?;
         Ok(to_rel)
+    }
+
+    /// Where an original recorded at `rel` lies now: there, or in the trash if a job's end
+    /// moved it without the database hearing of it (the disk was full, the server stopped).
+    pub fn locate_original(&self, rel: &str) -> Option<String> {
+        [rel.to_owned(), trash_path(rel)]
+            .into_iter()
+            .find(|candidate| self.absolute(candidate).is_some_and(|p| p.is_file()))
     }
 
     pub fn thumb_path(&self, job: &str, which: Thumb) -> PathBuf {
@@ -224,6 +236,15 @@ impl Media {
     }
 }
 
+/// Where an original under `originals/` goes in the trash.
+fn trash_path(rel: &str) -> String {
+    let rest = rel
+        .strip_prefix(ORIGINALS)
+        .unwrap_or(rel)
+        .trim_start_matches('/');
+    format!("{TRASH}/{rest}")
+}
+
 /// A photo being received: its bytes go to a temporary file as they arrive, so a burst of
 /// uploads costs disk, not memory. Dropped before it is kept (refused, cut short, too large),
 /// its file is removed.
@@ -259,13 +280,19 @@ impl Incoming {
         self.len == 0
     }
 
-    /// Writes out what is buffered and waits until the disk has it.
-    async fn finish(&mut self) -> io::Result<()> {
+    /// Writes out what is buffered and closes the file, freeing its buffers.
+    pub async fn close(&mut self) -> io::Result<()> {
         if let Some(mut file) = self.file.take() {
             file.flush().await?;
-            file.get_ref().sync_all().await?;
         }
         Ok(())
+    }
+
+    /// Closes the file and waits until the disk has it.
+    async fn finish(&mut self) -> io::Result<()> {
+        self.close().await?;
+        // Any descriptor of the file will do: fsync flushes the file, not the descriptor.
+        tokio::fs::File::open(&self.path).await?.sync_all().await
     }
 }
 

@@ -137,16 +137,38 @@ pub fn fill(template: &str, value_of: impl Fn(&str) -> Option<String>) -> String
     prompt
 }
 
-/// A booth's value as it may enter a prompt: control characters removed, at most
+/// A booth's value as it may enter a prompt: control and invisible characters removed, at most
 /// [`MAX_VALUE_CHARS`] characters, no surrounding spaces.
 pub fn clean(value: &str) -> String {
     value
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_invisible(*c))
         .take(MAX_VALUE_CHARS)
         .collect::<String>()
         .trim()
         .to_owned()
+}
+
+/// Characters that change how text around them reads without showing themselves: bidi
+/// overrides, embeddings and isolates, directional marks, zero-width spaces and joiners.
+/// A booth value carrying them could make a prompt or a History row say something other
+/// than it seems to.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
+/// A booth's text field as it is kept with the job: invisible characters removed.
+pub fn strip_invisible(value: &str) -> String {
+    value.chars().filter(|c| !is_invisible(*c)).collect()
 }
 
 #[cfg(test)]
@@ -177,6 +199,14 @@ mod tests {
     fn values_cannot_add_placeholders_or_control_characters() {
         assert_eq!(fill("[{sneaky}]", values), "[{style} bellnew line]");
         assert_eq!(fill("{long}", values).chars().count(), MAX_VALUE_CHARS);
+    }
+
+    #[test]
+    fn bidi_overrides_and_zero_width_characters_are_removed() {
+        let values = |_: &str| Some("evil\u{202E}txt.exe\u{200B} ok\u{2066}".to_owned());
+        assert_eq!(fill("{x}", values), "eviltxt.exe ok");
+        assert_eq!(strip_invisible("a\u{FEFF}b\u{200D}c"), "abc");
+        assert_eq!(strip_invisible("Привет, мир"), "Привет, мир");
     }
 
     #[test]

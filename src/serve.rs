@@ -1,5 +1,5 @@
-//! The connection loop: plain HTTP or TLS (rustls), bounded header reads, the peer's address
-//! for every request, and a graceful stop that lets uploads in flight finish.
+//! The connection loop: plain HTTP or TLS (rustls), bounded header reads, a write timeout,
+//! the peer's address for every request, and a graceful stop that lets uploads in flight finish.
 
 use crate::error::InternalError;
 use axum::Router;
@@ -11,19 +11,25 @@ use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Sleep;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tower::ServiceExt;
 
-/// And this long to finish a TLS handshake.
+/// A connection has this long to finish a TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// The most a connection's read buffer grows to. Uploads stream through it; a connection held
+/// open by a stranger costs no more than this.
+const READ_BUFFER: usize = 64 * 1024;
 
 /// Makes ring the crypto back-end of every TLS connection, the providers' clients included
 /// (it builds without a C toolchain). Safe to call more than once.
@@ -62,6 +68,8 @@ pub struct Limits {
     /// A connection must send a request's headers within this long, the first byte included;
     /// an idle keep-alive connection is closed after it too.
     pub header_timeout: Duration,
+    /// A connection whose client reads nothing of an answer for this long is closed.
+    pub write_timeout: Duration,
     /// Connections open at once; more are closed as soon as they are accepted.
     pub max_connections: usize,
     /// How long a stop waits for the requests in flight.
@@ -79,7 +87,10 @@ pub async fn run(
 ) {
     let graceful = GracefulShutdown::new();
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let header_timeout = limits.header_timeout;
+    let timeouts = Timeouts {
+        header: limits.header_timeout,
+        write: limits.write_timeout,
+    };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -104,13 +115,14 @@ pub async fn run(
         let watcher = graceful.watcher();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let stream = WriteTimeout::new(stream, timeouts.write);
             match tls {
-                None => serve_connection(stream, peer, router, watcher, header_timeout).await,
+                None => serve_connection(stream, peer, router, watcher, timeouts).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
                     {
                         Ok(Ok(stream)) => {
-                            serve_connection(stream, peer, router, watcher, header_timeout).await
+                            serve_connection(stream, peer, router, watcher, timeouts).await
                         }
                         _ => tracing::debug!(%peer, "TLS handshake failed or timed out"),
                     }
@@ -128,13 +140,19 @@ pub async fn run(
     }
 }
 
+#[derive(Clone, Copy)]
+struct Timeouts {
+    header: Duration,
+    write: Duration,
+}
+
 /// Serves one connection's requests until it closes or the graceful stop closes it.
 async fn serve_connection<I>(
     io: I,
     peer: SocketAddr,
     router: Router,
     watcher: Watcher,
-    header_timeout: Duration,
+    timeouts: Timeouts,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -147,9 +165,94 @@ async fn serve_connection<I>(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
+        .header_read_timeout(timeouts.header)
+        .max_buf_size(READ_BUFFER);
     let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
     if let Err(e) = watcher.watch(connection).await {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// A connection whose writes fail once the client has accepted nothing for `timeout`: an
+/// answer (a photo, an export) that nobody reads is dropped instead of holding its task and
+/// buffers for ever. Only a write that is waiting is timed, never a quiet connection.
+struct WriteTimeout<I> {
+    io: I,
+    timeout: Duration,
+    /// Armed while a write is waiting for the client.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl<I> WriteTimeout<I> {
+    fn new(io: I, timeout: Duration) -> WriteTimeout<I> {
+        WriteTimeout {
+            io,
+            timeout,
+            stalled: None,
+        }
+    }
+
+    /// What a write that did not go through means: wait on, or give up once the time is out.
+    fn waited<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let timeout = self.timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(stalled.as_mut().poll(cx));
+        Poll::Ready(Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the client stopped reading",
+        )))
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for WriteTimeout<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.waited(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.waited(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.io).poll_flush(cx);
+        self.waited(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }

@@ -6,9 +6,8 @@
 //! the check inside the window; the others are refused without any work.
 
 use crate::error::AppError;
-use axum::extract::{ConnectInfo, Request};
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,14 +39,6 @@ impl Attempts {
     fn block(&mut self, now: Instant) {
         self.blocked_until = Some(now + BLOCK);
     }
-}
-
-/// The address a request came from (set by the connection loop).
-pub fn peer_ip(request: &Request) -> IpAddr {
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
 }
 
 /// The answer to a blocked address.

@@ -46,7 +46,8 @@ document.addEventListener("click", (event) => {
 
 document.addEventListener("submit", async (event) => {
   const form = event.target;
-  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+  const confirmation = event.submitter?.dataset.confirm || form.dataset.confirm;
+  if (confirmation && !window.confirm(confirmation)) {
     event.preventDefault();
     return;
   }

@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -31,6 +31,8 @@ pub fn routes() -> Router<AppState> {
             "/api/slots/{provider}/{slot}/reference",
             put(put_reference).delete(delete_reference),
         )
+        .route("/api/slots/{provider}/{slot}/link", post(renew_link))
+        .route("/api/links/renew", post(renew_all_links))
 }
 
 fn slot_json(slot: &Slot, base_url: &str) -> Value {
@@ -42,7 +44,7 @@ fn slot_json(slot: &Slot, base_url: &str) -> Value {
         "kind": slot.kind,
         "prompt": slot.prompt,
         "has_reference": slot.reference.is_some(),
-        "upload_url": format!("{base_url}{}", slot.id.upload_path()),
+        "upload_url": format!("{base_url}{}", slot.upload_path()),
         "options": slot.options,
         "fallbacks": slot.fallbacks.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "fallback_after_secs": slot.fallback_after_secs,
@@ -83,6 +85,26 @@ async fn put_reference(
 ) -> AppResult<Json<Value>> {
     slot_edit::store_reference(&state, id, body.to_vec()).await?;
     Ok(Json(slot_json(&state.store.slot(id).await?, &ctx.base_url)))
+}
+
+/// A new upload link for the slot; the old one stops working at once.
+async fn renew_link(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    SlotPath(id): SlotPath,
+) -> AppResult<Json<Value>> {
+    state.store.renew_link(id).await?;
+    tracing::warn!(slot = %id, "upload link renewed");
+    Ok(Json(slot_json(&state.store.slot(id).await?, &ctx.base_url)))
+}
+
+/// New upload links for every slot.
+async fn renew_all_links(State(state): State<AppState>) -> AppResult<Json<Value>> {
+    state.store.renew_all_links().await?;
+    tracing::warn!("every upload link renewed");
+    Ok(Json(
+        json!({ "renewed": crate::domain::SlotId::all().count() }),
+    ))
 }
 
 async fn delete_reference(

@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::config::Config;
 use crate::error::{AppError, InternalError};
 use crate::store::Store;
-use crate::throttle::{peer_ip, too_many};
+use crate::throttle::too_many;
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use axum::extract::{Request, State};
@@ -298,7 +298,7 @@ pub async fn require_admin(
     request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    let ip = peer_ip(&request);
+    let ip = crate::net::client_ip(&request, &state.settings().trusted_proxies());
     state.admin_throttle.check(ip).map_err(too_many)?;
     let Some((user, password)) = basic_credentials(&request) else {
         // A browser's first request carries no credentials: that is no guess.
@@ -317,21 +317,70 @@ pub async fn require_admin(
         }
         Verdict::Busy => {
             attempt.withdrawn();
-            Err(AppError::Busy)
+            Err(AppError::Busy(
+                "the server is busy checking passwords; try again in a moment",
+            ))
         }
     }
 }
 
-/// Refuses a state-changing request that a browser says comes from another site.
-pub async fn refuse_cross_site(request: Request, next: Next) -> Result<Response, AppError> {
+/// Refuses a state-changing request that a browser says comes from another site, and a JSON
+/// API call that could have been a legacy browser's cross-site form.
+pub async fn refuse_cross_site(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, AppError> {
     if !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    ) && is_cross_site(&request)
-    {
-        return Err(AppError::Forbidden("cross-site request refused".into()));
+    ) {
+        if is_cross_site(&request) {
+            return Err(AppError::Forbidden("cross-site request refused".into()));
+        }
+        // Only a POST: no HTML form can send PUT or DELETE.
+        let form_method = request.method() == Method::POST;
+        if form_method && could_be_a_foreign_form(&request) && !carries_form_token(&state, &request)
+        {
+            return Err(AppError::Forbidden(
+                "send Content-Type: application/json (or the form token) with this request".into(),
+            ));
+        }
     }
     Ok(next.run(request).await)
+}
+
+/// A call of the JSON API that tells nothing of where it comes from (no `Origin`, no
+/// `Sec-Fetch-Site`: a script, or a browser too old to say) with a body type an HTML form can
+/// send. Scripts send a JSON, ZIP or image type, which no form can; the admin's own pages send
+/// `Origin`.
+fn could_be_a_foreign_form(request: &Request) -> bool {
+    let headers = request.headers();
+    let silent = !headers.contains_key(header::ORIGIN) && !headers.contains_key("sec-fetch-site");
+    let is_api = request.uri().path().starts_with("/api/");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let form_can_send = matches!(
+        content_type.as_str(),
+        "" | "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain"
+    );
+    silent && is_api && form_can_send
+}
+
+/// The form token in the `X-CSRF-Token` header.
+fn carries_form_token(state: &AppState, request: &Request) -> bool {
+    let token = request
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok());
+    token.is_some() && state.admin.csrf_matches(token)
 }
 
 fn is_cross_site(request: &Request) -> bool {

@@ -1,5 +1,5 @@
-//! Events: an evening's work, with its figures (counts, AI-result rate, latency, cost), the
-//! Events page and the export of its photos as a ZIP streamed to the browser.
+//! Events: an evening's work, with its figures (counts, AI-result rate, latency, cost) and the
+//! Events page; the export of its photos is in `export.rs`.
 
 use super::i18n::Strings;
 use super::layout::Layout;
@@ -9,19 +9,15 @@ use crate::config::{Setting, Settings};
 use crate::domain::Provider;
 use crate::error::{AppError, AppResult, InternalError};
 use crate::extract::TokenForm;
-use crate::media::Media;
-use crate::store::{Billable, EventRecord, JobRecord, MAX_EVENT_NAME, ProviderCounts, Scope};
+use crate::store::{Billable, EventRecord, MAX_EVENT_NAME, ProviderCounts, Scope};
 use askama::Template;
-use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::Write;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -30,7 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/events", get(list).post(start))
         .route("/api/events/{id}", get(one))
         .route("/api/events/{id}/end", post(end))
-        .route("/api/events/{id}/export", get(export))
+        .route("/api/events/{id}/export", get(super::export::export))
 }
 
 /// What images cost, by the prices set on Settings.
@@ -316,142 +312,6 @@ async fn end_from_page(
     Ok(Redirect::to("/admin/events").into_response())
 }
 
-/// A ZIP of the event's results and originals with `jobs.csv`, written on a blocking thread
-/// into a small channel as the browser reads it: memory stays flat whatever the event's size,
-/// and a browser that goes away stops the writing (nothing is left on disk).
-async fn export(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<Response> {
-    let event = state.store.event(id).await?.ok_or(AppError::NotFound)?;
-    let jobs = state.store.event_jobs(id).await?;
-    let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
-    let media = state.media.clone();
-    tokio::task::spawn_blocking(move || {
-        let writer = ChannelWriter {
-            sender,
-            buffer: Vec::with_capacity(CHUNK),
-        };
-        if let Err(e) = write_zip(writer, &media, &jobs) {
-            tracing::info!(event = id, error = %e, "export stopped");
-        }
-    });
-    let body = Body::from_stream(futures_util::stream::unfold(receiver, |mut r| async {
-        r.recv().await.map(|chunk| (chunk, r))
-    }));
-    let mut response = Response::new(body);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/zip"),
-    );
-    let file = format!("attachment; filename=\"event-{}.zip\"", event.id);
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&file).expect("ASCII file name"),
-    );
-    Ok(response)
-}
-
-const CHUNK: usize = 64 * 1024;
-
-/// Hands the ZIP to the response body in chunks; fails once the browser has gone.
-struct ChannelWriter {
-    sender: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
-    buffer: Vec<u8>,
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.buffer.extend_from_slice(bytes);
-        if self.buffer.len() >= CHUNK {
-            self.flush()?;
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::replace(
-            &mut self.buffer,
-            Vec::with_capacity(CHUNK),
-        ));
-        self.sender
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "browser gone"))
-    }
-}
-
-fn write_zip(
-    writer: ChannelWriter,
-    media: &Media,
-    jobs: &[JobRecord],
-) -> zip::result::ZipResult<()> {
-    let mut zip = zip::ZipWriter::new_stream(writer);
-    // Photos are compressed already; storing them costs no CPU.
-    let options =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    zip.start_file("jobs.csv", options)?;
-    zip.write_all(&jobs_csv(jobs))?;
-    for job in jobs {
-        let files = [
-            ("results", job.result_path.as_deref()),
-            ("originals", Some(job.original_path.as_str())),
-        ];
-        for (folder, rel) in files {
-            let Some(path) = rel.and_then(|rel| media.absolute(rel)) else {
-                continue;
-            };
-            let Ok(mut file) = std::fs::File::open(&path) else {
-                continue;
-            };
-            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("bin");
-            zip.start_file(format!("{folder}/{}.{ext}", job.id), options)?;
-            std::io::copy(&mut file, &mut zip)?;
-        }
-    }
-    zip.finish()?.flush()?;
-    Ok(())
-}
-
-/// One row per job, UTF-8 with a byte-order mark so that Excel reads Cyrillic right.
-fn jobs_csv(jobs: &[JobRecord]) -> Vec<u8> {
-    let mut csv =
-        "\u{FEFF}time,job,slot,status,reason,latency_ms,answered_by,prompt,booth,fields\r\n"
-            .to_owned();
-    for job in jobs {
-        let row = [
-            super::iso_time(job.created_at),
-            job.id.clone(),
-            format!("{}/{}", job.provider, job.slot),
-            job.status.as_str().to_owned(),
-            job.reason.clone().unwrap_or_default(),
-            job.latency_ms.map(|ms| ms.to_string()).unwrap_or_default(),
-            job.answered_by.clone().unwrap_or_default(),
-            job.prompt.clone().unwrap_or_default(),
-            job.booth_name.clone().unwrap_or_default(),
-            job.fields.clone(),
-        ];
-        let cells: Vec<String> = row.iter().map(|cell| csv_cell(cell)).collect();
-        csv.push_str(&cells.join(","));
-        csv.push_str("\r\n");
-    }
-    csv.into_bytes()
-}
-
-/// Quoted when it must be; a cell a spreadsheet would run as a formula is kept as text.
-fn csv_cell(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,14 +323,6 @@ mod tests {
         let one = Latency::of(&[700]);
         assert_eq!((one.p50, one.p95), (Some(700), Some(700)));
         assert_eq!(Latency::of(&[]).p50, None);
-    }
-
-    #[test]
-    fn csv_cells_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
     }
 
     #[test]

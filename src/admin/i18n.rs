@@ -222,6 +222,20 @@ pub struct Strings {
     pub stats_show: &'static str,
     pub tests_cost: &'static str,
     pub placeholders_used: &'static str,
+    pub group_protection: &'static str,
+    pub label_simple_links: &'static str,
+    pub label_max_unverified_mb: &'static str,
+    pub label_max_unverified_per_address: &'static str,
+    pub label_trusted_proxies: &'static str,
+    pub label_disk_reserve_mb: &'static str,
+    pub err_addresses: &'static str,
+    pub simple_links_warning: &'static str,
+    pub renew_link: &'static str,
+    pub renew_link_confirm: &'static str,
+    pub renew_all_links: &'static str,
+    pub renew_all_confirm: &'static str,
+    pub links_renewed: &'static str,
+    pub disk_low_banner: &'static str,
 }
 
 impl Strings {
@@ -270,6 +284,11 @@ impl Strings {
             S::PriceDeepseek => self.label_price_deepseek,
             S::PriceNanobanana => self.label_price_nanobanana,
             S::PriceDeepseekWriter => self.label_price_writer,
+            S::SimpleLinks => self.label_simple_links,
+            S::MaxUnverifiedMb => self.label_max_unverified_mb,
+            S::MaxUnverifiedPerAddress => self.label_max_unverified_per_address,
+            S::TrustedProxies => self.label_trusted_proxies,
+            S::DiskReserveMb => self.label_disk_reserve_mb,
         }
     }
 
@@ -472,6 +491,20 @@ pub static RU: Strings = Strings {
     stats_show: "Показать",
     tests_cost: "Тесты (отдельно)",
     placeholders_used: "Подстановки из URL или анкеты",
+    group_protection: "Защита и ссылки будок",
+    label_simple_links: "Простые ссылки /upload/{вкладка}/{слот} (без токена)",
+    label_max_unverified_mb: "Фото без проверенного пароля на диске, всего, МБ",
+    label_max_unverified_per_address: "Таких загрузок с одного адреса одновременно",
+    label_trusted_proxies: "Адреса обратных прокси (X-Forwarded-For)",
+    label_disk_reserve_mb: "Свободное место, которое всегда остаётся на диске, МБ",
+    err_addresses: "Укажите IP-адреса или сети, например 10.0.0.0/8, через запятую",
+    simple_links_warning: "Простые ссылки включены: любой, кто знает адрес сервера, может слать фото на слоты, и ссылки легко угадать. Скопируйте будкам новые ссылки с токеном (кнопка «Копировать» на карточке) и выключите простые ссылки — старые адреса тогда перестанут работать.",
+    renew_link: "Новая ссылка",
+    renew_link_confirm: "Старая ссылка этого слота сразу перестанет работать. Будку, которая на неё отправляет, нужно будет перенастроить. Продолжить?",
+    renew_all_links: "Обновить ссылки всех слотов",
+    renew_all_confirm: "Все старые ссылки сразу перестанут работать, каждую будку нужно будет перенастроить. Продолжить?",
+    links_renewed: "Ссылки всех слотов обновлены: скопируйте будкам новые адреса с карточек.",
+    disk_low_banner: "Мало места на диске: свободно {free} МБ при запасе {reserve} МБ. Новые фото отклоняются (код 507), пока место не освободится — удалите старые фото или уменьшите срок хранения.",
 };
 
 pub static EN: Strings = Strings {
@@ -647,4 +680,18 @@ pub static EN: Strings = Strings {
     stats_show: "Show",
     tests_cost: "Tests (apart)",
     placeholders_used: "Values from the URL or survey",
+    group_protection: "Protection and booth links",
+    label_simple_links: "Simple links /upload/{tab}/{slot} (no token)",
+    label_max_unverified_mb: "Photos on disk before their password is checked, in all, MB",
+    label_max_unverified_per_address: "Such uploads from one address at once",
+    label_trusted_proxies: "Reverse proxy addresses (X-Forwarded-For)",
+    label_disk_reserve_mb: "Free space always kept on the disk, MB",
+    err_addresses: "Give IP addresses or networks such as 10.0.0.0/8, separated by commas",
+    simple_links_warning: "Simple links are on: anyone who knows the server's address can send photos to the slots, and the links are easy to guess. Give the booths the new links with a token (the card's Copy button) and switch simple links off — the old addresses then stop working.",
+    renew_link: "New link",
+    renew_link_confirm: "This slot's old link stops working at once. A booth that sends to it will need setting up again. Continue?",
+    renew_all_links: "Renew every slot's link",
+    renew_all_confirm: "Every old link stops working at once; each booth will need setting up again. Continue?",
+    links_renewed: "Every slot's link is renewed: give the booths the new addresses from the cards.",
+    disk_low_banner: "The disk is nearly full: {free} MB free against a reserve of {reserve} MB. New photos are refused (code 507) until space is freed — delete old photos or shorten the retention.",
 };

@@ -14,6 +14,8 @@ pub struct Layout {
     /// Where the language switch comes back to.
     pub here: String,
     pub other_lang: &'static str,
+    /// Why new photos are refused now (the disk floor), in the page's language.
+    pub disk_low: Option<String>,
 }
 
 pub struct Tab {
@@ -30,6 +32,12 @@ impl Layout {
             active,
             here,
             other_lang: ctx.lang.other().code(),
+            disk_low: ctx.disk_low.map(|low| {
+                ctx.t
+                    .disk_low_banner
+                    .replace("{free}", &(low.free_bytes >> 20).to_string())
+                    .replace("{reserve}", &(low.reserve_bytes >> 20).to_string())
+            }),
         }
     }
 

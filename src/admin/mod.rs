@@ -4,6 +4,7 @@ mod api;
 mod assets;
 pub mod auth;
 mod events;
+pub(crate) mod export;
 pub mod i18n;
 mod jobs;
 mod layout;
@@ -48,7 +49,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(api::routes())
         .merge(assets::routes())
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
-        .layer(middleware::from_fn(auth::refuse_cross_site))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::refuse_cross_site,
+        ))
         .layer(middleware::from_fn_with_state(state, auth::require_admin))
         .layer(header("content-security-policy", CSP))
         .layer(header("x-frame-options", "DENY"))
@@ -61,7 +65,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
 pub fn metrics_route(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/metrics", get(metrics))
-        .layer(middleware::from_fn_with_state(state, auth::require_admin))
+        // A route layer: paths that match nothing stay a plain 404.
+        .route_layer(middleware::from_fn_with_state(state, auth::require_admin))
 }
 
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
@@ -94,6 +99,8 @@ pub struct Ctx {
     pub demo: bool,
     /// Where booths reach this server: the public URL setting, else this request's host.
     pub base_url: String,
+    /// New photos are being refused for want of disk space.
+    pub disk_low: Option<crate::disk::DiskLow>,
 }
 
 impl FromRequestParts<AppState> for Ctx {
@@ -131,6 +138,7 @@ impl FromRequestParts<AppState> for Ctx {
             csrf: state.admin.csrf_token(),
             demo: state.demo,
             base_url,
+            disk_low: state.disk.low(),
         })
     }
 }

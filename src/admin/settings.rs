@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/settings/test/{stage}", post(test_connection))
         .route("/settings/model", post(choose_model))
+        .route("/settings/links/renew", post(renew_all_links))
 }
 
 pub struct SettingsSection {
@@ -47,6 +48,8 @@ pub struct SettingsSection {
     pub test: Option<&'static str>,
     /// The outcome of that test, once run: whether it worked, and what was said.
     pub test_result: Option<(bool, String)>,
+    /// Offers to renew every slot's upload link.
+    pub renew_links: bool,
 }
 
 pub struct SettingField {
@@ -70,11 +73,14 @@ pub struct SettingsPage {
     pub banners: Vec<ModelBanner>,
     pub sections: Vec<SettingsSection>,
     pub saved: bool,
+    /// Every upload link was just renewed.
+    pub links_renewed: bool,
 }
 
 #[derive(Deserialize)]
 struct SavedQuery {
     saved: Option<String>,
+    renewed: Option<String>,
 }
 
 async fn settings_page(
@@ -82,7 +88,8 @@ async fn settings_page(
     State(state): State<AppState>,
     Query(q): Query<SavedQuery>,
 ) -> Response {
-    let page = current_settings_page(&ctx, &state, q.saved.is_some()).await;
+    let mut page = current_settings_page(&ctx, &state, q.saved.is_some()).await;
+    page.links_renewed = q.renewed.is_some();
     render(&page)
 }
 
@@ -153,11 +160,20 @@ async fn choose_model(
             setting.def().env
         )));
     }
-    let value = ValueKind::Text
-        .normalize(field("value"))
-        .ok()
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| AppError::validation("value", "a model name"))?;
+    // Only a model the provider's own list names: the value goes into request URLs.
+    let list = state.catalog.list(listing);
+    if list.checked_at.is_none() || list.models.is_empty() {
+        return Err(AppError::validation(
+            "value",
+            "the provider's model list is not loaded yet; try again in a moment",
+        ));
+    }
+    let value = list
+        .models
+        .into_iter()
+        .map(|m| m.id)
+        .find(|id| id == field("value"))
+        .ok_or_else(|| AppError::validation("value", "not a model the provider lists"))?;
     state
         .store
         .save_settings(&[(setting.def().name, value)])
@@ -165,6 +181,13 @@ async fn choose_model(
     state.reload_settings().await?;
     let next = super::back_to(form.get("next").map(String::as_str), "/admin/settings");
     Ok(Redirect::to(&next).into_response())
+}
+
+/// New upload links for every slot: the old ones stop working at once.
+async fn renew_all_links(State(state): State<AppState>, _form: TokenForm) -> AppResult<Response> {
+    state.store.renew_all_links().await?;
+    tracing::warn!("every upload link renewed");
+    Ok(Redirect::to("/admin/settings?renewed=1").into_response())
 }
 
 /// "Test connection" of the DeepSeek tab's two stages, shown in the stage's section.
@@ -252,13 +275,14 @@ fn group_provider(group: Group) -> Option<Provider> {
         Group::Turbotext => Some(Provider::Turbotext),
         Group::Gemini => Some(Provider::Nanobanana),
         Group::Deepseek | Group::Images => Some(Provider::Deepseek),
-        Group::General | Group::Booth | Group::Costs => None,
+        Group::General | Group::Protection | Group::Booth | Group::Costs => None,
     }
 }
 
 fn group_title(t: &Strings, group: Group) -> &'static str {
     match group {
         Group::General | Group::Booth => t.group_general,
+        Group::Protection => t.group_protection,
         Group::Turbotext => t.group_turbotext,
         Group::Gemini => t.group_gemini,
         Group::Deepseek => t.group_deepseek,
@@ -281,9 +305,14 @@ fn settings_view(
         .map(|group| SettingsSection {
             title: group_title(ctx.t, group),
             last_error: group_provider(group).and_then(|p| state.last_provider_error(p)),
-            warning: (group == Group::Turbotext)
-                .then(|| turbotext_link_warning(ctx.t, settings))
-                .flatten(),
+            warning: match group {
+                Group::Turbotext => turbotext_link_warning(ctx.t, settings),
+                Group::Protection if settings.switch(Setting::SimpleLinks) => {
+                    Some(ctx.t.simple_links_warning)
+                }
+                _ => None,
+            },
+            renew_links: group == Group::Protection,
             discovery: (group == Group::Turbotext).then(Vec::new),
             test: match group {
                 Group::Deepseek => Some("deepseek"),
@@ -318,6 +347,11 @@ fn settings_view(
                         ValueKind::Text => ("text", current.to_owned(), def.default.to_owned()),
                         // Text, so that "0,039" typed with a Russian keyboard is accepted.
                         ValueKind::Price => ("text", current.to_owned(), "0.039".to_owned()),
+                        ValueKind::Addresses => (
+                            "text",
+                            current.to_owned(),
+                            "127.0.0.1, 10.0.0.0/8".to_owned(),
+                        ),
                     };
                     let value = match (def.kind, submitted.get(def.name)) {
                         (ValueKind::Secret, _) | (_, None) => value,
@@ -342,6 +376,7 @@ fn settings_view(
         banners: models::banners(state, settings, ctx.t, &Listing::ALL),
         sections,
         saved,
+        links_renewed: false,
     }
 }
 
@@ -351,6 +386,7 @@ fn localized_value_error(t: &Strings, e: ValueError) -> String {
         ValueError::NotUrl => t.err_url.to_owned(),
         ValueError::TooLong => t.err_too_long.to_owned(),
         ValueError::NotPrice => t.err_price.to_owned(),
+        ValueError::NotAddresses => t.err_addresses.to_owned(),
     }
 }
 

@@ -312,6 +312,7 @@ mod tests {
             options: Default::default(),
             fallbacks: Vec::new(),
             fallback_after_secs: 25,
+            link_token: "t".into(),
         }
     }
 

@@ -209,7 +209,7 @@ impl CardView {
                 .reference
                 .as_ref()
                 .map(|name| format!("/admin/references/{}/{}?v={name}", id.provider, id.number)),
-            upload_url: format!("{base_url}{}", id.upload_path()),
+            upload_url: format!("{base_url}{}", slot.upload_path()),
             not_ready: slot.check_ready().err().map(|reason| match reason {
                 SlotUnavailable::Disabled => t.not_ready_disabled,
                 SlotUnavailable::MissingReference => t.not_ready_reference,
@@ -385,6 +385,10 @@ async fn save_slot_card(
         }
     };
     state.store.save_slot(&next).await?;
+    if form.ticked("renew_link") {
+        state.store.renew_link(id).await?;
+        tracing::warn!(slot = %id, "upload link renewed");
+    }
     let reference = save_reference(&state, &ctx, &form, id).await?;
     let saved = state.store.slot(id).await?;
     let view = match reference {
@@ -478,6 +482,7 @@ async fn try_slot(
         settings.max_upload_bytes(),
         "csrf",
         check_token,
+        None,
     );
     let form = match read.await {
         Ok(form) => form,

@@ -1,6 +1,7 @@
 //! The booth's multipart form, read as a stream under a size cap; the photo goes straight to
 //! a temporary file.
 
+use super::unverified::Unverified;
 use crate::error::AppError;
 use crate::media::{Incoming, Media};
 use axum::extract::multipart::Field;
@@ -10,7 +11,8 @@ use axum::http::header;
 /// Form fields under which a photo is accepted, DSLR Remote Pro's own first.
 const PHOTO_FIELDS: [&str; 3] = ["fileToUpload", "file", "image"];
 const MAX_FIELDS: usize = 200;
-const MAX_TEXT_FIELD: usize = 64 * 1024;
+/// All text fields of one form together.
+const MAX_TEXT: usize = 64 * 1024;
 
 /// What a booth's form carried.
 #[derive(Default)]
@@ -25,12 +27,16 @@ pub struct UploadForm {
 /// kept (bounded), except `secret_field` (the upload password, or an admin form's token): it is
 /// handed to `check_secret` as soon as it has arrived, before the rest of the body is read, and
 /// never stored. A form without it is checked with an empty secret once it has been read.
+///
+/// A photo that arrives before the secret is taken from `unverified` as it arrives (when
+/// given), and held with small buffers; the claim is given back once the secret passes.
 pub async fn read_form(
     request: Request,
     media: &Media,
     max_bytes: usize,
     secret_field: &str,
     mut check_secret: impl FnMut(&str) -> Result<(), AppError>,
+    mut unverified: Option<Unverified>,
 ) -> Result<UploadForm, AppError> {
     let declared = request
         .headers()
@@ -59,19 +65,24 @@ pub async fn read_form(
         if field.file_name().is_some() || is_photo_field {
             // The first photo field is kept; any other file is read past, not stored.
             if is_photo_field && form.photo.is_none() {
-                form.photo = Some(body.receive_file(field, media).await?);
+                let claim = unverified.as_mut().filter(|_| !secret_checked);
+                form.photo = Some(body.receive_file(field, media, claim).await?);
             } else {
                 body.skip_file(field).await?;
             }
             continue;
         }
-        let text = body.read_text(field, &name).await?;
+        let text = body.read_text(field).await?;
         if name == secret_field {
             if !secret_checked {
                 secret_checked = true;
                 refused = check_secret(&text).err();
+                if refused.is_none() {
+                    unverified = None;
+                }
             }
         } else if name.len() <= 256 {
+            let text = crate::placeholders::strip_invisible(&text);
             form.fields.insert(name, text.into());
         }
     }
@@ -92,6 +103,8 @@ fn broken(e: axum::extract::multipart::MultipartError) -> AppError {
 struct Body {
     max_bytes: usize,
     total: usize,
+    /// Bytes of text fields so far.
+    text: usize,
 }
 
 impl Body {
@@ -113,6 +126,7 @@ impl Body {
         let body = Body {
             max_bytes,
             total: 0,
+            text: 0,
         };
         Ok((multipart, body))
     }
@@ -133,29 +147,37 @@ impl Body {
         Ok(())
     }
 
-    /// Writes a file part to disk as it arrives. Should anything go wrong before its end, the
-    /// partial file goes with the returned error.
+    /// Writes a file part to disk as it arrives, taking each chunk from `unverified` when the
+    /// sender is not known yet. Should anything go wrong before its end, the partial file goes
+    /// with the returned error. The file is closed at the part's end, so an upload waiting
+    /// for the rest of its form holds no write buffers.
     async fn receive_file(
         &mut self,
         mut field: Field<'_>,
         media: &Media,
+        mut unverified: Option<&mut Unverified>,
     ) -> Result<Incoming, AppError> {
-        let mut photo = media.receive().await?;
+        let mut photo = media.receive(unverified.is_none()).await?;
         while let Some(chunk) = field.chunk().await.map_err(broken)? {
             self.take(&chunk)?;
+            if let Some(claim) = unverified.as_deref_mut() {
+                claim.take(chunk.len())?;
+            }
             photo.write(&chunk).await?;
         }
+        photo.close().await?;
         Ok(photo)
     }
 
-    async fn read_text(&mut self, mut field: Field<'_>, name: &str) -> Result<String, AppError> {
+    async fn read_text(&mut self, mut field: Field<'_>) -> Result<String, AppError> {
         let mut bytes = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(broken)? {
             self.take(&chunk)?;
-            if bytes.len() + chunk.len() > MAX_TEXT_FIELD {
-                return Err(AppError::InvalidRequest(format!(
-                    "form field '{name}' is too long"
-                )));
+            self.text += chunk.len();
+            if self.text > MAX_TEXT {
+                return Err(AppError::FieldsTooLarge {
+                    limit_kb: MAX_TEXT / 1024,
+                });
             }
             bytes.extend_from_slice(&chunk);
         }

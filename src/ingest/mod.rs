@@ -8,51 +8,118 @@
 mod chain;
 mod form;
 mod pipeline;
+mod unverified;
 
 pub use form::{UploadForm, read_form};
 pub use pipeline::{JobStart, run_job};
+pub use unverified::{Limits as UnverifiedLimits, UnverifiedBudget};
 
 use crate::AppState;
 use crate::config::{Setting, Settings};
+use crate::domain::SlotId;
 use crate::error::AppError;
 use crate::extract::SlotPath;
 use crate::placeholders::BoothValues;
-use crate::throttle;
+use crate::throttle::{self, Throttle};
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tokio::time::{Instant, timeout_at};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/upload/{provider}/{slot}",
-        // The size cap is a setting, enforced while reading the body.
-        post(upload).layer(DefaultBodyLimit::disable()),
-    )
+    // The size cap is a setting, enforced while reading the body.
+    Router::new()
+        .route(
+            "/upload/{provider}/{slot}",
+            post(upload_plain).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/upload/{provider}/{slot}/{token}",
+            post(upload_by_link).layer(DefaultBodyLimit::disable()),
+        )
 }
 
-async fn upload(
+/// How the booth found the slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    /// `/upload/{provider}/{slot}`: anyone who knows the server can guess it.
+    Plain,
+    /// The slot's own link, whose random token proves the sender was given it.
+    Token,
+}
+
+/// The plain path answers only while "Simple links" is on; otherwise it is no slot at all.
+async fn upload_plain(
     State(state): State<AppState>,
     SlotPath(slot): SlotPath,
     request: Request,
 ) -> Response {
+    if !state.settings().switch(Setting::SimpleLinks) {
+        return AppError::SlotNotFound.into_response();
+    }
+    upload(state, slot, Link::Plain, request).await
+}
+
+/// A wrong token is answered like an unknown slot, before a byte of the body is read.
+async fn upload_by_link(
+    State(state): State<AppState>,
+    Path((provider, number, token)): Path<(String, String, String)>,
+    request: Request,
+) -> Response {
+    let Some(slot) = SlotId::parse(&provider, &number) else {
+        return AppError::SlotNotFound.into_response();
+    };
+    match state.store.link_token(slot).await {
+        Ok(expected) if tokens_match(&expected, &token) => {
+            upload(state, slot, Link::Token, request).await
+        }
+        Ok(_) => AppError::SlotNotFound.into_response(),
+        Err(e) => AppError::from(e).into_response(),
+    }
+}
+
+fn tokens_match(expected: &str, given: &str) -> bool {
+    !expected.is_empty() && bool::from(digest(expected).ct_eq(&digest(given)))
+}
+
+async fn upload(state: AppState, slot: SlotId, link: Link, request: Request) -> Response {
     // The deadline runs from the moment the request's headers are in.
     let started = Instant::now();
     // DSLR Remote Pro puts survey answers into the URL as tokens; a malformed query is ignored.
     let query = Query::<Vec<(String, String)>>::try_from_uri(request.uri())
         .map(|Query(pairs)| pairs)
         .unwrap_or_default();
-    let ip = throttle::peer_ip(&request);
+    let settings = state.settings();
+    let ip = crate::net::client_ip(&request, &settings.trusted_proxies());
     if let Err(wait) = state.upload_throttle.check(ip) {
         return throttle::too_many(wait).into_response();
     }
-    let settings = state.settings();
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let reserve = settings.mebibytes(Setting::DiskReserveMb);
+    if let Err(e) = state
+        .disk
+        .admit(state.media.root(), reserve, declared.unwrap_or(0))
+    {
+        return e.into_response();
+    }
     let deadline = started + settings.deadline();
+    // With a plain link, an upload that ends before its password is a guess that failed.
+    let mut hang_up = HangUp {
+        throttle: (link == Link::Plain).then(|| Arc::clone(&state.upload_throttle)),
+        ip,
+    };
     // Checked as soon as its field arrives: a wrong guess's photo is never read.
     let check_password = |given: &str| {
+        hang_up.throttle = None;
         let attempt = state
             .upload_throttle
             .reserve(ip)
@@ -66,12 +133,14 @@ async fn upload(
             Err(AppError::InvalidPassword)
         }
     };
+    let unverified = state.unverified.claim(ip, unverified_limits(&settings));
     let read = read_form(
         request,
         &state.media,
         settings.max_upload_bytes(),
         "password",
         check_password,
+        Some(unverified),
     );
     let form = match timeout_at(deadline, read).await {
         Err(_) => return AppError::Timeout.into_response(),
@@ -92,6 +161,32 @@ async fn upload(
         values: BoothValues::new(query, form.fields),
     };
     run_job(state, job, photo).await
+}
+
+fn unverified_limits(settings: &Settings) -> UnverifiedLimits {
+    UnverifiedLimits {
+        max_bytes: settings.mebibytes(Setting::MaxUnverifiedMb),
+        max_per_address: settings.integer(Setting::MaxUnverifiedPerAddress).max(1) as u32,
+    }
+}
+
+/// Counts an upload that ends (however: cut short, timed out, refused) before its password
+/// was checked as a failed guess of it.
+struct HangUp {
+    /// Set until the password is checked.
+    throttle: Option<Arc<Throttle>>,
+    ip: IpAddr,
+}
+
+impl Drop for HangUp {
+    fn drop(&mut self) {
+        if let Some(throttle) = self.throttle.take() {
+            tracing::debug!(ip = %self.ip, "upload ended before its password");
+            if let Ok(attempt) = throttle.reserve(self.ip) {
+                attempt.failed();
+            }
+        }
+    }
 }
 
 fn digest(s: &str) -> [u8; 32] {

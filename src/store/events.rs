@@ -66,13 +66,24 @@ impl Store {
         )
     }
 
-    /// An event's ended jobs, oldest first, for its export.
-    pub async fn event_jobs(&self, id: i64) -> Result<Vec<super::JobRecord>, InternalError> {
+    /// A page of an event's ended jobs, oldest first, after the given (time, id): an export
+    /// reads them page by page, never holding a connection or every row.
+    pub async fn event_jobs_page(
+        &self,
+        id: i64,
+        after: Option<(i64, &str)>,
+        limit: u32,
+    ) -> Result<Vec<super::JobRecord>, InternalError> {
+        let (time, job) = after.unwrap_or((i64::MIN, ""));
         Ok(sqlx::query_as(
             "SELECT * FROM jobs WHERE event_id = ? AND status != 'processing'
-             ORDER BY created_at, id",
+               AND (created_at, id) > (?, ?)
+             ORDER BY created_at, id LIMIT ?",
         )
         .bind(id)
+        .bind(time)
+        .bind(job)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?)
     }

@@ -192,14 +192,23 @@ impl Scope {
         }
     }
 
-    /// The condition on a jobs table aliased `j`; its two parameters come from [`Scope::bind`].
-    const WHERE: &str = "j.is_test = ? AND (? IS NULL OR j.event_id IS ?)";
+    /// The condition on a jobs table aliased `j`, its parameters bound by [`Scope::bind`].
+    /// Two shapes, so that SQLite uses the event index when there is an event.
+    fn condition(self) -> &'static str {
+        match self.event {
+            Some(_) => "j.event_id = ? AND j.is_test = ?",
+            None => "j.is_test = ?",
+        }
+    }
 
     fn bind<'q, O>(
         self,
         query: sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments>,
     ) -> sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments> {
-        query.bind(self.tests).bind(self.event).bind(self.event)
+        match self.event {
+            Some(event) => query.bind(event).bind(self.tests),
+            None => query.bind(self.tests),
+        }
     }
 }
 
@@ -290,16 +299,30 @@ impl Store {
             .collect())
     }
 
-    /// Jobs a crash left half-way become `interrupted`; their originals stay where they are.
-    pub async fn mark_interrupted(&self) -> Result<u64, InternalError> {
-        let done = sqlx::query(
-            "UPDATE jobs SET status = 'interrupted', reason = 'interrupted',
-                    message = 'the server stopped while the job was running'
-             WHERE status = 'processing'",
-        )
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+    /// Jobs a crash left half-way become `interrupted`; their originals stay where they are,
+    /// and `locate` says where that is (a job's end may have moved one without recording it).
+    pub async fn mark_interrupted(
+        &self,
+        locate: impl Fn(&str) -> Option<String>,
+    ) -> Result<u64, InternalError> {
+        let left: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, original_path FROM jobs WHERE status = 'processing'")
+                .fetch_all(&self.pool)
+                .await?;
+        for (id, recorded) in &left {
+            let original_path = locate(recorded).unwrap_or_else(|| recorded.clone());
+            sqlx::query(
+                "UPDATE jobs SET status = 'interrupted', reason = 'interrupted',
+                        message = 'the server stopped while the job was running',
+                        original_path = ?
+                 WHERE id = ?",
+            )
+            .bind(original_path)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(left.len() as u64)
     }
 
     pub async fn job(&self, id: &str) -> Result<Option<JobRecord>, InternalError> {
@@ -350,7 +373,7 @@ impl Store {
                     COALESCE(SUM(status = 'succeeded' AND answered_by IS NOT NULL
                                  AND answered_by != provider || '/' || slot), 0)
              FROM jobs j WHERE {} GROUP BY provider",
-            Scope::WHERE
+            scope.condition()
         );
         let ended: Vec<(Provider, i64, i64, i64)> = scope
             .bind(sqlx::query_as(AssertSqlSafe(sql)))
@@ -364,7 +387,7 @@ impl Store {
             "SELECT COALESCE(substr(answered_by, 1, instr(answered_by, '/') - 1), provider)
                     AS drawer, COUNT(*)
              FROM jobs j WHERE {} AND status = 'succeeded' GROUP BY drawer",
-            Scope::WHERE
+            scope.condition()
         );
         let drawn: Vec<(Provider, i64)> = scope
             .bind(sqlx::query_as(AssertSqlSafe(sql)))
@@ -384,7 +407,7 @@ impl Store {
              WHERE {} AND (status = 'succeeded' OR EXISTS (
                  SELECT 1 FROM attempts a WHERE a.job = j.id AND a.outcome != 'skipped'
                  AND COALESCE(a.reason, '') != 'provider_not_configured'))",
-            Scope::WHERE
+            scope.condition()
         );
         let (succeeded, reached): (i64, i64) = scope
             .bind(sqlx::query_as(AssertSqlSafe(sql)))
@@ -398,7 +421,7 @@ impl Store {
         let sql = format!(
             "SELECT provider, slot, {COUNTS} FROM jobs j WHERE {}
              GROUP BY provider, slot ORDER BY provider, slot",
-            Scope::WHERE
+            scope.condition()
         );
         Ok(scope
             .bind(sqlx::query_as(AssertSqlSafe(sql)))
@@ -421,7 +444,7 @@ impl Store {
                                  AND COALESCE(a.reason, '') != 'provider_not_configured'), 0)
              FROM attempts a JOIN jobs j ON j.id = a.job WHERE {}
              GROUP BY j.provider, j.slot, a.provider",
-            Scope::WHERE
+            scope.condition()
         );
         let rows: Vec<(Provider, i64, Provider, i64, i64)> = scope
             .bind(sqlx::query_as(AssertSqlSafe(sql)))
@@ -443,7 +466,7 @@ impl Store {
         let sql = format!(
             "SELECT latency_ms FROM jobs j WHERE {} AND latency_ms IS NOT NULL
              AND status != 'processing' ORDER BY latency_ms",
-            Scope::WHERE
+            scope.condition()
         );
         let rows: Vec<(i64,)> = scope
             .bind(sqlx::query_as(AssertSqlSafe(sql)))

@@ -16,6 +16,7 @@ struct SlotRow {
     options: String,
     fallbacks: String,
     fallback_after_secs: i64,
+    link_token: Option<String>,
 }
 
 impl SlotRow {
@@ -34,12 +35,33 @@ impl SlotRow {
                 .filter_map(|id| SlotId::parse_joined(id))
                 .collect(),
             fallback_after_secs: u32::try_from(self.fallback_after_secs).unwrap_or(0),
+            link_token: self.link_token?,
         })
     }
 }
 
 const SLOT_COLUMNS: &str = "provider, number, name, enabled, kind, prompt, reference, options, \
-                            fallbacks, fallback_after_secs";
+                            fallbacks, fallback_after_secs, link_token";
+
+/// A fresh link token: 128 random bits, URL-safe (22 characters).
+pub fn new_link_token() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+}
+
+async fn set_link_token(
+    tx: &mut sqlx::SqliteConnection,
+    provider: Provider,
+    number: i64,
+) -> Result<(), InternalError> {
+    sqlx::query("UPDATE slots SET link_token = ? WHERE provider = ? AND number = ?")
+        .bind(new_link_token())
+        .bind(provider)
+        .bind(number)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
 
 impl Store {
     pub(super) async fn create_missing_slots(&self) -> Result<(), InternalError> {
@@ -50,6 +72,34 @@ impl Store {
                 .bind(id.number)
                 .execute(&mut *tx)
                 .await?;
+        }
+        sqlx::query("UPDATE slots SET link_token = NULL WHERE link_token = ''")
+            .execute(&mut *tx)
+            .await?;
+        let tokenless: Vec<(Provider, i64)> =
+            sqlx::query_as("SELECT provider, number FROM slots WHERE link_token IS NULL")
+                .fetch_all(&mut *tx)
+                .await?;
+        for (provider, number) in tokenless {
+            set_link_token(&mut tx, provider, number).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives a slot a new upload link; the old one stops working at once.
+    pub async fn renew_link(&self, id: SlotId) -> Result<(), InternalError> {
+        let mut tx = self.pool.begin().await?;
+        set_link_token(&mut tx, id.provider, i64::from(id.number)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives every slot a new upload link, in one transaction.
+    pub async fn renew_all_links(&self) -> Result<(), InternalError> {
+        let mut tx = self.pool.begin().await?;
+        for id in SlotId::all() {
+            set_link_token(&mut tx, id.provider, i64::from(id.number)).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -65,6 +115,17 @@ impl Store {
         .await?;
         row.into_slot()
             .ok_or_else(|| InternalError::Other(format!("corrupt slot row {id:?}")))
+    }
+
+    /// The token of a slot's upload link.
+    pub async fn link_token(&self, id: SlotId) -> Result<String, InternalError> {
+        let token: Option<String> =
+            sqlx::query_scalar("SELECT link_token FROM slots WHERE provider = ? AND number = ?")
+                .bind(id.provider)
+                .bind(id.number)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(token.unwrap_or_default())
     }
 
     /// All 60 slots, tab by tab.

@@ -198,10 +198,13 @@ async fn operator_configures_a_slot_in_the_browser() {
         .await
         .unwrap();
     assert_eq!(loaded, 600, "the reference thumbnail loads");
-    assert_eq!(
-        value_of(&browser, "#slot-3 .upload-url").await,
-        format!("http://{}/upload/nanobanana/3", app.addr)
-    );
+    // The card shows the slot's own link, and a booth given it gets its photo processed.
+    let link = value_of(&browser, "#slot-3 .upload-url").await;
+    let slot = app.admin_json("/admin/api/slots/nanobanana/3").await;
+    assert_eq!(link, slot["upload_url"].as_str().unwrap());
+    let path = link.strip_prefix(&app.base).expect("the server's address");
+    assert!(path.starts_with("/upload/nanobanana/3/"), "{path}");
+    assert_eq!(upload_sample(&app, path, "guest-512.jpg").await.status, 200);
 
     // "Try it" runs a photo from the browser through the slot and shows the result on the card.
     let guest = sample_file("guest-512.jpg").canonicalize().unwrap();

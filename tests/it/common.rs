@@ -41,6 +41,11 @@ pub struct Options {
     pub max_connections: Option<usize>,
     /// A shorter time a failing provider stays down.
     pub provider_cooldown: Option<std::time::Duration>,
+    /// A shorter write timeout than the default.
+    pub write_timeout: Option<std::time::Duration>,
+    /// Only the slots' token links, as on a new install. Otherwise the plain
+    /// `/upload/{provider}/{slot}` paths answer too ("Simple links"), which most tests use.
+    pub token_links: bool,
 }
 
 impl Options {
@@ -123,6 +128,12 @@ pub async fn spawn_app_in(dir: TempDir, options: Options) -> TestApp {
     }
     if let Some(cooldown) = options.provider_cooldown {
         config.provider_cooldown = cooldown;
+    }
+    if let Some(timeout) = options.write_timeout {
+        config.write_timeout = timeout;
+    }
+    if !options.token_links {
+        config.overrides.insert(Setting::SimpleLinks, "1".into());
     }
     if !options.generated_passwords {
         config.admin_password = Some(ADMIN_PASSWORD.into());
@@ -629,6 +640,7 @@ impl Server {
             .env("BOOTHGATE_DEMO_DELAY_MS", options.demo_delay_ms.to_string())
             .env("BOOTHGATE_UPLOAD_PASSWORD", UPLOAD_PASSWORD)
             .env("RUST_LOG", "warn")
+            .env("BOOTHGATE_SIMPLE_LINKS", "1")
             .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::null());

@@ -28,8 +28,13 @@ async fn export(app: &TestApp, id: i64) -> reqwest::Response {
     app.admin(reqwest::Method::GET, &path).send().await.unwrap()
 }
 
+/// A body-less call as a script makes it: with the JSON type, which no HTML form can send.
 async fn post(app: &TestApp, path: &str) -> reqwest::Response {
-    app.admin(reqwest::Method::POST, path).send().await.unwrap()
+    app.admin(reqwest::Method::POST, path)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

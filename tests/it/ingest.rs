@@ -444,14 +444,14 @@ async fn ten_parallel_uploads_to_one_slot_all_succeed() {
 async fn a_restart_marks_running_jobs_interrupted_and_keeps_their_originals() {
     let app = demo_app(Options::demo()).await;
     let media = &app.state.media;
-    let mut photo = media.receive().await.unwrap();
+    let mut photo = media.receive(true).await.unwrap();
     photo.write(&sample("guest-512.jpg")).await.unwrap();
     let original = media
         .keep_original(photo, "crashed-job", "2026-11-27", "jpg")
         .await
         .unwrap();
     // An upload the stop cut short: its partial file is removed at the next start.
-    let mut cut_short = media.receive().await.unwrap();
+    let mut cut_short = media.receive(true).await.unwrap();
     cut_short.write(b"\xFF\xD8\xFF half a photo").await.unwrap();
     std::mem::forget(cut_short);
     assert_eq!(incoming_files(app.data_dir()).len(), 1);

@@ -3,6 +3,7 @@
 
 mod common;
 mod samples;
+mod strangers;
 
 mod admin;
 mod availability;

@@ -1,0 +1,170 @@
+//! An event's export: a ZIP of `jobs.csv`, the results and the originals, streamed to the
+//! browser as it is written. Jobs are read a page at a time and files a chunk at a time, so
+//! memory stays flat whatever the event's size; a browser that leaves (or stops reading, see
+//! the connection's write timeout) ends the writing, and nothing is left on disk.
+
+use crate::AppState;
+use crate::error::{AppError, AppResult};
+use crate::media::Media;
+use crate::store::{JobRecord, Store};
+use crate::zipstream::ZipStream;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use std::io;
+use std::sync::Arc;
+use tokio::sync::OwnedSemaphorePermit;
+
+/// Exports written at once; an operator downloads one or two, a flood gets `503`.
+pub const CONCURRENT_EXPORTS: usize = 4;
+/// Jobs read per query.
+const PAGE: u32 = 200;
+
+pub async fn export(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<Response> {
+    let event = state.store.event(id).await?.ok_or(AppError::NotFound)?;
+    let place = Arc::clone(&state.exports)
+        .try_acquire_owned()
+        .map_err(|_| AppError::Busy("other exports are being written; try again shortly"))?;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+    let (store, media) = (state.store.clone(), state.media.clone());
+    tokio::spawn(async move {
+        let mut zip = ZipStream::new(sender);
+        match write_archive(&mut zip, &store, &media, id).await {
+            Ok(()) => match zip.finish().await {
+                Ok(()) => tracing::info!(event = id, "export written"),
+                Err(e) => tracing::info!(event = id, error = %e, "export stopped"),
+            },
+            Err(e) => tracing::info!(event = id, error = %e, "export stopped"),
+        }
+        drop::<OwnedSemaphorePermit>(place);
+    });
+    let body = Body::from_stream(futures_util::stream::unfold(receiver, |mut r| async {
+        r.recv().await.map(|chunk| (chunk, r))
+    }));
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    let file = format!("attachment; filename=\"event-{}.zip\"", event.id);
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&file).expect("ASCII file name"),
+    );
+    Ok(response)
+}
+
+/// The files of one job that go into the archive.
+struct JobFiles {
+    id: String,
+    created_at: i64,
+    result: Option<String>,
+    original: String,
+}
+
+/// `jobs.csv` row by row, then each job's files. The CSV pass keeps only each job's paths, so
+/// the files match the rows even while the event goes on.
+async fn write_archive(
+    zip: &mut ZipStream,
+    store: &Store,
+    media: &Media,
+    event: i64,
+) -> io::Result<()> {
+    let mut files = Vec::new();
+    let mut csv = zip.begin_entry("jobs.csv", crate::now_ms()).await?;
+    csv.write(CSV_HEADER.as_bytes()).await?;
+    let mut after: Option<(i64, String)> = None;
+    loop {
+        let cursor = after.as_ref().map(|(time, id)| (*time, id.as_str()));
+        let page = store
+            .event_jobs_page(event, cursor, PAGE)
+            .await
+            .map_err(io::Error::other)?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = Some((last.created_at, last.id.clone()));
+        for job in page {
+            csv.write(csv_row(&job).as_bytes()).await?;
+            files.push(JobFiles {
+                id: job.id,
+                created_at: job.created_at,
+                result: job.result_path,
+                original: job.original_path,
+            });
+        }
+    }
+    csv.finish().await?;
+    for job in files {
+        let stored = [
+            ("results", job.result.as_deref()),
+            ("originals", Some(job.original.as_str())),
+        ];
+        for (folder, rel) in stored {
+            let Some(path) = rel.and_then(|rel| media.absolute(rel)) else {
+                continue;
+            };
+            // A file retention has removed is left out.
+            let Ok(mut file) = tokio::fs::File::open(&path).await else {
+                continue;
+            };
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("bin");
+            let name = format!("{folder}/{}.{ext}", job.id);
+            zip.add_file(&name, job.created_at, &mut file).await?;
+        }
+    }
+    Ok(())
+}
+
+const CSV_HEADER: &str =
+    "\u{FEFF}time,job,slot,status,reason,latency_ms,answered_by,prompt,booth,fields\r\n";
+
+/// One job's row, UTF-8 (the header's byte-order mark makes Excel read Cyrillic right).
+fn csv_row(job: &JobRecord) -> String {
+    let row = [
+        super::iso_time(job.created_at),
+        job.id.clone(),
+        format!("{}/{}", job.provider, job.slot),
+        job.status.as_str().to_owned(),
+        job.reason.clone().unwrap_or_default(),
+        job.latency_ms.map(|ms| ms.to_string()).unwrap_or_default(),
+        job.answered_by.clone().unwrap_or_default(),
+        job.prompt.clone().unwrap_or_default(),
+        job.booth_name.clone().unwrap_or_default(),
+        job.fields.clone(),
+    ];
+    let cells: Vec<String> = row.iter().map(|cell| csv_cell(cell)).collect();
+    format!("{}\r\n", cells.join(","))
+}
+
+/// Quoted when it must be; a cell a spreadsheet would run as a formula is kept as text. A
+/// leading tab or carriage return counts: spreadsheets skip them and read the formula after.
+fn csv_cell(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_cell("\t=1+1"), "'\t=1+1");
+        assert_eq!(csv_cell("\r=1+1"), "\"'\r=1+1\"");
+    }
+}
