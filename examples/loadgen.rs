@@ -13,6 +13,9 @@
 //! `--chaos FAIL,HANG` makes that fake answer 503 "overloaded" to FAIL % of the calls and hang
 //! on HANG %; `--fallback-ms N` gives the booth slot a healthy fallback (a fake images endpoint
 //! on the DeepSeek tab answering after N ms), started after `--hedge-secs` at the latest.
+//!
+//! `--strangers N` measures instead what N uploads cost that send `--stranger-kb` KB of photo
+//! before any password and then hold the connection, each from its own loopback address.
 
 #[path = "../tests/it/samples.rs"]
 mod samples;
@@ -37,6 +40,9 @@ struct Args {
     fallback_ms: Option<u64>,
     hedge_secs: u64,
     deadline_secs: u64,
+    /// Connections that send a photo's first KB without a password, then hold.
+    strangers: usize,
+    stranger_kb: usize,
 }
 
 fn parse_args() -> Args {
@@ -52,6 +58,8 @@ fn parse_args() -> Args {
         fallback_ms: None,
         hedge_secs: 25,
         deadline_secs: 50,
+        strangers: 0,
+        stranger_kb: 256,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -71,6 +79,8 @@ fn parse_args() -> Args {
             "--fallback-ms" => args.fallback_ms = Some(value.parse().expect("--fallback-ms N")),
             "--hedge-secs" => args.hedge_secs = value.parse().expect("--hedge-secs N"),
             "--deadline" => args.deadline_secs = value.parse().expect("--deadline N"),
+            "--strangers" => args.strangers = value.parse().expect("--strangers N"),
+            "--stranger-kb" => args.stranger_kb = value.parse().expect("--stranger-kb N"),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -88,13 +98,56 @@ fn cpu_ms(pid: u32) -> u64 {
 }
 
 fn peak_rss_mb(pid: u32) -> f64 {
+    memory_mb(pid, "VmHWM:")
+}
+
+/// A memory figure of `/proc/{pid}/status` (`VmRSS:`, `VmHWM:`), in MB.
+fn memory_mb(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM");
+        .find(|l| l.starts_with(field))
+        .expect("a memory field");
     let kb: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
     kb / 1024.0
+}
+
+/// Opens `count` uploads, each from its own loopback address (so no per-address limit
+/// applies), that send the first `kb` KB of a photo before any password and then hold; prints
+/// what they cost the server's memory while held and after they close.
+async fn hold_strangers(pid: u32, addr: std::net::SocketAddr, path: &str, count: usize, kb: usize) {
+    use tokio::io::AsyncWriteExt;
+    let idle = memory_mb(pid, "VmRSS:");
+    let len = kb * 1024;
+    let part = "--b\r\nContent-Disposition: form-data; name=\"fileToUpload\"; filename=\"a.jpg\"\r\n\
+                Content-Type: image/jpeg\r\n\r\n";
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: multipart/form-data; boundary=b\r\n\
+         content-length: {}\r\n\r\n{part}",
+        part.len() + len * 4
+    );
+    let mut photo = vec![0x55u8; len];
+    photo[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
+    let mut held = Vec::new();
+    for i in 0..count {
+        let local = std::net::Ipv4Addr::new(127, 1 + (i / 250) as u8, 0, 1 + (i % 250) as u8);
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind((local, 0).into()).expect("a loopback address");
+        let mut stream = socket.connect(addr).await.expect("connect");
+        stream.write_all(head.as_bytes()).await.expect("head");
+        stream.write_all(&photo).await.expect("photo");
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let holding = memory_mb(pid, "VmRSS:");
+    drop(held);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = memory_mb(pid, "VmRSS:");
+    println!(
+        "{count} uploads held after {kb} KB of photo without a password: RSS {idle:.1} MB idle, \
+         {holding:.1} MB holding ({:.0} KB each), {after:.1} MB after they closed",
+        (holding - idle) * 1024.0 / count as f64
+    );
 }
 
 fn multipart(photo: &[u8]) -> (String, Vec<u8>) {
@@ -252,6 +305,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let fallbacks: Vec<&str> = args.fallback_ms.map(|_| "deepseek/1").into_iter().collect();
+    let mut link = String::new();
     for (slot, settings) in [
         (
             "deepseek/1",
@@ -271,6 +325,18 @@ async fn main() {
             .await
             .expect("slot configured");
         assert!(saved.status().is_success(), "{slot}: {}", saved.status());
+        let saved: serde_json::Value = saved.json().await.expect("the slot's JSON");
+        if slot == "nanobanana/1" {
+            link = saved["upload_url"].as_str().expect("its link").to_owned();
+        }
+    }
+    let link_path = link.replace(&base, "");
+    if args.strangers > 0 {
+        let addr = format!("127.0.0.1:{port}").parse().expect("address");
+        hold_strangers(pid, addr, &link_path, args.strangers, args.stranger_kb).await;
+        let _ = server.kill();
+        let _ = server.wait();
+        return;
     }
 
     let (content_type, body) = multipart(&photo);
@@ -281,7 +347,7 @@ async fn main() {
     for _ in 0..args.booths {
         let (client, url, content_type, body) = (
             client.clone(),
-            format!("{base}/upload/nanobanana/1"),
+            link.clone(),
             content_type.clone(),
             body.clone(),
         );

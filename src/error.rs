@@ -247,3 +247,19 @@ impl IntoResponse for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_507_and_other_io_errors_stay_internal() {
+        let full = AppError::from(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        assert_eq!(full.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(full.reason(), "insufficient_storage");
+        let quota = AppError::from(std::io::Error::from_raw_os_error(libc::EDQUOT));
+        assert_eq!(quota.reason(), "insufficient_storage");
+        let other = AppError::from(std::io::Error::from_raw_os_error(libc::EACCES));
+        assert_eq!(other.reason(), "internal_error");
+    }
+}

@@ -607,6 +607,21 @@ async fn a_retired_model_is_flagged_on_the_tab_and_settings_with_the_listed_ones
         );
     }
     let csrf = csrf_token(&app.admin_html("/admin/nanobanana").await);
+    // Only a model the list names: the value ends up in request URLs.
+    for unlisted in ["../../../evil?key=", "gemini-4-unlisted"] {
+        let refused = app
+            .admin(Method::POST, "/admin/settings/model")
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("setting", "gemini_model"),
+                ("value", unlisted),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 422, "{unlisted}");
+        assert_eq!(app.state.settings().get(Setting::GeminiModel), MODEL);
+    }
     let chosen = app
         .admin(Method::POST, "/admin/settings/model")
         .form(&[

@@ -471,6 +471,32 @@ async fn a_restart_marks_running_jobs_interrupted_and_keeps_their_originals() {
         })
         .await
         .unwrap();
+    // A job whose end moved its original to the trash, but whose row could not be written
+    // (the disk was full): after the restart its row says where the photo lies.
+    let mut photo = media.receive(true).await.unwrap();
+    photo.write(&sample("guest-512.jpg")).await.unwrap();
+    let unrecorded = media
+        .keep_original(photo, "unrecorded-end", "2026-11-27", "jpg")
+        .await
+        .unwrap();
+    let job = |id: &str, original_path: &str| NewJob {
+        id: id.into(),
+        created_at: boothgate::now_ms(),
+        slot: SlotId::new(Provider::Nanobanana, 3).unwrap(),
+        kind: Kind::Prompt,
+        is_test: false,
+        original_path: original_path.into(),
+        booth_name: None,
+        fields: Default::default(),
+        prompt: String::new(),
+        event: None,
+    };
+    app.state
+        .store
+        .insert_job(&job("unrecorded-end", &unrecorded))
+        .await
+        .unwrap();
+    let trashed = media.discard_original(&unrecorded, true).await.unwrap();
     let dir = app.stop().await;
     let app = spawn_app_in(dir, Options::demo()).await;
     let job = app.job("crashed-job").await;
@@ -478,6 +504,11 @@ async fn a_restart_marks_running_jobs_interrupted_and_keeps_their_originals() {
     assert_eq!(job.original_path, original);
     assert!(app.data_dir().join("media").join(&original).is_file());
     assert!(incoming_files(app.data_dir()).is_empty());
+    let moved = app.job("unrecorded-end").await;
+    assert_eq!(moved.status.as_str(), "interrupted");
+    assert_eq!(moved.original_path, trashed);
+    assert!(trashed.starts_with("trash/"));
+    assert!(app.data_dir().join("media").join(&trashed).is_file());
 }
 
 #[tokio::test]
