@@ -16,6 +16,12 @@
 //!
 //! `--strangers N` measures instead what N uploads cost that send `--stranger-kb` KB of photo
 //! before any password and then hold the connection, each from its own loopback address.
+//!
+//! `--export` runs the booths inside an event and then downloads the event's ZIP, timing it and
+//! reading the server's memory before and after.
+//!
+//! `--events N` (with `--event-jobs M`) fills the database with N past events of M finished booth
+//! jobs each and times the Events page and `GET /admin/api/events` over them.
 
 #[path = "../tests/it/samples.rs"]
 mod samples;
@@ -43,6 +49,11 @@ struct Args {
     /// Connections that send a photo's first KB without a password, then hold.
     strangers: usize,
     stranger_kb: usize,
+    /// Run the booths inside an event, then download its export.
+    export: bool,
+    /// Past events to fill the database with, and booth jobs in each.
+    events: usize,
+    event_jobs: usize,
 }
 
 fn parse_args() -> Args {
@@ -60,9 +71,16 @@ fn parse_args() -> Args {
         deadline_secs: 50,
         strangers: 0,
         stranger_kb: 256,
+        events: 0,
+        event_jobs: 200,
+        export: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--export" {
+            args.export = true;
+            continue;
+        }
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--booths" => args.booths = value.parse().expect("--booths N"),
@@ -81,6 +99,8 @@ fn parse_args() -> Args {
             "--deadline" => args.deadline_secs = value.parse().expect("--deadline N"),
             "--strangers" => args.strangers = value.parse().expect("--strangers N"),
             "--stranger-kb" => args.stranger_kb = value.parse().expect("--stranger-kb N"),
+            "--events" => args.events = value.parse().expect("--events N"),
+            "--event-jobs" => args.event_jobs = value.parse().expect("--event-jobs N"),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -110,6 +130,110 @@ fn memory_mb(pid: u32, field: &str) -> f64 {
         .expect("a memory field");
     let kb: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
     kb / 1024.0
+}
+
+/// Downloads an event's ZIP as a browser would, counting its bytes.
+async fn download_export(client: &reqwest::Client, base: &str, event: i64, pid: u32) {
+    let before = memory_mb(pid, "VmRSS:");
+    let started = Instant::now();
+    let mut response = client
+        .get(format!("{base}/admin/api/events/{event}/export"))
+        .basic_auth("admin", Some("load-test"))
+        .send()
+        .await
+        .expect("export");
+    assert!(
+        response.status().is_success(),
+        "export: {}",
+        response.status()
+    );
+    let mut bytes = 0u64;
+    while let Some(chunk) = response.chunk().await.expect("export body") {
+        bytes += chunk.len() as u64;
+    }
+    println!(
+        "export: {:.0} MB in {:.2} s; server RSS {before:.0} → {:.0} MB, peak {:.0} MB",
+        bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64(),
+        memory_mb(pid, "VmRSS:"),
+        peak_rss_mb(pid)
+    );
+}
+
+/// Fills the server's database with `events` ended events of `jobs` succeeded booth jobs each
+/// (one attempt apiece), in the columns every version has, while the server runs.
+async fn fill_events(data: &std::path::Path, events: usize, jobs: usize) {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(data.join("boothgate.db"))
+        .busy_timeout(Duration::from_secs(30));
+    let pool = sqlx::SqlitePool::connect_with(options)
+        .await
+        .expect("database");
+    let mut tx = pool.begin().await.expect("transaction");
+    let start: i64 = 1_760_000_000_000;
+    for e in 0..events as i64 {
+        let at = start + e * 86_400_000;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO events (name, started_at, ended_at) VALUES (?, ?, ?) RETURNING id",
+        )
+        .bind(format!("Event {e}"))
+        .bind(at)
+        .bind(at + 3_600_000)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("event");
+        for j in 0..jobs as i64 {
+            let job = format!("job-{e}-{j}");
+            sqlx::query(
+                "INSERT INTO jobs (id, created_at, finished_at, provider, slot, kind, status,
+                                   latency_ms, model_ms, original_path, result_path, event_id,
+                                   answered_by)
+                 VALUES (?, ?, ?, 'nanobanana', 1, 'prompt', 'succeeded', 9000, 8000, ?, ?, ?,
+                         'nanobanana/1')",
+            )
+            .bind(&job)
+            .bind(at + j * 1000)
+            .bind(at + j * 1000 + 9000)
+            .bind(format!("originals/x/{job}.jpg"))
+            .bind(format!("results/x/{job}.jpg"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .expect("job");
+            sqlx::query(
+                "INSERT INTO attempts (job, seq, provider, slot, started_ms, ended_ms, outcome)
+                 VALUES (?, 0, 'nanobanana', 1, 10, 9000, 'succeeded')",
+            )
+            .bind(&job)
+            .execute(&mut *tx)
+            .await
+            .expect("attempt");
+        }
+    }
+    tx.commit().await.expect("commit");
+    pool.close().await;
+}
+
+/// The slowest of three fetches of an admin page, in seconds.
+async fn time_admin_page(client: &reqwest::Client, url: &str) -> f64 {
+    let mut slowest: f64 = 0.0;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let response = client
+            .get(url)
+            .basic_auth("admin", Some("load-test"))
+            .send()
+            .await
+            .expect("page");
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        response.bytes().await.expect("body");
+        slowest = slowest.max(started.elapsed().as_secs_f64());
+    }
+    slowest
 }
 
 /// Opens `count` uploads, each from its own loopback address (so no per-address limit
@@ -331,6 +455,19 @@ async fn main() {
         }
     }
     let link_path = link.replace(&base, "");
+    if args.events > 0 {
+        fill_events(data.path(), args.events, args.event_jobs).await;
+        let page = time_admin_page(&client, &format!("{base}/admin/events")).await;
+        let api = time_admin_page(&client, &format!("{base}/admin/api/events")).await;
+        println!(
+            "{} events × {} jobs: /admin/events {page:.2} s, /admin/api/events {api:.2} s \
+             (slowest of 3)",
+            args.events, args.event_jobs
+        );
+        let _ = server.kill();
+        let _ = server.wait();
+        return;
+    }
     if args.strangers > 0 {
         let addr = format!("127.0.0.1:{port}").parse().expect("address");
         hold_strangers(pid, addr, &link_path, args.strangers, args.stranger_kb).await;
@@ -339,6 +476,21 @@ async fn main() {
         return;
     }
 
+    let event = if args.export {
+        let created: serde_json::Value = client
+            .post(format!("{base}/admin/api/events"))
+            .basic_auth("admin", Some("load-test"))
+            .json(&serde_json::json!({"name": "Load test"}))
+            .send()
+            .await
+            .expect("event started")
+            .json()
+            .await
+            .expect("event JSON");
+        created["id"].as_i64()
+    } else {
+        None
+    };
     let (content_type, body) = multipart(&photo);
     let body = axum::body::Bytes::from(body);
     let cpu_before = cpu_ms(pid);
@@ -375,6 +527,9 @@ async fn main() {
     let wall = started.elapsed();
     let cpu = cpu_ms(pid) - cpu_before;
     let rss = peak_rss_mb(pid);
+    if let Some(event) = event {
+        download_export(&client, &base, event, pid).await;
+    }
     let _ = server.kill();
     let _ = server.wait();
 

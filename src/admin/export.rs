@@ -26,6 +26,7 @@ pub async fn export(State(state): State<AppState>, Path(id): Path<i64>) -> AppRe
     let place = Arc::clone(&state.exports)
         .try_acquire_owned()
         .map_err(|_| AppError::Busy("other exports are being written; try again shortly"))?;
+    // Four chunks in flight: at most 1 MB per export, whatever its size.
     let (sender, receiver) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
     let (store, media) = (state.store.clone(), state.media.clone());
     tokio::spawn(async move {
