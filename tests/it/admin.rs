@@ -752,3 +752,49 @@ async fn english_switch_sets_a_cookie_and_translates() {
         .unwrap();
     assert_eq!(open_redirect.headers()["location"], "/admin/turbotext");
 }
+
+#[tokio::test]
+async fn the_card_and_settings_renew_upload_links() {
+    let app = spawn_app(Options::default()).await;
+    let link = |app: &TestApp, provider: &'static str, n: u8| {
+        let store = app.state.store.clone();
+        async move {
+            let id = SlotId::parse(provider, &n.to_string()).unwrap();
+            store.link_token(id).await.unwrap()
+        }
+    };
+    let before = link(&app, "nanobanana", 3).await;
+    let csrf = csrf_token(&app.admin_html("/admin/nanobanana").await);
+    let form = card_form(&csrf, "Кот", "prompt", "vintage").text("renew_link", "1");
+    let card = post_card(&app, "/admin/nanobanana/3", form).await;
+    assert_eq!(card.status(), 200);
+    let after = link(&app, "nanobanana", 3).await;
+    assert_ne!(after, before);
+    assert!(
+        card.text()
+            .await
+            .unwrap()
+            .contains(&format!("/upload/nanobanana/3/{after}\""))
+    );
+
+    let other = link(&app, "turbotext", 9).await;
+    let renewed = app
+        .admin(Method::POST, "/admin/settings/links/renew")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renewed.status(), 303);
+    assert_eq!(renewed.headers()["location"], "/admin/settings?renewed=1");
+    assert_ne!(link(&app, "turbotext", 9).await, other);
+    assert_ne!(link(&app, "nanobanana", 3).await, after);
+    let page = app.admin_html("/admin/settings?renewed=1").await;
+    assert!(page.contains("id=\"links-renewed\""));
+    let forged = app
+        .admin(Method::POST, "/admin/settings/links/renew")
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+}
