@@ -31,8 +31,27 @@ async fn link_of(app: &TestApp, provider: &str, slot: u8) -> String {
     let json = app
         .admin_json(&format!("/admin/api/slots/{provider}/{slot}"))
         .await;
-    let url = json["upload_url"].as_str().expect("an upload URL");
-    url.strip_prefix(&app.base).expect("this server").to_owned()
+    link_path(&json, &app.base)
+}
+
+/// The path of the upload link in a slot's JSON, on the server at `base`.
+fn link_path(slot: &Value, base: &str) -> String {
+    let url = slot["upload_url"].as_str().expect("an upload URL");
+    url.strip_prefix(base).expect("this server").to_owned()
+}
+
+/// Starts an event; its id.
+async fn start_event(app: &TestApp, name: &str) -> i64 {
+    let event: Value = app
+        .admin(Method::POST, "/admin/api/events")
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    event["id"].as_i64().expect("the event's id")
 }
 
 /// A body-less admin call as a script makes it.
@@ -151,10 +170,7 @@ async fn plain_paths_and_wrong_tokens_get_404_before_the_body_and_links_renew() 
         .json()
         .await
         .unwrap();
-    let new_link = renewed["upload_url"]
-        .as_str()
-        .unwrap()
-        .replace(&app.base, "");
+    let new_link = link_path(&renewed, &app.base);
     assert_ne!(new_link, link);
     assert_eq!(
         dslr_post(app.addr, &link, &content_type, &body)
@@ -266,10 +282,7 @@ async fn uploads_without_their_password_are_bounded_while_a_booth_gets_through()
         .json()
         .await
         .unwrap();
-    let link = slot["upload_url"]
-        .as_str()
-        .unwrap()
-        .replace(&server.url(""), "");
+    let link = link_path(&slot, &server.url(""));
     let (idle, _) = server.memory_mb();
     let incoming = data.path().join("media").join("incoming");
     let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
@@ -474,17 +487,10 @@ async fn text_fields_are_bounded_in_all_and_invisible_characters_removed() {
 #[tokio::test]
 async fn a_body_less_api_call_must_show_it_is_no_foreign_form() {
     let app = demo_app(Options::demo()).await;
-    let start = |name: &str| json!({ "name": name });
-    let created: Value = app
-        .admin(Method::POST, "/admin/api/events")
-        .json(&start("Wedding"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let end = format!("/admin/api/events/{}/end", created["id"]);
+    let end = format!(
+        "/admin/api/events/{}/end",
+        start_event(&app, "Wedding").await
+    );
     for content_type in [
         None,
         Some("text/plain"),
@@ -542,15 +548,7 @@ async fn the_model_switch_takes_only_a_listed_model() {
 /// An event of `photos` booth photos whose originals are replaced by sparse files of `size`
 /// bytes: the export reads them like any others, the disk holds almost nothing.
 async fn event_with_sparse_originals(app: &TestApp, photos: usize, size: u64) -> i64 {
-    let event: Value = app
-        .admin(Method::POST, "/admin/api/events")
-        .json(&json!({"name": "Large"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let event = start_event(app, "Large").await;
     for _ in 0..photos {
         let answer = upload_sample(app, SLOT, "guest-512.jpg").await;
         assert_eq!(answer.status, 200);
@@ -564,7 +562,7 @@ async fn event_with_sparse_originals(app: &TestApp, photos: usize, size: u64) ->
             .set_len(size)
             .unwrap();
     }
-    event["id"].as_i64().unwrap()
+    event
 }
 
 #[tokio::test]
