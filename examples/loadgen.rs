@@ -30,81 +30,64 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The load generator's flags.
+#[derive(clap::Parser)]
+#[command(about = "Load and cost measurements of the release server")]
 struct Args {
+    /// Booths uploading at once.
+    #[arg(long, default_value_t = 40)]
     booths: usize,
+    /// Uploads per booth, one after another.
+    #[arg(long, default_value_t = 1)]
     rounds: usize,
-    /// A photo file, else the tests' sample image of this name.
+    /// A photo file to send instead of the tests' sample image.
+    #[arg(long)]
     photo: Option<PathBuf>,
+    /// The tests' sample image to send.
+    #[arg(long, default_value = "guest-6000x4000.jpg")]
     sample: String,
+    /// The model's fixed latency.
+    #[arg(long, default_value_t = 1000)]
     model_ms: u64,
+    /// The server binary to run.
+    #[arg(long, default_value = "target/release/boothgate")]
     binary: PathBuf,
     /// `demo` or `gemini`.
+    #[arg(long, default_value = "demo")]
     provider: String,
-    /// Percentages of the fake model's calls that fail with 503 and that hang.
+    /// Percentages of the fake model's calls that fail with 503 and that hang: FAIL,HANG.
+    #[arg(long, default_value = "0,0", value_parser = parse_chaos)]
     chaos: (u64, u64),
     /// A fallback slot answering after this many ms.
+    #[arg(long)]
     fallback_ms: Option<u64>,
+    /// Seconds before the fallback starts as well.
+    #[arg(long, default_value_t = 25)]
     hedge_secs: u64,
+    /// The server's deadline in seconds.
+    #[arg(long = "deadline", default_value_t = 50)]
     deadline_secs: u64,
     /// Connections that send a photo's first KB without a password, then hold.
+    #[arg(long, default_value_t = 0)]
     strangers: usize,
+    /// KB of photo each stranger sends before holding.
+    #[arg(long, default_value_t = 256)]
     stranger_kb: usize,
     /// Run the booths inside an event, then download its export.
+    #[arg(long)]
     export: bool,
-    /// Past events to fill the database with, and booth jobs in each.
+    /// Past events to fill the database with.
+    #[arg(long, default_value_t = 0)]
     events: usize,
+    /// Booth jobs in each of those events.
+    #[arg(long, default_value_t = 200)]
     event_jobs: usize,
 }
 
-fn parse_args() -> Args {
-    let mut args = Args {
-        booths: 40,
-        rounds: 1,
-        photo: None,
-        sample: "guest-6000x4000.jpg".into(),
-        model_ms: 1000,
-        binary: PathBuf::from("target/release/boothgate"),
-        provider: "demo".into(),
-        chaos: (0, 0),
-        fallback_ms: None,
-        hedge_secs: 25,
-        deadline_secs: 50,
-        strangers: 0,
-        stranger_kb: 256,
-        events: 0,
-        event_jobs: 200,
-        export: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "--export" {
-            args.export = true;
-            continue;
-        }
-        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--booths" => args.booths = value.parse().expect("--booths N"),
-            "--rounds" => args.rounds = value.parse().expect("--rounds N"),
-            "--photo" => args.photo = Some(value.into()),
-            "--sample" => args.sample = value,
-            "--model-ms" => args.model_ms = value.parse().expect("--model-ms N"),
-            "--binary" => args.binary = value.into(),
-            "--provider" => args.provider = value,
-            "--chaos" => {
-                let (fail, hang) = value.split_once(',').expect("--chaos FAIL,HANG");
-                args.chaos = (fail.parse().expect("FAIL %"), hang.parse().expect("HANG %"));
-            }
-            "--fallback-ms" => args.fallback_ms = Some(value.parse().expect("--fallback-ms N")),
-            "--hedge-secs" => args.hedge_secs = value.parse().expect("--hedge-secs N"),
-            "--deadline" => args.deadline_secs = value.parse().expect("--deadline N"),
-            "--strangers" => args.strangers = value.parse().expect("--strangers N"),
-            "--stranger-kb" => args.stranger_kb = value.parse().expect("--stranger-kb N"),
-            "--events" => args.events = value.parse().expect("--events N"),
-            "--event-jobs" => args.event_jobs = value.parse().expect("--event-jobs N"),
-            other => panic!("unknown flag {other}"),
-        }
-    }
-    args
+fn parse_chaos(value: &str) -> Result<(u64, u64), String> {
+    let (fail, hang) = value.split_once(',').ok_or("FAIL,HANG")?;
+    let percent = |s: &str| s.trim().parse::<u64>().map_err(|e| format!("{s}: {e}"));
+    Ok((percent(fail)?, percent(hang)?))
 }
 
 /// utime + stime of a process, in milliseconds.
@@ -376,7 +359,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let args = parse_args();
+    let args = <Args as clap::Parser>::parse();
     let photo = match &args.photo {
         Some(path) => std::fs::read(path).expect("photo"),
         None => samples::sample(&args.sample),

@@ -347,7 +347,12 @@ async fn finalise(state: &AppState, job: &Job, result: Result<Success, AppError>
         Err(e) => failure_outcome(state, job, e, latency_ms).await,
     };
     if let Err(e) = state.store.finish_job(&job.id, &outcome).await {
-        tracing::error!(error = %e, "could not record the job's end");
+        tracing::error!(error = %e, "could not record the job's end; trying again in the background");
+        tokio::spawn(record_later(
+            state.store.clone(),
+            job.id.clone(),
+            outcome.clone(),
+        ));
     }
     count(state, job, &outcome);
     if !job.is_test {
@@ -367,6 +372,26 @@ async fn finalise(state: &AppState, job: &Job, result: Result<Success, AppError>
         Err(e) => {
             tracing::warn!(latency_ms, reason = e.reason(), message = %e, "job failed");
             e.into_response_for_job(Some(&job.id))
+        }
+    }
+}
+
+/// How often, and how many times, a job's end that could not be written (a full disk, a busy
+/// database) is tried again; until then its row says `processing` (and a restart, `interrupted`).
+const RECORD_RETRY: Duration = Duration::from_secs(10);
+const RECORD_TRIES: u32 = 60;
+
+/// Writes a job's end once the database takes it again, so its row agrees with its files
+/// without waiting for a restart.
+async fn record_later(store: crate::store::Store, job: String, outcome: Outcome) {
+    for _ in 0..RECORD_TRIES {
+        tokio::time::sleep(RECORD_RETRY).await;
+        match store.finish_job(&job, &outcome).await {
+            Ok(()) => {
+                tracing::info!(job, "the job's end is recorded at last");
+                return;
+            }
+            Err(e) => tracing::warn!(job, error = %e, "the job's end still cannot be recorded"),
         }
     }
 }

@@ -22,6 +22,7 @@ pub struct NewJob {
 }
 
 /// How a job ended.
+#[derive(Clone, Debug)]
 pub struct Outcome {
     /// The slot whose model drew the result.
     pub answered_by: Option<SlotId>,
