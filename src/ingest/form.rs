@@ -38,10 +38,7 @@ pub async fn read_form(
     mut check_secret: impl FnMut(&str) -> Result<(), AppError>,
     mut unverified: Option<Unverified>,
 ) -> Result<UploadForm, AppError> {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let declared = declared_length(&request);
     let (mut multipart, mut body) = Body::open(request, max_bytes, declared).await?;
     let mut form = UploadForm::default();
     let mut secret_checked = false;
@@ -93,6 +90,14 @@ pub async fn read_form(
         check_secret("")?;
     }
     Ok(form)
+}
+
+/// The body's length as its `Content-Length` says, if it says.
+pub fn declared_length(request: &Request) -> Option<usize> {
+    request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
 }
 
 fn broken(e: axum::extract::multipart::MultipartError) -> AppError {

@@ -12,7 +12,8 @@ mod unverified;
 
 pub use form::{UploadForm, read_form};
 pub use pipeline::{JobStart, run_job};
-pub use unverified::{Limits as UnverifiedLimits, UnverifiedBudget};
+use unverified::Limits as UnverifiedLimits;
+pub use unverified::UnverifiedBudget;
 
 use crate::AppState;
 use crate::config::{Setting, Settings};
@@ -23,7 +24,6 @@ use crate::placeholders::BoothValues;
 use crate::throttle::{self, Throttle};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use sha2::{Digest, Sha256};
@@ -100,14 +100,11 @@ async fn upload(state: AppState, slot: SlotId, link: Link, request: Request) -> 
     if let Err(wait) = state.upload_throttle.check(ip) {
         return throttle::too_many(wait).into_response();
     }
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = form::declared_length(&request);
     let reserve = settings.mebibytes(Setting::DiskReserveMb);
     if let Err(e) = state
         .disk
-        .admit(state.media.root(), reserve, declared.unwrap_or(0))
+        .admit(state.media.root(), reserve, declared.unwrap_or(0) as u64)
     {
         return e.into_response();
     }
