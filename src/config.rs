@@ -406,10 +406,6 @@ impl Setting {
             .find(|d| d.key == self)
             .expect("every setting has a definition")
     }
-
-    pub fn by_name(name: &str) -> Option<&'static SettingDef> {
-        SETTINGS.iter().find(|d| d.name == name)
-    }
 }
 
 /// A consistent snapshot of every effective setting.

@@ -289,12 +289,6 @@ impl ImageFormat {
         }
     }
 
-    pub fn from_extension(ext: &str) -> Option<ImageFormat> {
-        [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Webp]
-            .into_iter()
-            .find(|f| f.extension() == ext)
-    }
-
     /// Recognises the format by its magic bytes, never by a client's label.
     pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
         if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {

@@ -213,7 +213,7 @@ async fn sleep_until_option(at: Option<Instant>) {
 }
 
 /// Milliseconds since the job started.
-fn since(started: Instant) -> i64 {
+pub(super) fn since(started: Instant) -> i64 {
     started.elapsed().as_millis() as i64
 }
 

@@ -1,7 +1,7 @@
 //! One job from its recorded original to the booth's answer: prepare the photo, call the
 //! slot's model, fit its answer to the upload, and record how it ended, all by the deadline.
 
-use super::chain::{self, Attempts, ChainJob};
+use super::chain::{self, Attempts, ChainJob, since};
 use crate::AppState;
 use crate::config::{Setting, Settings};
 use crate::domain::{AttemptOutcome, ImageFormat, JobStatus, Slot, SlotId};
@@ -334,14 +334,9 @@ pub(super) async fn publish(
     Ok(())
 }
 
-/// Milliseconds since the job started.
-fn since(started: Instant) -> i64 {
-    started.elapsed().as_millis() as i64
-}
-
 /// Records how the job ended and builds the booth's answer.
 async fn finalise(state: &AppState, job: &Job, result: Result<Success, AppError>) -> Response {
-    let latency_ms = job.started.elapsed().as_millis() as i64;
+    let latency_ms = since(job.started);
     let outcome = match &result {
         Ok(success) => success_outcome(job, success, latency_ms),
         Err(e) => failure_outcome(state, job, e, latency_ms).await,
