@@ -24,6 +24,7 @@ use crate::placeholders::BoothValues;
 use crate::throttle::{self, Throttle};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use sha2::{Digest, Sha256};
@@ -61,7 +62,7 @@ async fn upload_plain(
     request: Request,
 ) -> Response {
     if !state.settings().switch(Setting::SimpleLinks) {
-        return AppError::SlotNotFound.into_response();
+        return refuse(request, AppError::SlotNotFound).await;
     }
     upload(state, slot, Link::Plain, request).await
 }
@@ -73,15 +74,39 @@ async fn upload_by_link(
     request: Request,
 ) -> Response {
     let Some(slot) = SlotId::parse(&provider, &number) else {
-        return AppError::SlotNotFound.into_response();
+        return refuse(request, AppError::SlotNotFound).await;
     };
     match state.store.link_token(slot).await {
         Ok(expected) if tokens_match(&expected, &token) => {
             upload(state, slot, Link::Token, request).await
         }
-        Ok(_) => AppError::SlotNotFound.into_response(),
-        Err(e) => AppError::from(e).into_response(),
+        Ok(_) => refuse(request, AppError::SlotNotFound).await,
+        Err(e) => refuse(request, e.into()).await,
     }
+}
+
+/// How much of an unread body is read past before an early answer, and for how long at most.
+const DRAIN_BYTES: usize = 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// An answer given before the body is read. A client that waits for `100 Continue` has sent
+/// none of it, and never will. One that did not wait has sent some: closing on unread bytes
+/// resets the connection and loses the answer, so a little of it is read past first.
+async fn refuse(request: Request, error: AppError) -> Response {
+    if !request.headers().contains_key(header::EXPECT) {
+        let mut body = request.into_body().into_data_stream();
+        let drained = async {
+            let mut read = 0;
+            while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut body).await {
+                read += chunk.len();
+                if read > DRAIN_BYTES {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DRAIN_TIME, drained).await;
+    }
+    error.into_response()
 }
 
 fn tokens_match(expected: &str, given: &str) -> bool {
@@ -98,7 +123,7 @@ async fn upload(state: AppState, slot: SlotId, link: Link, request: Request) -> 
     let settings = state.settings();
     let ip = crate::net::client_ip(&request, &settings.trusted_proxies());
     if let Err(wait) = state.upload_throttle.check(ip) {
-        return throttle::too_many(wait).into_response();
+        return refuse(request, throttle::too_many(wait)).await;
     }
     let declared = form::declared_length(&request);
     let reserve = settings.mebibytes(Setting::DiskReserveMb);
@@ -106,7 +131,7 @@ async fn upload(state: AppState, slot: SlotId, link: Link, request: Request) -> 
         .disk
         .admit(state.media.root(), reserve, declared.unwrap_or(0) as u64)
     {
-        return e.into_response();
+        return refuse(request, e).await;
     }
     let deadline = started + settings.deadline();
     // With a plain link, an upload that ends before its password is a guess that failed.
