@@ -24,7 +24,13 @@ pub struct DiskFloor {
 impl DiskFloor {
     /// Refuses an upload of `incoming` bytes (as declared; 0 when unknown) that would leave less
     /// than `reserve` bytes free under `dir`. A file system that cannot be asked lets it through.
-    pub fn admit(&self, dir: &Path, reserve: u64, incoming: u64) -> Result<(), AppError> {
+    pub fn admit(
+        &self,
+        dir: &Path,
+        reserve: u64,
+        incoming: u64,
+        now_ms: i64,
+    ) -> Result<(), AppError> {
         if reserve == 0 {
             return Ok(());
         }
@@ -49,7 +55,7 @@ impl DiskFloor {
                 "disk space below the reserve: new photos are refused"
             );
         }
-        let since_ms = low.map_or_else(crate::now_ms, |l| l.since_ms);
+        let since_ms = low.map_or(now_ms, |l| l.since_ms);
         *low = Some(DiskLow {
             since_ms,
             free_bytes: free,
@@ -94,18 +100,18 @@ mod tests {
         assert!(free > 0);
         let floor = DiskFloor::default();
         assert!(
-            floor.admit(&dir, 0, u64::MAX).is_ok(),
+            floor.admit(&dir, 0, u64::MAX, 7).is_ok(),
             "no reserve, no check"
         );
-        assert!(floor.admit(&dir, 1, 0).is_ok());
-        let refused = floor.admit(&dir, free * 2, 0).unwrap_err();
+        assert!(floor.admit(&dir, 1, 0, 7).is_ok());
+        let refused = floor.admit(&dir, free * 2, 0, 7).unwrap_err();
         assert_eq!(refused.status(), 507);
         assert_eq!(floor.low().unwrap().reserve_bytes, free * 2);
         assert!(
-            floor.admit(&dir, 1, free * 4).is_err(),
+            floor.admit(&dir, 1, free * 4, 7).is_err(),
             "the upload's size counts"
         );
-        assert!(floor.admit(&dir, 1, 0).is_ok());
+        assert!(floor.admit(&dir, 1, 0, 7).is_ok());
         assert_eq!(floor.low(), None);
     }
 }

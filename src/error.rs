@@ -23,7 +23,7 @@ pub enum AppError {
     #[error("the image cannot be read: {0}")]
     UnreadableImage(String),
     #[error("{0}")]
-    Provider(crate::providers::ProviderError),
+    Provider(ProviderError),
     #[error("{0}")]
     ProviderNotConfigured(String),
     #[error("no result before the deadline")]
@@ -53,6 +53,57 @@ pub enum AppError {
     Internal(InternalError),
 }
 
+/// How a call to an AI provider failed; the providers make these, the HTTP layer answers them.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum ProviderError {
+    /// The model declined (safety, policy, …); retrying will not help.
+    #[error("the model refused: {0}")]
+    Refused(String),
+    /// Worth another try while time is left (429, 5xx, an answer without an image).
+    #[error("the model is unavailable: {0}")]
+    Transient(String),
+    /// A wrong key, model or address: the operator has to act.
+    #[error("provider configuration: {0}")]
+    BadConfig(String),
+    /// The answer did not follow the documented format.
+    #[error("unexpected answer: {0}")]
+    Protocol(String),
+    /// The model was still at work when the time ran out.
+    #[error("no result before the deadline")]
+    OutOfTime,
+    /// The configured model does not exist (retired, or a typo).
+    #[error("model not found: {0}")]
+    ModelNotFound(String),
+    /// The key has no credit or quota left.
+    #[error("no credit on this key: {0}")]
+    NoCredit(String),
+}
+
+impl ProviderError {
+    /// The class of the failure, as the providers JSON and the alerts name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderError::Refused(_) => "refused",
+            ProviderError::Transient(_) => "transient",
+            ProviderError::BadConfig(_) => "bad_config",
+            ProviderError::Protocol(_) => "protocol",
+            ProviderError::OutOfTime => "out_of_time",
+            ProviderError::ModelNotFound(_) => "model_not_found",
+            ProviderError::NoCredit(_) => "no_credit",
+        }
+    }
+
+    /// What the operator has to fix (key, model, credit, address), for Settings; `None` when
+    /// it is not the operator's to fix.
+    pub fn for_operator(&self) -> Option<String> {
+        match self {
+            ProviderError::BadConfig(m) | ProviderError::ModelNotFound(m) => Some(m.clone()),
+            ProviderError::NoCredit(_) => Some(self.to_string()),
+            _ => None,
+        }
+    }
+}
+
 /// Anything unexpected: logged in full, shown to nobody.
 #[derive(Debug, thiserror::Error)]
 pub enum InternalError {
@@ -66,11 +117,11 @@ pub enum InternalError {
     Other(String),
 }
 
-impl From<crate::providers::ProviderError> for AppError {
+impl From<ProviderError> for AppError {
     /// A model still at work at the deadline is a timeout; anything else is the model's failure.
-    fn from(e: crate::providers::ProviderError) -> Self {
+    fn from(e: ProviderError) -> Self {
         match e {
-            crate::providers::ProviderError::OutOfTime => AppError::Timeout,
+            ProviderError::OutOfTime => AppError::Timeout,
             other => AppError::Provider(other),
         }
     }

@@ -2,6 +2,7 @@
 //! the result back in the same HTTP request.
 
 pub mod admin;
+pub mod clock;
 pub mod config;
 pub mod disk;
 pub mod domain;
@@ -14,6 +15,7 @@ pub mod metrics;
 pub mod net;
 pub mod placeholders;
 pub mod providers;
+pub mod report;
 pub mod retention;
 mod serve;
 pub use serve::install_crypto_provider;
@@ -23,8 +25,8 @@ pub mod throttle;
 pub mod zipstream;
 
 use crate::admin::auth::AdminAuth;
-use crate::config::{Config, Setting, Settings};
-use crate::domain::Provider;
+use crate::clock::Clock;
+use crate::config::{Config, Setting, Settings, SharedSettings};
 use crate::error::InternalError;
 use crate::imaging::CpuPool;
 use crate::media::Media;
@@ -39,7 +41,7 @@ use rand::distr::Alphanumeric;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// What every handler shares.
@@ -71,40 +73,24 @@ pub struct AppState {
     pub admin: Arc<AdminAuth>,
     /// Per-install random key: signs CSRF tokens.
     pub secret: Arc<[u8; 32]>,
+    /// The time every stored date is read from.
+    pub clock: Clock,
     overrides: Arc<HashMap<Setting, String>>,
-    settings: Arc<RwLock<Arc<Settings>>>,
-    /// The last configuration error each provider met (bad key, retired model…), for Settings.
-    provider_errors: Arc<Mutex<HashMap<Provider, String>>>,
+    settings: SharedSettings,
 }
 
 impl AppState {
     /// The settings in force now; a snapshot that a request keeps to its end.
     pub fn settings(&self) -> Arc<Settings> {
-        self.settings.read().expect("settings lock").clone()
-    }
-
-    pub fn record_provider_error(&self, provider: Provider, message: String) {
-        self.provider_errors
-            .lock()
-            .expect("errors lock")
-            .insert(provider, message);
-    }
-
-    pub fn last_provider_error(&self, provider: Provider) -> Option<String> {
-        self.provider_errors
-            .lock()
-            .expect("errors lock")
-            .get(&provider)
-            .cloned()
+        self.settings.current()
     }
 
     /// Re-reads the stored settings after an operator changed them.
     pub async fn reload_settings(&self) -> Result<(), InternalError> {
         let stored = self.store.stored_settings().await?;
-        let fresh = Arc::new(Settings::resolve(&self.overrides, &stored));
-        *self.settings.write().expect("settings lock") = fresh;
-        // New keys or models deserve a fresh start.
-        self.provider_errors.lock().expect("errors lock").clear();
+        self.settings
+            .replace(Settings::resolve(&self.overrides, &stored));
+        self.health.forget_operator_errors();
         self.catalog.refresh_soon();
         Ok(())
     }
@@ -124,7 +110,8 @@ pub struct App {
 
 /// Opens the data folder and the database, recovers from a crash, and builds the router.
 pub async fn build_app(config: Config) -> Result<App, InternalError> {
-    let store = Store::open(&config.data_dir).await?;
+    let clock = Clock::default();
+    let store = Store::open(&config.data_dir, clock.clone()).await?;
     let media = Media::new(&config.data_dir);
     let interrupted = store
         .mark_interrupted(|rel| media.locate_original(rel))
@@ -166,12 +153,9 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         live: live::Feed::default(),
         admin: Arc::new(admin),
         secret: Arc::new(secret),
-        settings: Arc::new(RwLock::new(Arc::new(Settings::resolve(
-            &config.overrides,
-            &stored,
-        )))),
+        settings: SharedSettings::new(Settings::resolve(&config.overrides, &stored)),
         overrides: Arc::new(config.overrides),
-        provider_errors: Arc::default(),
+        clock,
         store,
     };
     Ok(App {
@@ -220,7 +204,7 @@ async fn public_media(
     State(state): State<AppState>,
     axum::extract::Path(token): axum::extract::Path<String>,
 ) -> axum::response::Response {
-    let now = now_ms() / 1000;
+    let now = state.clock.now_secs();
     let Some(path) = media::verify_link(&state.media, &state.secret, &token, now) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -245,20 +229,24 @@ pub async fn serve(
         header_timeout: app.header_timeout,
         write_timeout: app.write_timeout,
         max_connections: app.max_connections,
-        drain: app.state.settings().deadline() + std::time::Duration::from_secs(5),
+        drain: app.state.settings().deadline + std::time::Duration::from_secs(5),
     };
-    let cleanup = tokio::spawn(retention::run_forever(app.state.clone()));
-    let lists = tokio::spawn(providers::catalog::run_forever(app.state.clone()));
+    let state = &app.state;
+    let cleanup = tokio::spawn(retention::run_forever(
+        state.media.root().to_owned(),
+        state.settings.clone(),
+    ));
+    let lists = tokio::spawn(providers::catalog::run_forever(
+        state.catalog.clone(),
+        state.http.clone(),
+        state.settings.clone(),
+        state.clock.clone(),
+    ));
     serve::run(listener, app.router, app.tls, limits, shutdown).await;
     cleanup.abort();
     lists.abort();
     app.state.store.close().await;
     Ok(())
-}
-
-/// Milliseconds since the Unix epoch, the unit of every stored time.
-pub fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// A random password of letters and digits, easy to read out over the phone.

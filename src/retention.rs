@@ -1,8 +1,7 @@
 //! Retention: photos older than the retention setting are deleted (originals, results, trash,
 //! thumbnails and published inputs); job rows and statistics stay.
 
-use crate::AppState;
-use crate::config::Setting;
+use crate::config::{Settings, SharedSettings};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -53,15 +52,15 @@ pub fn apply(plan: &Plan) -> usize {
 }
 
 /// The cutoff under the current settings; `None` keeps everything.
-pub fn cutoff(state: &AppState) -> Option<SystemTime> {
-    let days = state.settings().integer(Setting::RetentionDays);
-    (days > 0).then(|| SystemTime::now() - Duration::from_secs(days as u64 * 86_400))
+pub fn cutoff(settings: &Settings) -> Option<SystemTime> {
+    let days = u64::from(settings.retention_days);
+    (days > 0).then(|| SystemTime::now() - Duration::from_secs(days * 86_400))
 }
 
 /// What the next run would delete now, for the Settings page.
-pub async fn preview(state: &AppState) -> Option<(usize, u64)> {
-    let cutoff = cutoff(state)?;
-    let root = state.media.root().to_owned();
+pub async fn preview(media_root: &Path, settings: &Settings) -> Option<(usize, u64)> {
+    let cutoff = cutoff(settings)?;
+    let root = media_root.to_owned();
     let plan = tokio::task::spawn_blocking(move || plan(&root, cutoff))
         .await
         .ok()?;
@@ -69,11 +68,11 @@ pub async fn preview(state: &AppState) -> Option<(usize, u64)> {
 }
 
 /// Runs a cleanup a minute after start and then every hour.
-pub async fn run_forever(state: AppState) {
+pub async fn run_forever(media_root: PathBuf, settings: SharedSettings) {
     tokio::time::sleep(Duration::from_secs(60)).await;
     loop {
-        if let Some(cutoff) = cutoff(&state) {
-            let root = state.media.root().to_owned();
+        if let Some(cutoff) = cutoff(&settings.current()) {
+            let root = media_root.clone();
             let done = tokio::task::spawn_blocking(move || {
                 let plan = plan(&root, cutoff);
                 (apply(&plan), plan.bytes)

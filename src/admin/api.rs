@@ -4,12 +4,12 @@ use super::Ctx;
 use super::slot_edit::{self, SlotEdit};
 use super::stats::{self, StatsQuery};
 use crate::AppState;
-use crate::config::Setting;
 use crate::config::Settings;
 use crate::domain::{Attempt, JobStatus, Provider, Slot};
 use crate::error::{AppError, AppResult};
 use crate::extract::SlotPath;
-use crate::providers::{self, catalog::Listing};
+use crate::providers::catalog::Listing;
+use crate::providers::registry::{self, REGISTRY};
 use crate::store::{JobFilter, JobRecord};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -71,7 +71,7 @@ async fn put_slot(
     let edit = SlotEdit::from_json(&value)?;
     let slot = state.store.slot(id).await?;
     let next = edit
-        .apply(&slot, state.settings().deadline().as_secs() as u32)
+        .apply(&slot, state.settings().deadline.as_secs() as u32)
         .map_err(|errors| AppError::from(errors[0]))?;
     state.store.save_slot(&next).await?;
     Ok(Json(slot_json(&next, &ctx.base_url)))
@@ -130,8 +130,8 @@ async fn stats(
         })
         .collect();
     Ok(Json(json!({
-        "upload_password": settings.get(Setting::UploadPassword),
-        "deadline_secs": settings.integer(Setting::DeadlineSecs),
+        "upload_password": settings.upload_password.as_str(),
+        "deadline_secs": settings.deadline.as_secs(),
         "providers": providers,
         "ai_result_rate": numbers.ai_result_rate,
         "event": q.event,
@@ -162,7 +162,7 @@ fn model_json(
         ("list_error".to_owned(), json!(list.error)),
         (
             "checked_at".to_owned(),
-            json!(list.checked_at.map(super::iso_time)),
+            json!(list.checked_at.map(crate::clock::iso_time)),
         ),
     ])
 }
@@ -171,29 +171,32 @@ fn model_json(
 async fn providers(State(state): State<AppState>) -> Json<Value> {
     let settings = state.settings();
     let mut all = serde_json::Map::new();
-    for provider in Provider::ALL {
+    for spec in &REGISTRY {
+        let provider = spec.provider;
         let configured =
-            providers::model_for(provider, &settings, false, &state.cpu, &state.http).is_ok();
+            registry::model_for(provider, &settings, false, &state.cpu, &state.http).is_ok();
+        let failure = state.health.last_error(provider);
         let mut entry = serde_json::Map::from_iter([
             ("configured".to_owned(), json!(configured)),
             ("health".to_owned(), json!(state.health.status(provider))),
             (
                 "health_error".to_owned(),
-                json!(state.health.last_error(provider)),
+                json!(failure.as_ref().map(|f| &f.message)),
+            ),
+            (
+                "health_error_kind".to_owned(),
+                json!(failure.as_ref().map(|f| f.kind)),
             ),
             (
                 "last_error".to_owned(),
-                json!(state.last_provider_error(provider)),
+                json!(failure.filter(|f| f.for_operator).map(|f| f.message)),
             ),
         ]);
-        match provider {
-            Provider::Nanobanana => entry.extend(model_json(&state, &settings, Listing::Gemini)),
-            Provider::Deepseek => {
-                entry.extend(model_json(&state, &settings, Listing::Deepseek));
-                let images = model_json(&state, &settings, Listing::Images);
-                entry.extend(images.into_iter().map(|(k, v)| (format!("images_{k}"), v)));
-            }
-            Provider::Turbotext => {}
+        // The tab's own list unprefixed, the others it depends on under their prefix.
+        for (i, &listing) in spec.listings.iter().enumerate() {
+            let fields = model_json(&state, &settings, listing);
+            let prefix = if i == 0 { "" } else { listing.json_prefix() };
+            entry.extend(fields.into_iter().map(|(k, v)| (format!("{prefix}{k}"), v)));
         }
         all.insert(provider.as_str().to_owned(), Value::Object(entry));
     }
@@ -213,7 +216,7 @@ struct JobsQuery {
 fn job_json(job: &JobRecord, attempts: &[Attempt]) -> Value {
     json!({
         "id": job.id,
-        "created_at": super::iso_time(job.created_at),
+        "created_at": crate::clock::iso_time(job.created_at),
         "provider": job.provider,
         "slot": job.slot,
         "kind": job.kind,

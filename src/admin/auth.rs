@@ -298,7 +298,7 @@ pub async fn require_admin(
     request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    let ip = crate::net::client_ip(&request, &state.settings().trusted_proxies());
+    let ip = crate::net::client_ip(&request, &state.settings().protection.trusted_proxies);
     state.admin_throttle.check(ip).map_err(too_many)?;
     let Some((user, password)) = basic_credentials(&request) else {
         // A browser's first request carries no credentials: that is no guess.

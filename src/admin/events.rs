@@ -5,19 +5,17 @@ use super::i18n::Strings;
 use super::layout::Layout;
 use super::{Ctx, render};
 use crate::AppState;
-use crate::config::{Setting, Settings};
-use crate::domain::Provider;
-use crate::error::{AppError, AppResult, InternalError};
+use crate::error::{AppError, AppResult};
 use crate::extract::TokenForm;
-use crate::store::{Billable, EventRecord, MAX_EVENT_NAME, ProviderCounts, Scope};
+use crate::report::Report;
+use crate::store::MAX_EVENT_NAME;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -27,196 +25,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/events/{id}", get(one))
         .route("/api/events/{id}/end", post(end))
         .route("/api/events/{id}/export", get(super::export::export))
-}
-
-/// What images cost, by the prices set on Settings.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Cost {
-    pub currency: String,
-    pub total: f64,
-    pub by_provider: BTreeMap<Provider, f64>,
-}
-
-impl Cost {
-    /// Images × each provider's price per image, and DeepSeek's writer calls × their price
-    /// (counted with DeepSeek).
-    pub fn of(billable: &Billable, settings: &Settings) -> Cost {
-        let price = |provider| match provider {
-            Provider::Turbotext => settings.price(Setting::PriceTurbotext),
-            Provider::Deepseek => settings.price(Setting::PriceDeepseek),
-            Provider::Nanobanana => settings.price(Setting::PriceNanobanana),
-        };
-        let by_provider: BTreeMap<Provider, f64> = Provider::ALL
-            .into_iter()
-            .map(|p| {
-                let images = billable.images.get(&p).copied().unwrap_or(0) as f64;
-                // Without its key the writer is not called: the slot's own prompt is used.
-                let writer_runs = !settings.get(Setting::DeepseekApiKey).is_empty();
-                let writer = match p {
-                    Provider::Deepseek if writer_runs => {
-                        billable.writer_calls as f64 * settings.price(Setting::PriceDeepseekWriter)
-                    }
-                    _ => 0.0,
-                };
-                (p, round_money(images * price(p) + writer))
-            })
-            .collect();
-        Cost {
-            currency: settings.get(Setting::Currency).to_owned(),
-            total: round_money(by_provider.values().sum()),
-            by_provider,
-        }
-    }
-
-    /// "5.42 USD".
-    pub fn total_label(&self) -> String {
-        format!("{} {}", money(self.total), self.currency)
-    }
-
-    /// The total without the currency, for a table whose heading names it.
-    pub fn amount_label(&self) -> String {
-        money(self.total)
-    }
-
-    pub fn provider_label(&self, provider: &Provider) -> String {
-        money(self.by_provider.get(provider).copied().unwrap_or(0.0))
-    }
-}
-
-fn round_money(amount: f64) -> f64 {
-    (amount * 10_000.0).round() / 10_000.0
-}
-
-/// Two decimals, or up to four when the amount is smaller than a cent's worth would show.
-fn money(amount: f64) -> String {
-    let two = format!("{amount:.2}");
-    if amount == 0.0 || (amount * 100.0).fract().abs() < 1e-9 {
-        two
-    } else {
-        format!("{amount:.4}").trim_end_matches('0').to_owned()
-    }
-}
-
-/// One slot's share of an event: the photos sent to it, and what they cost (whichever slots
-/// drew them).
-#[derive(Clone, Debug, Serialize)]
-pub struct SlotShare {
-    pub slot: String,
-    pub jobs: i64,
-    pub succeeded: i64,
-    pub cost: f64,
-}
-
-/// Nearest-rank percentiles of the jobs' response times.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
-pub struct Latency {
-    pub p50: Option<i64>,
-    pub p95: Option<i64>,
-}
-
-impl Latency {
-    fn of(sorted: &[i64]) -> Latency {
-        let at = |p: f64| {
-            let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-            sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
-        };
-        Latency {
-            p50: at(50.0),
-            p95: at(95.0),
-        }
-    }
-}
-
-/// An event and its figures, as its JSON and its row on the Events page give them.
-#[derive(Clone, Debug)]
-pub struct Report {
-    pub event: EventRecord,
-    pub jobs: i64,
-    pub succeeded: i64,
-    pub failed: i64,
-    pub timed_out: i64,
-    pub rescued: i64,
-    pub ai_result_rate: Option<f64>,
-    pub latency: Latency,
-    pub cost: Cost,
-    pub by_slot: Vec<SlotShare>,
-}
-
-impl Report {
-    pub async fn build(state: &AppState, event: EventRecord) -> Result<Report, InternalError> {
-        let store = &state.store;
-        let scope = Scope::event(event.id);
-        let providers = store.provider_counts(scope).await?;
-        let slots = store.slot_counts(scope).await?;
-        let billable = store.billable(scope).await?;
-        let settings = state.settings();
-        let by_slot: Vec<SlotShare> = slots
-            .iter()
-            .map(|s| SlotShare {
-                slot: format!("{}/{}", s.provider, s.slot),
-                jobs: s.counts.processed + s.counts.failed + s.counts.timed_out,
-                succeeded: s.counts.processed,
-                cost: billable
-                    .get(&(s.provider, s.slot))
-                    .map_or(0.0, |b| Cost::of(b, &settings).total),
-            })
-            .collect();
-        let total = ProviderCounts::sum(providers.values());
-        Ok(Report {
-            jobs: by_slot.iter().map(|s| s.jobs).sum(),
-            succeeded: total.processed,
-            failed: total.failed,
-            timed_out: total.timed_out,
-            rescued: total.rescued,
-            ai_result_rate: store.ai_result_rate(scope).await?,
-            latency: Latency::of(&store.latencies(scope).await?),
-            cost: Cost::of(&Billable::sum(billable.values()), &settings),
-            by_slot,
-            event,
-        })
-    }
-
-    pub fn json(&self) -> Value {
-        json!({
-            "id": self.event.id,
-            "name": self.event.name,
-            "started_at": super::iso_time(self.event.started_at),
-            "ended_at": self.event.ended_at.map(super::iso_time),
-            "jobs": self.jobs,
-            "succeeded": self.succeeded,
-            "failed": self.failed,
-            "timed_out": self.timed_out,
-            "rescued": self.rescued,
-            "ai_result_rate": self.ai_result_rate,
-            "latency_ms": self.latency,
-            "cost": self.cost,
-            "by_slot": self.by_slot,
-        })
-    }
-
-    /// "97.5 %", or a dash before any job reached a model.
-    pub fn rate_label(&self) -> String {
-        self.ai_result_rate
-            .map_or("—".into(), |r| format!("{:.1} %", r * 100.0))
-    }
-
-    pub fn latency_label(&self) -> String {
-        let seconds =
-            |ms: Option<i64>| ms.map_or("—".into(), |ms| format!("{:.1}", ms as f64 / 1000.0));
-        format!(
-            "{} / {}",
-            seconds(self.latency.p50),
-            seconds(self.latency.p95)
-        )
-    }
-
-    pub fn started_label(&self) -> String {
-        super::iso_time(self.event.started_at)
-    }
-
-    pub fn ended_label(&self) -> Option<String> {
-        self.event.ended_at.map(super::iso_time)
-    }
 }
 
 #[derive(Deserialize)]
@@ -239,13 +47,17 @@ fn event_name(raw: &str) -> Result<String, AppError> {
 
 async fn report_of(state: &AppState, id: i64) -> AppResult<Report> {
     let event = state.store.event(id).await?.ok_or(AppError::NotFound)?;
-    Ok(Report::build(state, event).await?)
+    Ok(Report::build(&state.store, &state.settings(), event).await?)
 }
 
 async fn list(State(state): State<AppState>) -> AppResult<Json<Value>> {
     let mut events = Vec::new();
     for event in state.store.events().await? {
-        events.push(Report::build(&state, event).await?.json());
+        events.push(
+            Report::build(&state.store, &state.settings(), event)
+                .await?
+                .json(),
+        );
     }
     Ok(Json(json!({ "events": events })))
 }
@@ -255,9 +67,9 @@ async fn start(
     Json(new): Json<NewEvent>,
 ) -> AppResult<(axum::http::StatusCode, Json<Value>)> {
     let name = event_name(&new.name)?;
-    let event = state.store.start_event(&name, crate::now_ms()).await?;
+    let event = state.store.start_event(&name, state.clock.now_ms()).await?;
     tracing::info!(event = event.id, "event started");
-    let report = Report::build(&state, event).await?;
+    let report = Report::build(&state.store, &state.settings(), event).await?;
     Ok((axum::http::StatusCode::CREATED, Json(report.json())))
 }
 
@@ -269,10 +81,14 @@ async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<Js
 async fn end(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<Json<Value>> {
     let event = state
         .store
-        .end_event(id, crate::now_ms())
+        .end_event(id, state.clock.now_ms())
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(Json(Report::build(&state, event).await?.json()))
+    Ok(Json(
+        Report::build(&state.store, &state.settings(), event)
+            .await?
+            .json(),
+    ))
 }
 
 #[derive(Template)]
@@ -287,7 +103,7 @@ struct EventsPage {
 async fn events_page(ctx: Ctx, State(state): State<AppState>) -> AppResult<Response> {
     let mut reports = Vec::new();
     for event in state.store.events().await? {
-        reports.push(Report::build(&state, event).await?);
+        reports.push(Report::build(&state.store, &state.settings(), event).await?);
     }
     Ok(render(&EventsPage {
         running: reports.iter().any(|r| r.event.ended_at.is_none()),
@@ -299,7 +115,7 @@ async fn events_page(ctx: Ctx, State(state): State<AppState>) -> AppResult<Respo
 
 async fn start_from_page(State(state): State<AppState>, form: TokenForm) -> AppResult<Response> {
     let name = event_name(form.0.get("name").map_or("", String::as_str))?;
-    state.store.start_event(&name, crate::now_ms()).await?;
+    state.store.start_event(&name, state.clock.now_ms()).await?;
     Ok(Redirect::to("/admin/events").into_response())
 }
 
@@ -308,60 +124,6 @@ async fn end_from_page(
     Path(id): Path<i64>,
     _form: TokenForm,
 ) -> AppResult<Response> {
-    state.store.end_event(id, crate::now_ms()).await?;
+    state.store.end_event(id, state.clock.now_ms()).await?;
     Ok(Redirect::to("/admin/events").into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let latency = Latency::of(&(1..=100).collect::<Vec<_>>());
-        assert_eq!((latency.p50, latency.p95), (Some(50), Some(95)));
-        let one = Latency::of(&[700]);
-        assert_eq!((one.p50, one.p95), (Some(700), Some(700)));
-        assert_eq!(Latency::of(&[]).p50, None);
-    }
-
-    #[test]
-    fn cost_prices_images_and_the_writer_s_calls_when_it_runs() {
-        let stored = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        let billable = Billable {
-            images: [(Provider::Nanobanana, 3), (Provider::Deepseek, 2)].into(),
-            writer_calls: 4,
-        };
-        let prices = [
-            ("price_nanobanana", "0.039"),
-            ("price_deepseek", "0.04"),
-            ("price_deepseek_writer", "0.001"),
-            ("currency", "EUR"),
-        ];
-        let without_key = Settings::resolve(&Default::default(), &stored(&prices));
-        let cost = Cost::of(&billable, &without_key);
-        assert_eq!(cost.by_provider[&Provider::Nanobanana], 0.117);
-        assert_eq!(cost.by_provider[&Provider::Deepseek], 0.08);
-        assert_eq!(cost.total, 0.197);
-        assert_eq!(cost.total_label(), "0.197 EUR");
-        let mut with_key = prices.to_vec();
-        with_key.push(("deepseek_api_key", "sk-1"));
-        let cost = Cost::of(
-            &billable,
-            &Settings::resolve(&Default::default(), &stored(&with_key)),
-        );
-        assert_eq!(cost.by_provider[&Provider::Deepseek], 0.084);
-    }
-
-    #[test]
-    fn money_shows_cents_or_the_fraction_that_matters() {
-        assert_eq!(money(5.42), "5.42");
-        assert_eq!(money(0.039), "0.039");
-        assert_eq!(money(0.0), "0.00");
-    }
 }

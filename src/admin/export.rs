@@ -29,9 +29,10 @@ pub async fn export(State(state): State<AppState>, Path(id): Path<i64>) -> AppRe
     // Four chunks in flight: at most 1 MB per export, whatever its size.
     let (sender, receiver) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
     let (store, media) = (state.store.clone(), state.media.clone());
+    let now_ms = state.clock.now_ms();
     tokio::spawn(async move {
         let mut zip = ZipStream::new(sender);
-        match write_archive(&mut zip, &store, &media, id).await {
+        match write_archive(&mut zip, &store, &media, id, now_ms).await {
             Ok(()) => match zip.finish().await {
                 Ok(()) => tracing::info!(event = id, "export written"),
                 Err(e) => tracing::info!(event = id, error = %e, "export stopped"),
@@ -72,9 +73,10 @@ async fn write_archive(
     store: &Store,
     media: &Media,
     event: i64,
+    now_ms: i64,
 ) -> io::Result<()> {
     let mut files = Vec::new();
-    let mut csv = zip.begin_entry("jobs.csv", crate::now_ms()).await?;
+    let mut csv = zip.begin_entry("jobs.csv", now_ms).await?;
     csv.write(CSV_HEADER.as_bytes()).await?;
     let mut after: Option<(i64, String)> = None;
     loop {
@@ -125,7 +127,7 @@ const CSV_HEADER: &str =
 /// One job's row, UTF-8 (the header's byte-order mark makes Excel read Cyrillic right).
 fn csv_row(job: &JobRecord) -> String {
     let row = [
-        super::iso_time(job.created_at),
+        crate::clock::iso_time(job.created_at),
         job.id.clone(),
         format!("{}/{}", job.provider, job.slot),
         job.status.as_str().to_owned(),

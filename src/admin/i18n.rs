@@ -152,7 +152,7 @@ pub struct Strings {
     pub settings_saved: &'static str,
     pub group_general: &'static str,
     pub group_turbotext: &'static str,
-    pub group_gemini: &'static str,
+    pub group_nanobanana: &'static str,
     pub group_deepseek: &'static str,
     pub group_images: &'static str,
     pub secret_keep: &'static str,
@@ -269,13 +269,13 @@ impl Strings {
             S::ProviderMaxSide => self.label_provider_max_side,
             S::DemoDelayMs => self.label_demo_delay_ms,
             S::UploadPassword => self.upload_password,
-            S::TurbotextApiKey | S::GeminiApiKey | S::DeepseekApiKey | S::ImagesApiKey => {
+            S::TurbotextApiKey | S::NanobananaApiKey | S::DeepseekApiKey | S::ImagesApiKey => {
                 self.label_api_key
             }
-            S::TurbotextBaseUrl | S::GeminiBaseUrl | S::DeepseekBaseUrl | S::ImagesBaseUrl => {
+            S::TurbotextBaseUrl | S::NanobananaBaseUrl | S::DeepseekBaseUrl | S::ImagesBaseUrl => {
                 self.label_base_url
             }
-            S::GeminiModel | S::DeepseekModel | S::ImagesModel => self.label_model,
+            S::NanobananaModel | S::DeepseekModel | S::ImagesModel => self.label_model,
             S::TurbotextPollMs => self.label_poll_ms,
             S::DeepseekSendPhoto => self.label_send_photo,
             S::DeepseekShareSecs => self.label_share_secs,
@@ -421,7 +421,7 @@ pub static RU: Strings = Strings {
     settings_saved: "Настройки сохранены",
     group_general: "Общие",
     group_turbotext: "Turbotext",
-    group_gemini: "NanoBanana (Google Gemini)",
+    group_nanobanana: "NanoBanana (Google Gemini)",
     group_deepseek: "DeepSeek (пишет промпт)",
     group_images: "Генератор изображений для вкладки DeepSeek (OpenAI-совместимый)",
     secret_keep: "оставьте пустым, чтобы не менять",
@@ -610,7 +610,7 @@ pub static EN: Strings = Strings {
     settings_saved: "Settings saved",
     group_general: "General",
     group_turbotext: "Turbotext",
-    group_gemini: "NanoBanana (Google Gemini)",
+    group_nanobanana: "NanoBanana (Google Gemini)",
     group_deepseek: "DeepSeek (writes the prompt)",
     group_images: "Image generator for the DeepSeek tab (OpenAI-compatible)",
     secret_keep: "leave empty to keep",

@@ -117,7 +117,7 @@ impl FromRequestParts<AppState> for Ctx {
                 .and_then(|v| v.to_str().ok()),
         );
         let settings = state.settings();
-        let base_url = match settings.public_url() {
+        let base_url = match settings.public_url.as_deref() {
             Some(url) => url.to_owned(),
             None => {
                 let host = parts
@@ -141,17 +141,6 @@ impl FromRequestParts<AppState> for Ctx {
             disk_low: state.disk.low(),
         })
     }
-}
-
-/// A stored time (ms) as ISO 8601 in UTC, as the JSON API gives times.
-pub(crate) fn iso_time(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 /// Where to go back to after a form: `next` if it is an admin page (never an open redirect),

@@ -4,8 +4,7 @@
 use super::i18n::Strings;
 use crate::AppState;
 use crate::config::Settings;
-use crate::domain::Provider;
-use crate::providers::catalog::{self, Listing};
+use crate::providers::catalog::Listing;
 
 /// One warning about one configured model.
 pub struct ModelBanner {
@@ -19,18 +18,9 @@ pub struct ModelBanner {
     pub from_env: bool,
 }
 
-/// The model lists a tab's jobs depend on.
-pub fn listings_of(provider: Provider) -> &'static [Listing] {
-    match provider {
-        Provider::Nanobanana => &[Listing::Gemini],
-        Provider::Deepseek => &[Listing::Deepseek, Listing::Images],
-        Provider::Turbotext => &[],
-    }
-}
-
 fn listing_name(t: &Strings, listing: Listing) -> &'static str {
     match listing {
-        Listing::Gemini => "Gemini",
+        Listing::Nanobanana => "Gemini",
         Listing::Deepseek => "DeepSeek",
         Listing::Images => t.images_endpoint,
     }
@@ -43,7 +33,7 @@ pub fn banners(
     t: &Strings,
     listings: &[Listing],
 ) -> Vec<ModelBanner> {
-    let today = catalog::today();
+    let today = state.clock.today();
     listings
         .iter()
         .filter_map(|&listing| {

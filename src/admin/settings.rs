@@ -7,11 +7,10 @@ use super::models::{self, ModelBanner};
 use super::{Ctx, render};
 use crate::AppState;
 use crate::config::{Group, SETTINGS, Setting, Settings, ValueError, ValueKind, mask_secret};
-use crate::domain::Provider;
 use crate::error::{AppError, AppResult};
 use crate::extract::TokenForm;
 use crate::providers::catalog::Listing;
-use crate::providers::checks::{self, Stage};
+use crate::providers::registry::{self, REGISTRY};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -36,7 +35,7 @@ pub fn routes() -> Router<AppState> {
 pub struct SettingsSection {
     pub title: &'static str,
     pub fields: Vec<SettingField>,
-    /// The last configuration error its provider met.
+    /// The last error its provider met that the operator has to fix.
     pub last_error: Option<String>,
     /// Something about the settings that will make the provider fail.
     pub warning: Option<&'static str>,
@@ -44,7 +43,7 @@ pub struct SettingsSection {
     pub discovery: Option<Vec<(String, String)>>,
     /// A fact worth knowing about this section's settings (what retention will delete).
     pub note: Option<String>,
-    /// The connection test this section offers (`deepseek`, `images`).
+    /// The connection test this section offers, by its stage (`deepseek`, `images`).
     pub test: Option<&'static str>,
     /// The outcome of that test, once run: whether it worked, and what was said.
     pub test_result: Option<(bool, String)>,
@@ -106,7 +105,7 @@ async fn current_settings_page(ctx: &Ctx, state: &AppState, saved: bool) -> Sett
         saved,
     );
     offer_listed_models(state, &mut page);
-    let retention = match crate::retention::preview(state).await {
+    let retention = match crate::retention::preview(state.media.root(), &settings).await {
         Some((files, bytes)) => ctx
             .t
             .retention_next
@@ -197,13 +196,13 @@ async fn test_connection(
     Path(stage): Path<String>,
     _form: TokenForm,
 ) -> AppResult<Response> {
-    let stage = Stage::parse(&stage).ok_or(AppError::NotFound)?;
-    let outcome = checks::test_connection(stage, &state.http, &state.settings()).await;
+    let test = registry::test_named(&stage).ok_or(AppError::NotFound)?;
+    let outcome = (test.run)(&state.http, &state.settings()).await;
     let mut page = current_settings_page(&ctx, &state, false).await;
     if let Some(section) = page
         .sections
         .iter_mut()
-        .find(|s| s.test == Some(stage.as_str()))
+        .find(|s| s.test == Some(test.stage))
     {
         section.test_result = Some(match outcome {
             Ok(()) => (true, ctx.t.connection_ok.to_owned()),
@@ -213,15 +212,12 @@ async fn test_connection(
     Ok(render(&page))
 }
 
-/// Why Turbotext will not be able to fetch the photos, if the settings say so.
-fn turbotext_link_warning(t: &'static Strings, settings: &Settings) -> Option<&'static str> {
-    match settings.public_url() {
+/// Why a provider that fetches the photos by link will not reach them, if the settings say so.
+fn link_warning(t: &'static Strings, settings: &Settings) -> Option<&'static str> {
+    match settings.public_url.as_deref() {
         None => Some(t.tt_warn_no_public_url),
         Some(url)
-            if is_private_address(url)
-                && settings
-                    .get(Setting::TurbotextBaseUrl)
-                    .contains("turbotext.ru") =>
+            if is_private_address(url) && settings.turbotext.base_url.contains("turbotext.ru") =>
         {
             Some(t.tt_warn_private_url)
         }
@@ -258,7 +254,11 @@ async fn discover_turbotext_methods(
     State(state): State<AppState>,
     _form: TokenForm,
 ) -> AppResult<Response> {
-    let found = checks::turbotext_methods(&state.http, &state.settings()).await;
+    let methods = REGISTRY
+        .iter()
+        .find_map(|spec| spec.methods)
+        .ok_or(AppError::NotFound)?;
+    let found = methods(&state.http, &state.settings()).await;
     let mut page = current_settings_page(&ctx, &state, false).await;
     if let Some(section) = page.sections.iter_mut().find(|s| s.discovery.is_some()) {
         match found {
@@ -269,22 +269,12 @@ async fn discover_turbotext_methods(
     Ok(render(&page))
 }
 
-/// The provider whose errors a settings section shows.
-fn group_provider(group: Group) -> Option<Provider> {
-    match group {
-        Group::Turbotext => Some(Provider::Turbotext),
-        Group::Gemini => Some(Provider::Nanobanana),
-        Group::Deepseek | Group::Images => Some(Provider::Deepseek),
-        Group::General | Group::Protection | Group::Booth | Group::Costs => None,
-    }
-}
-
 fn group_title(t: &Strings, group: Group) -> &'static str {
     match group {
         Group::General | Group::Booth => t.group_general,
         Group::Protection => t.group_protection,
         Group::Turbotext => t.group_turbotext,
-        Group::Gemini => t.group_gemini,
+        Group::Nanobanana => t.group_nanobanana,
         Group::Deepseek => t.group_deepseek,
         Group::Images => t.group_images,
         Group::Costs => t.group_costs,
@@ -302,73 +292,79 @@ fn settings_view(
 ) -> SettingsPage {
     let sections = Group::ON_SETTINGS_PAGE
         .into_iter()
-        .map(|group| SettingsSection {
-            title: group_title(ctx.t, group),
-            last_error: group_provider(group).and_then(|p| state.last_provider_error(p)),
-            warning: match group {
-                Group::Turbotext => turbotext_link_warning(ctx.t, settings),
-                Group::Protection if settings.switch(Setting::SimpleLinks) => {
-                    Some(ctx.t.simple_links_warning)
-                }
-                _ => None,
-            },
-            renew_links: group == Group::Protection,
-            discovery: (group == Group::Turbotext).then(Vec::new),
-            test: match group {
-                Group::Deepseek => Some("deepseek"),
-                Group::Images => Some("images"),
-                _ => None,
-            },
-            test_result: None,
-            note: None,
-            fields: SETTINGS
-                .iter()
-                .filter(|d| d.group == group)
-                .map(|def| {
-                    let current = settings.get(def.key);
-                    let (input, value, placeholder) = match def.kind {
-                        ValueKind::Secret => {
-                            let mask = mask_secret(current);
-                            let hint = if mask.is_empty() {
-                                String::new()
-                            } else {
-                                format!("{mask} — {}", ctx.t.secret_keep)
-                            };
-                            ("password", String::new(), hint)
-                        }
-                        ValueKind::Switch => ("checkbox", current.to_owned(), String::new()),
-                        ValueKind::Integer { .. } => ("number", current.to_owned(), String::new()),
-                        ValueKind::Url if def.key == Setting::PublicUrl => (
-                            "url",
-                            current.to_owned(),
-                            ctx.t.public_url_from_request.to_owned(),
-                        ),
-                        ValueKind::Url => ("url", current.to_owned(), def.default.to_owned()),
-                        ValueKind::Text => ("text", current.to_owned(), def.default.to_owned()),
-                        // Text, so that "0,039" typed with a Russian keyboard is accepted.
-                        ValueKind::Price => ("text", current.to_owned(), "0.039".to_owned()),
-                        ValueKind::Addresses => (
-                            "text",
-                            current.to_owned(),
-                            "127.0.0.1, 10.0.0.0/8".to_owned(),
-                        ),
-                    };
-                    let value = match (def.kind, submitted.get(def.name)) {
-                        (ValueKind::Secret, _) | (_, None) => value,
-                        (_, Some(typed)) => typed.clone(),
-                    };
-                    SettingField {
-                        name: def.name,
-                        label: ctx.t.setting_label(def.key),
-                        input,
-                        value,
-                        placeholder,
-                        from_env: settings.is_from_env(def.key),
-                        error: errors.get(def.name).cloned(),
-                        suggestions: Vec::new(),
+        .map(|group| {
+            let owner = registry::owner_of(group);
+            let own = owner.filter(|spec| spec.groups[0] == group);
+            SettingsSection {
+                title: group_title(ctx.t, group),
+                last_error: owner.and_then(|spec| state.health.operator_error(spec.provider)),
+                warning: match group {
+                    _ if own.is_some_and(|spec| spec.fetches_by_link) => {
+                        link_warning(ctx.t, settings)
                     }
-                })
-                .collect(),
+                    Group::Protection if settings.protection.simple_links => {
+                        Some(ctx.t.simple_links_warning)
+                    }
+                    _ => None,
+                },
+                renew_links: group == Group::Protection,
+                discovery: own.and_then(|spec| spec.methods).map(|_| Vec::new()),
+                test: owner
+                    .and_then(|spec| spec.tests.iter().find(|t| t.group == group))
+                    .map(|t| t.stage),
+                test_result: None,
+                note: None,
+                fields: SETTINGS
+                    .iter()
+                    .filter(|d| d.group == group)
+                    .map(|def| {
+                        let current = settings.get(def.key);
+                        let (input, value, placeholder) = match def.kind {
+                            ValueKind::Secret => {
+                                let mask = mask_secret(current);
+                                let hint = if mask.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!("{mask} — {}", ctx.t.secret_keep)
+                                };
+                                ("password", String::new(), hint)
+                            }
+                            ValueKind::Switch => ("checkbox", current.to_owned(), String::new()),
+                            ValueKind::Integer { .. } => {
+                                ("number", current.to_owned(), String::new())
+                            }
+                            ValueKind::Url if def.key == Setting::PublicUrl => (
+                                "url",
+                                current.to_owned(),
+                                ctx.t.public_url_from_request.to_owned(),
+                            ),
+                            ValueKind::Url => ("url", current.to_owned(), def.default.to_owned()),
+                            ValueKind::Text => ("text", current.to_owned(), def.default.to_owned()),
+                            // Text, so that "0,039" typed with a Russian keyboard is accepted.
+                            ValueKind::Price => ("text", current.to_owned(), "0.039".to_owned()),
+                            ValueKind::Addresses => (
+                                "text",
+                                current.to_owned(),
+                                "127.0.0.1, 10.0.0.0/8".to_owned(),
+                            ),
+                        };
+                        let value = match (def.kind, submitted.get(def.name)) {
+                            (ValueKind::Secret, _) | (_, None) => value,
+                            (_, Some(typed)) => typed.clone(),
+                        };
+                        SettingField {
+                            name: def.name,
+                            label: ctx.t.setting_label(def.key),
+                            input,
+                            value,
+                            placeholder,
+                            from_env: settings.is_from_env(def.key),
+                            error: errors.get(def.name).cloned(),
+                            suggestions: Vec::new(),
+                        }
+                    })
+                    .collect(),
+            }
         })
         .collect();
     SettingsPage {

@@ -5,7 +5,8 @@ use crate::AppState;
 use crate::domain::{ImageFormat, Kind, MAX_FALLBACKS, Slot, SlotId};
 use crate::error::AppError;
 use crate::imaging;
-use crate::providers::{self, options::OptionInput};
+use crate::providers::options::{self, OptionInput};
+use crate::providers::registry;
 
 const MAX_NAME: usize = 80;
 const MAX_PROMPT: usize = 4000;
@@ -226,7 +227,7 @@ impl SlotEdit {
             }
         }
         errors.extend(
-            providers::options::check(providers::slot_options(next.id.provider), &next.options)
+            options::check(registry::spec(next.id.provider).options, &next.options)
                 .into_iter()
                 .map(|e| FieldError {
                     field: e.key,

@@ -1,7 +1,6 @@
 //! Statistics: counts over the jobs table, the per-day chart, and the upload password the
 //! booths must send.
 
-use super::events::Cost;
 use super::i18n::Strings;
 use super::layout::{Choice, Layout};
 use super::{Ctx, render};
@@ -11,7 +10,7 @@ use crate::domain::Provider;
 use crate::error::{AppError, AppResult, InternalError};
 use crate::extract::TokenForm;
 use crate::media::day_of;
-use crate::now_ms;
+use crate::report::Cost;
 use crate::store::{
     Billable, DayCount, EventRecord, ProviderCounts, Scope, SlotCount, StatusCounts,
 };
@@ -56,7 +55,7 @@ pub struct StatsPage {
     pub layout: Layout,
     pub upload_password: String,
     pub password_from_env: bool,
-    pub deadline_secs: i64,
+    pub deadline_secs: u64,
     pub booth: Vec<ProviderRow>,
     pub tests: Vec<ProviderRow>,
     /// "AI photos delivered", as a percentage with one decimal, when any job reached a model.
@@ -114,14 +113,14 @@ async fn stats_page(
         .collect();
     Ok(render(&StatsPage {
         layout: Layout::new(&ctx, "stats", "/admin/stats".into()),
-        upload_password: settings.get(Setting::UploadPassword).to_owned(),
+        upload_password: settings.upload_password.as_str().to_owned(),
         password_from_env: settings.is_from_env(Setting::UploadPassword),
-        deadline_secs: settings.integer(Setting::DeadlineSecs),
+        deadline_secs: settings.deadline.as_secs(),
         booth: per_provider(&state, ctx.t, &numbers.booth),
         tests: per_provider(&state, ctx.t, &numbers.tests),
         ai_result_rate: numbers.ai_result_rate.map(|r| format!("{:.1}", r * 100.0)),
         slots,
-        chart: chart_svg(&numbers.days, now_ms()),
+        chart: chart_svg(&numbers.days, state.clock.now_ms()),
         scopes: scope_choices(ctx.t, &events, q.event),
         cost: numbers.cost,
         tests_cost: numbers.tests_cost,
@@ -184,7 +183,9 @@ pub async fn gather(state: &AppState, event: Option<i64>) -> Result<Statistics, 
         tests: store.provider_counts(Scope::TESTS).await?,
         ai_result_rate: store.ai_result_rate(booth).await?,
         slots: store.slot_counts(booth).await?,
-        days: store.daily_counts(chart_start(now_ms())).await?,
+        days: store
+            .daily_counts(chart_start(state.clock.now_ms()))
+            .await?,
         slot_costs: billable
             .iter()
             .map(|(slot, b)| (*slot, Cost::of(b, &settings)))

@@ -12,7 +12,8 @@ use crate::extract::SlotPath;
 use crate::ingest::{self, JobStart};
 use crate::placeholders::BoothValues;
 use crate::providers::health::Status;
-use crate::providers::{self, options::OptionInput};
+use crate::providers::options::OptionInput;
+use crate::providers::registry;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Multipart, Path, Request, State};
@@ -149,8 +150,9 @@ impl CardView {
     fn new(slot: &Slot, cards: &Cards<'_>) -> CardView {
         let (t, base_url) = (cards.t, cards.base_url);
         let id = slot.id;
-        let hints = providers::card_hints(slot);
-        let options = providers::slot_options(id.provider)
+        let hints = registry::card_hints(slot);
+        let options = registry::spec(id.provider)
+            .options
             .iter()
             .map(|spec| {
                 let value = slot.options.get(spec.key);
@@ -256,12 +258,13 @@ fn tab_page(ctx: &Ctx, state: &AppState, provider: Provider, cards: Vec<CardView
         layout: Layout::new(ctx, provider.as_str(), format!("/admin/{provider}")),
         provider_name: provider.display_name(),
         intro: (provider == Provider::Deepseek).then_some(ctx.t.deepseek_intro),
-        banners: models::banners(state, &settings, ctx.t, models::listings_of(provider)),
+        banners: models::banners(state, &settings, ctx.t, registry::spec(provider).listings),
         health: {
             let status = state.health.status(provider);
             let last = (status != Status::Ok)
                 .then(|| state.health.last_error(provider))
-                .flatten();
+                .flatten()
+                .map(|f| f.message);
             (status.as_str(), ctx.t.health(status), last)
         },
         cards,
@@ -312,7 +315,7 @@ impl CardForm {
     /// The slot's options with this provider's fields of the card applied.
     fn options(&self, slot: &Slot) -> serde_json::Map<String, serde_json::Value> {
         let mut options = slot.options.clone();
-        for spec in providers::slot_options(slot.id.provider) {
+        for spec in registry::spec(slot.id.provider).options {
             let typed = self.fields.get(&format!("opt_{}", spec.key));
             match spec.input.from_form(typed.map(String::as_str)) {
                 Some(value) => options.insert(spec.key.to_owned(), value),
@@ -374,7 +377,7 @@ async fn save_slot_card(
         let refused = card(&slot).with_errors(vec![("form", ctx.t.err_form_expired.to_owned())]);
         return Ok(card_response(&state, &ctx, refused, partial, StatusCode::FORBIDDEN).await);
     }
-    let deadline_secs = state.settings().deadline().as_secs() as u32;
+    let deadline_secs = state.settings().deadline.as_secs() as u32;
     let next = match form.edit(&slot).apply(&slot, deadline_secs) {
         Ok(next) => next,
         Err(errors) => {
@@ -479,7 +482,7 @@ async fn try_slot(
     let read = ingest::read_form(
         request,
         &state.media,
-        settings.max_upload_bytes(),
+        settings.max_upload_bytes,
         "csrf",
         check_token,
         None,
@@ -496,7 +499,7 @@ async fn try_slot(
         slot,
         is_test: true,
         started,
-        deadline: started + settings.deadline(),
+        deadline: started + settings.deadline,
         values: BoothValues::new(Vec::new(), fields),
     };
     ingest::run_job(state, start, photo).await

@@ -4,69 +4,35 @@
 //! others are dropped (their HTTP calls cancelled, a Turbotext queue no longer polled). A
 //! fallback's own fallbacks are not followed, so no cycle can form.
 
+use super::inputs;
+use super::job::Job;
 use crate::AppState;
 use crate::config::Settings;
-use crate::domain::{Attempt, AttemptOutcome as Outcome, Slot, SlotId, SlotUnavailable};
+use crate::domain::{AttemptOutcome as Outcome, Slot, SlotId, SlotUnavailable};
 use crate::error::AppError;
-use crate::placeholders::BoothValues;
 use crate::providers::health::Admission;
 use crate::providers::{self, ImageData, ImageModel, ModelOutput, ModelRequest, ProviderError};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The attempts of a job, shared with its bookkeeping so that a deadline that cuts the chain
-/// short still records them.
-#[derive(Clone, Default)]
-pub struct Attempts(Arc<Mutex<Vec<Attempt>>>);
-
-impl Attempts {
-    fn push(&self, attempt: Attempt) -> usize {
-        let mut all = self.0.lock().expect("attempts lock");
-        all.push(attempt);
-        all.len() - 1
-    }
-
-    fn started_ms(&self, index: usize) -> i64 {
-        self.0.lock().expect("attempts lock")[index].started_ms
-    }
-
-    fn end(&self, index: usize, at: i64, outcome: Outcome, error: Option<&AppError>) {
-        let mut all = self.0.lock().expect("attempts lock");
-        if let Some(attempt) = all.get_mut(index) {
-            attempt.ended_ms = Some(at);
-            attempt.outcome = outcome;
-            attempt.reason = error.map(|e| e.reason().to_owned());
-            attempt.message = error.map(AppError::public_message);
-        }
-    }
-
-    /// The attempts, those still running closed as `outcome` at `at`.
-    pub fn closed(&self, at: i64, outcome: Outcome) -> Vec<Attempt> {
-        let mut all = self.0.lock().expect("attempts lock").clone();
-        for attempt in all.iter_mut().filter(|a| a.outcome == Outcome::Running) {
-            attempt.outcome = outcome;
-            attempt.ended_ms = Some(at);
-        }
-        all
-    }
+/// The guest's photo as every slot's model gets it.
+pub struct Prepared {
+    /// Upright and at most the providers' max side.
+    pub photo: ImageData,
+    /// Upright size of the upload, for choosing the answer's aspect.
+    pub upload_size: (u32, u32),
+    /// The long side of the photo the booth gets back.
+    pub result_side: u32,
 }
 
-/// What the chain needs of the job.
-pub struct ChainJob<'a> {
-    pub id: &'a str,
-    pub started: Instant,
-    pub deadline: Instant,
-    pub photo: ImageData,
-    pub upload_size: (u32, u32),
-    pub result_side: u32,
-    pub attempts: Attempts,
-    /// What fills the prompts' placeholders, the fallbacks' prompts too.
-    pub values: &'a BoothValues,
+/// A slot to try, with its prompt filled from the booth's values.
+struct Candidate {
+    slot: Slot,
+    prompt: String,
 }
 
 /// The slot that drew the image, and what it drew.
@@ -83,8 +49,9 @@ type Running =
 struct Chain<'a> {
     state: &'a AppState,
     settings: &'a Settings,
-    job: &'a ChainJob<'a>,
-    next: Option<Slot>,
+    job: &'a Job,
+    prepared: &'a Prepared,
+    next: Option<Candidate>,
     /// The fallbacks after `next`, the last to try first.
     waiting: Vec<SlotId>,
     running: FuturesUnordered<Running>,
@@ -94,12 +61,13 @@ struct Chain<'a> {
     hedge_at: Option<Instant>,
 }
 
-/// Runs the booth slot, then its fallbacks as needed, until one draws an image; the last
-/// failure is the answer when none does.
+/// Runs the booth slot (already found ready), then its fallbacks as needed, until one draws an
+/// image; the last failure is the answer when none does.
 pub async fn run(
     state: &AppState,
     settings: &Settings,
-    job: &ChainJob<'_>,
+    job: &Job,
+    prepared: &Prepared,
     booth: Slot,
 ) -> Result<Drawn, AppError> {
     let mut waiting = booth.fallbacks.clone();
@@ -108,8 +76,12 @@ pub async fn run(
         state,
         settings,
         job,
+        prepared,
         hedge_after: Duration::from_secs(booth.fallback_after_secs.into()),
-        next: Some(booth),
+        next: Some(Candidate {
+            slot: booth,
+            prompt: job.prompt.clone(),
+        }),
         waiting,
         running: FuturesUnordered::new(),
         last_error: None,
@@ -138,18 +110,45 @@ pub async fn run(
 }
 
 impl Chain<'_> {
+    /// The next fallback that exists and is ready; a deleted one is passed over, one that is
+    /// off or half set up is recorded as skipped.
+    async fn load_next(&mut self) -> Option<Candidate> {
+        while let Some(id) = self.waiting.pop() {
+            let slot = match self.state.store.slot(id).await {
+                Ok(slot) => slot,
+                Err(e) => {
+                    tracing::warn!(slot = %id, error = %e, "fallback slot unavailable");
+                    continue;
+                }
+            };
+            if let Err(reason) = slot.check_ready() {
+                let at = self.job.elapsed_ms();
+                let index = self.job.attempts.begin(id, at);
+                let error = unavailable(reason);
+                self.job
+                    .attempts
+                    .end(index, at, Outcome::Skipped, Some(&error));
+                self.last_error = Some(error);
+                continue;
+            }
+            let prompt = self.job.start.values.fill(&slot.prompt);
+            return Some(Candidate { slot, prompt });
+        }
+        None
+    }
+
     /// Starts the next slot that can take the photo; those that cannot are recorded and passed.
     async fn start_next(&mut self) {
         self.hedge_at = None;
         loop {
             if self.next.is_none() {
-                self.next = load_next(self.state, &mut self.waiting).await;
+                self.next = self.load_next().await;
             }
-            let Some(slot) = self.next.take() else {
+            let Some(candidate) = self.next.take() else {
                 return;
             };
             let more = !self.waiting.is_empty();
-            match start(self.state, self.settings, self.job, slot, more).await {
+            match self.start(candidate, more).await {
                 Ok(attempt) => {
                     self.running.push(attempt);
                     if more && !self.hedge_after.is_zero() {
@@ -170,7 +169,7 @@ impl Chain<'_> {
         result: Result<ModelOutput, ProviderError>,
     ) -> Option<Drawn> {
         let job = self.job;
-        let at = since(job.started);
+        let at = job.elapsed_ms();
         match result {
             Ok(output) => {
                 job.attempts.end(index, at, Outcome::Succeeded, None);
@@ -185,10 +184,7 @@ impl Chain<'_> {
             }
             Err(e) => {
                 if counts_against(&e) {
-                    self.state.health.record(slot.provider, Err(&e.to_string()));
-                }
-                if let Some(message) = e.for_operator() {
-                    self.state.record_provider_error(slot.provider, message);
+                    self.state.health.record(slot.provider, Err(&e));
                 }
                 let error = AppError::from(e);
                 let outcome = if matches!(error, AppError::Timeout) {
@@ -212,25 +208,9 @@ async fn sleep_until_option(at: Option<Instant>) {
     }
 }
 
-/// Milliseconds since the job started.
-pub(super) fn since(started: Instant) -> i64 {
-    started.elapsed().as_millis() as i64
-}
-
 /// A failure that says something about the provider, not about this photo.
 fn counts_against(e: &ProviderError) -> bool {
     !matches!(e, ProviderError::Refused(_))
-}
-
-/// The next fallback that exists; a deleted one is simply passed over.
-async fn load_next(state: &AppState, waiting: &mut Vec<SlotId>) -> Option<Slot> {
-    while let Some(id) = waiting.pop() {
-        match state.store.slot(id).await {
-            Ok(slot) => return Some(slot),
-            Err(e) => tracing::warn!(slot = %id, error = %e, "fallback slot unavailable"),
-        }
-    }
-    None
 }
 
 pub(super) fn unavailable(reason: SlotUnavailable) -> AppError {
@@ -245,97 +225,82 @@ pub(super) fn unavailable(reason: SlotUnavailable) -> AppError {
     }
 }
 
-/// Starts one slot's model, or records why it could not start.
-async fn start(
-    state: &AppState,
-    settings: &Settings,
-    job: &ChainJob<'_>,
-    slot: Slot,
-    more: bool,
-) -> Result<Running, AppError> {
-    let at = since(job.started);
-    let index = job.attempts.push(Attempt {
-        slot: slot.id,
-        started_ms: at,
-        ended_ms: None,
-        outcome: Outcome::Running,
-        reason: None,
-        message: None,
-    });
-    let refuse = |outcome: Outcome, error: AppError| {
-        job.attempts
-            .end(index, since(job.started), outcome, Some(&error));
-        Err(error)
-    };
-    if let Err(reason) = slot.check_ready() {
-        return refuse(Outcome::Skipped, unavailable(reason));
+impl Chain<'_> {
+    /// Starts one slot's model, or records why it could not start.
+    async fn start(&mut self, candidate: Candidate, more: bool) -> Result<Running, AppError> {
+        let (job, id) = (self.job, candidate.slot.id);
+        let index = job.attempts.begin(id, job.elapsed_ms());
+        let refuse = |outcome: Outcome, error: AppError| {
+            job.attempts
+                .end(index, job.elapsed_ms(), outcome, Some(&error));
+            Err(error)
+        };
+        // A provider that is down is passed over while another slot can take the photo; the
+        // last slot of the chain is tried all the same.
+        if more && self.state.health.admit(id.provider) == Admission::Skip {
+            let down = format!(
+                "{} is down; its slots hand over",
+                id.provider.display_name()
+            );
+            return refuse(
+                Outcome::Skipped,
+                AppError::Provider(ProviderError::Transient(down)),
+            );
+        }
+        let state = self.state;
+        let model = match providers::model_for(
+            id.provider,
+            self.settings,
+            state.demo,
+            &state.cpu,
+            &state.http,
+        ) {
+            Ok(model) => model,
+            Err(e) => return refuse(Outcome::Failed, AppError::ProviderNotConfigured(e)),
+        };
+        let request = match self.request_for(candidate, model.as_ref(), more).await {
+            Ok(request) => request,
+            Err(e) => return refuse(Outcome::Failed, e),
+        };
+        Ok(Box::pin(async move {
+            let result = model.generate(request).await;
+            (index, id, result)
+        }))
     }
-    // A provider that is down is passed over while another slot can take the photo; the last
-    // slot of the chain is tried all the same.
-    if more && state.health.admit(slot.id.provider) == Admission::Skip {
-        let down = format!(
-            "{} is down; its slots hand over",
-            slot.id.provider.display_name()
-        );
-        return refuse(
-            Outcome::Skipped,
-            AppError::Provider(ProviderError::Transient(down)),
-        );
-    }
-    let model = match providers::model_for(
-        slot.id.provider,
-        settings,
-        state.demo,
-        &state.cpu,
-        &state.http,
-    ) {
-        Ok(model) => model,
-        Err(e) => return refuse(Outcome::Failed, AppError::ProviderNotConfigured(e)),
-    };
-    let request = match request_for(state, settings, job, &slot, model.as_ref(), more).await {
-        Ok(request) => request,
-        Err(e) => return refuse(Outcome::Failed, e),
-    };
-    let id = slot.id;
-    Ok(Box::pin(async move {
-        let result = model.generate(request).await;
-        (index, id, result)
-    }))
-}
 
-/// Everything a slot's model gets: the prepared photo, the slot's own kind, prompt, options
-/// and reference, published by link for a model that fetches its inputs.
-async fn request_for(
-    state: &AppState,
-    settings: &Settings,
-    job: &ChainJob<'_>,
-    slot: &Slot,
-    model: &dyn ImageModel,
-    more: bool,
-) -> Result<ModelRequest, AppError> {
-    let mut photo = job.photo.clone();
-    let mut reference = super::pipeline::reference_image(state, slot).await?;
-    if model.needs_public_links() {
-        super::pipeline::publish(
-            state,
-            settings,
-            job.id,
-            slot.id,
-            &mut photo,
-            reference.as_mut(),
-        )
-        .await?;
+    /// Everything a slot's model gets: the prepared photo, the slot's own kind, prompt,
+    /// options and reference, published by link for a model that fetches its inputs.
+    async fn request_for(
+        &mut self,
+        candidate: Candidate,
+        model: &dyn ImageModel,
+        more: bool,
+    ) -> Result<ModelRequest, AppError> {
+        let Candidate { slot, prompt } = candidate;
+        let mut photo = self.prepared.photo.clone();
+        let mut reference = inputs::reference_image(self.state, &slot).await?;
+        if model.needs_public_links() {
+            inputs::publish(
+                self.state,
+                self.settings,
+                &self.job.id,
+                slot.id,
+                &mut photo,
+                reference.as_mut(),
+            )
+            .await?;
+        }
+        Ok(ModelRequest {
+            kind: slot.kind,
+            prompt,
+            options: slot.options,
+            photo,
+            reference,
+            upload_size: self.prepared.upload_size,
+            result_side: self.prepared.result_side,
+            deadline: self.job.model_deadline(),
+            // A slot with somewhere to hand over to does not spend the deadline on retries.
+            may_retry: !more,
+        })
     }
-    Ok(ModelRequest {
-        kind: slot.kind,
-        prompt: job.values.fill(&slot.prompt),
-        options: slot.options.clone(),
-        photo,
-        reference,
-        upload_size: job.upload_size,
-        result_side: job.result_side,
-        deadline: job.deadline,
-        // A slot with somewhere to hand over to does not spend the deadline on retries.
-        may_retry: !more,
-    })
 }

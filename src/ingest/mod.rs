@@ -7,16 +7,19 @@
 
 mod chain;
 mod form;
+mod inputs;
+mod job;
 mod pipeline;
 mod unverified;
 
 pub use form::{UploadForm, read_form};
-pub use pipeline::{JobStart, run_job};
+pub use job::JobStart;
+pub use pipeline::run_job;
 use unverified::Limits as UnverifiedLimits;
 pub use unverified::UnverifiedBudget;
 
 use crate::AppState;
-use crate::config::{Setting, Settings};
+use crate::config::Settings;
 use crate::domain::SlotId;
 use crate::error::AppError;
 use crate::extract::SlotPath;
@@ -61,7 +64,7 @@ async fn upload_plain(
     SlotPath(slot): SlotPath,
     request: Request,
 ) -> Response {
-    if !state.settings().switch(Setting::SimpleLinks) {
+    if !state.settings().protection.simple_links {
         return refuse(request, AppError::SlotNotFound).await;
     }
     upload(state, slot, Link::Plain, request).await
@@ -121,19 +124,21 @@ async fn upload(state: AppState, slot: SlotId, link: Link, request: Request) -> 
         .map(|Query(pairs)| pairs)
         .unwrap_or_default();
     let settings = state.settings();
-    let ip = crate::net::client_ip(&request, &settings.trusted_proxies());
+    let ip = crate::net::client_ip(&request, &settings.protection.trusted_proxies);
     if let Err(wait) = state.upload_throttle.check(ip) {
         return refuse(request, throttle::too_many(wait)).await;
     }
     let declared = form::declared_length(&request);
-    let reserve = settings.mebibytes(Setting::DiskReserveMb);
-    if let Err(e) = state
-        .disk
-        .admit(state.media.root(), reserve, declared.unwrap_or(0) as u64)
-    {
+    let reserve = settings.protection.disk_reserve_bytes;
+    if let Err(e) = state.disk.admit(
+        state.media.root(),
+        reserve,
+        declared.unwrap_or(0) as u64,
+        state.clock.now_ms(),
+    ) {
         return refuse(request, e).await;
     }
-    let deadline = started + settings.deadline();
+    let deadline = started + settings.deadline;
     // With a plain link, an upload that ends before its password is a guess that failed.
     let mut hang_up = HangUp {
         throttle: (link == Link::Plain).then(|| Arc::clone(&state.upload_throttle)),
@@ -159,7 +164,7 @@ async fn upload(state: AppState, slot: SlotId, link: Link, request: Request) -> 
     let read = read_form(
         request,
         &state.media,
-        settings.max_upload_bytes(),
+        settings.max_upload_bytes,
         "password",
         check_password,
         Some(unverified),
@@ -187,8 +192,8 @@ async fn upload(state: AppState, slot: SlotId, link: Link, request: Request) -> 
 
 fn unverified_limits(settings: &Settings) -> UnverifiedLimits {
     UnverifiedLimits {
-        max_bytes: settings.mebibytes(Setting::MaxUnverifiedMb),
-        max_per_address: settings.integer(Setting::MaxUnverifiedPerAddress).max(1) as u32,
+        max_bytes: settings.protection.max_unverified_bytes,
+        max_per_address: settings.protection.max_unverified_per_address,
     }
 }
 
@@ -217,6 +222,6 @@ fn digest(s: &str) -> [u8; 32] {
 
 /// Constant-time, and independent of the lengths involved.
 fn upload_password_matches(settings: &Settings, given: &str) -> bool {
-    let expected = settings.get(Setting::UploadPassword);
+    let expected = settings.upload_password.as_str();
     !expected.is_empty() && bool::from(digest(expected).ct_eq(&digest(given)))
 }

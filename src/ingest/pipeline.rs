@@ -1,16 +1,15 @@
 //! One job from its recorded original to the booth's answer: prepare the photo, call the
 //! slot's model, fit its answer to the upload, and record how it ended, all by the deadline.
 
-use super::chain::{self, Attempts, ChainJob, since};
+use super::chain::{self, Prepared};
+use super::job::{Attempts, Job, JobStart};
 use crate::AppState;
-use crate::config::{Setting, Settings};
+use crate::config::Settings;
 use crate::domain::{AttemptOutcome, ImageFormat, JobStatus, Slot, SlotId};
 use crate::error::{AppError, InternalError};
 use crate::imaging::{self, ImagingError, PreparedInput, Turn};
 use crate::live::LiveEvent;
 use crate::media::{Incoming, Thumb, day_of};
-use crate::now_ms;
-use crate::placeholders::BoothValues;
 use crate::providers::{ImageData, ModelOutput, ProviderError};
 use crate::store::{NewJob, Outcome};
 use axum::body::Body;
@@ -18,38 +17,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::{Instant, timeout_at};
+use tokio::time::timeout_at;
 use tracing::Instrument;
-
-/// Time kept back from the deadline to record a job's end before the answer must leave.
-const FINALISE_MARGIN: Duration = Duration::from_millis(150);
-
-/// A job about to be recorded.
-pub struct JobStart {
-    pub slot: SlotId,
-    pub is_test: bool,
-    pub started: Instant,
-    pub deadline: Instant,
-    /// What the booth sent that prompts may name, and the form fields kept with the job.
-    pub values: BoothValues,
-}
-
-/// A recorded job: its original is on disk and its row says `processing`.
-struct Job {
-    id: String,
-    slot: SlotId,
-    /// The admin's "try it": kept out of events and the Live page.
-    is_test: bool,
-    /// What the upload's bytes are, if an image at all.
-    format: Option<ImageFormat>,
-    day: String,
-    original_path: String,
-    started: Instant,
-    deadline: Instant,
-    /// Every slot it tried, kept even when the deadline cuts the chain short.
-    attempts: Attempts,
-    values: BoothValues,
-}
 
 /// What a finished job answers.
 struct Success {
@@ -59,6 +28,8 @@ struct Success {
     prompt_used: Option<String>,
     /// The slot whose model drew it.
     answered_by: SlotId,
+    /// Where the result was kept, under the media folder.
+    result_path: String,
 }
 
 /// Records the upload, then runs it through the slot's model, answering by the deadline.
@@ -70,24 +41,22 @@ pub async fn run_job(state: AppState, start: JobStart, photo: Incoming) -> Respo
     };
     // From here the photo is an original on disk: a job waiting for the CPU pool holds no
     // copy of it in memory.
-    let job = match record(&state, &start, &slot, photo).await {
+    let job = match record(&state, start, &slot, photo).await {
         Ok(job) => job,
         Err(e) => return e.into_response(),
     };
     let span = tracing::info_span!("job", job = %job.id, provider = %slot.id.provider, slot = slot.id.number);
     let job_id = job.id.clone();
-    let deadline = job.deadline;
+    let deadline = job.start.deadline;
     let (answer, answered) = tokio::sync::oneshot::channel();
     // Its own task: a booth that hangs up does not cancel the job's bookkeeping.
     tokio::spawn(
         async move {
             let _in_flight = state.metrics.job_started();
-            let result =
-                match timeout_at(job.deadline - FINALISE_MARGIN, process(&state, &job, slot)).await
-                {
-                    Ok(result) => result,
-                    Err(_) => Err(AppError::Timeout),
-                };
+            let result = match timeout_at(job.model_deadline(), process(&state, &job, slot)).await {
+                Ok(result) => result,
+                Err(_) => Err(AppError::Timeout),
+            };
             let response = finalise(&state, &job, result).await;
             let _ = answer.send(response);
         }
@@ -102,16 +71,17 @@ pub async fn run_job(state: AppState, start: JobStart, photo: Incoming) -> Respo
 /// Keeps the original and writes the job row, before any check that could refuse the photo.
 async fn record(
     state: &AppState,
-    start: &JobStart,
+    start: JobStart,
     slot: &Slot,
     photo: Incoming,
 ) -> Result<Job, AppError> {
     let id = uuid::Uuid::now_v7().to_string();
-    let created_at = now_ms();
+    let created_at = state.clock.now_ms();
     let day = day_of(created_at);
     let format = ImageFormat::sniff(photo.head());
     let ext = format.map_or("bin", ImageFormat::extension);
     let original_path = state.media.keep_original(photo, &id, &day, ext).await?;
+    let prompt = start.values.fill(&slot.prompt);
     let event = match start.is_test {
         true => None,
         false => state.store.running_event().await?.map(|e| e.id),
@@ -133,7 +103,7 @@ async fn record(
             original_path: original_path.clone(),
             booth_name,
             fields: start.values.fields().clone(),
-            prompt: start.values.fill(&slot.prompt),
+            prompt: prompt.clone(),
             event,
         })
         .await?;
@@ -146,15 +116,12 @@ async fn record(
     }
     Ok(Job {
         id,
-        slot: slot.id,
-        is_test: start.is_test,
+        start,
         format,
         day,
         original_path,
-        started: start.started,
-        deadline: start.deadline,
+        prompt,
         attempts: Attempts::default(),
-        values: start.values.clone(),
     })
 }
 
@@ -175,10 +142,7 @@ async fn process(state: &AppState, job: &Job, slot: Slot) -> Result<Success, App
     // A photo that cannot be read fails here, before any model: no fallback can help.
     let prepared = prepare_photo(state, &settings, job).await?;
     let upload_size = (prepared.width, prepared.height);
-    let chain_job = ChainJob {
-        id: &job.id,
-        started: job.started,
-        deadline: job.deadline - FINALISE_MARGIN,
+    let inputs = Prepared {
         photo: ImageData {
             bytes: Arc::new(prepared.model_input),
             format: prepared.model_format,
@@ -188,20 +152,20 @@ async fn process(state: &AppState, job: &Job, slot: Slot) -> Result<Success, App
         result_side: upload_size
             .0
             .max(upload_size.1)
-            .min(settings.integer(Setting::MaxResultSide) as u32),
-        attempts: job.attempts.clone(),
-        values: &job.values,
+            .min(settings.max_result_side),
     };
-    let drawn = chain::run(state, &settings, &chain_job, slot).await?;
+    let drawn = chain::run(state, &settings, job, &inputs, slot).await?;
     // The model's input is no longer needed: freed before the answer is decoded.
-    drop(chain_job);
+    drop(inputs);
     record_warning(state, drawn.slot, &drawn.output);
     tracing::info!(model_ms = drawn.model_ms, answered_by = %drawn.slot, "model answered");
     let out_format = format.result_format();
     let image = drawn.output.image;
-    let bytes = fit_answer(state, &settings, job, image, upload_size, out_format).await?;
+    let (bytes, result_path) =
+        fit_answer(state, &settings, job, image, upload_size, out_format).await?;
     Ok(Success {
         bytes,
+        result_path,
         format: out_format,
         model_ms: drawn.model_ms,
         prompt_used: drawn.output.prompt_used,
@@ -209,14 +173,10 @@ async fn process(state: &AppState, job: &Job, slot: Slot) -> Result<Success, App
     })
 }
 
-/// A problem met on the way that the operator must fix, kept for Settings.
+/// A problem met on the way, kept with the provider's health for Settings.
 fn record_warning(state: &AppState, slot: SlotId, output: &ModelOutput) {
-    if let Some(message) = output
-        .warning
-        .as_ref()
-        .and_then(ProviderError::for_operator)
-    {
-        state.record_provider_error(slot.provider, message);
+    if let Some(warning) = &output.warning {
+        state.health.note(slot.provider, warning);
     }
 }
 
@@ -231,7 +191,7 @@ async fn prepare_photo(
         .media
         .absolute(&job.original_path)
         .ok_or_else(|| InternalError::Other("bad original path".into()))?;
-    let max_side = settings.integer(Setting::ProviderMaxSide) as u32;
+    let max_side = settings.provider_max_side;
     let prepared = state
         .cpu
         .run(Turn::Start, move || {
@@ -249,7 +209,8 @@ async fn prepare_photo(
     Ok(prepared)
 }
 
-/// Fits the model's answer to the upload and stores it with its thumbnail.
+/// Fits the model's answer to the upload and stores it with its thumbnail; the answer and
+/// where it was kept.
 async fn fit_answer(
     state: &AppState,
     settings: &Settings,
@@ -257,8 +218,8 @@ async fn fit_answer(
     image: Vec<u8>,
     upload_size: (u32, u32),
     format: ImageFormat,
-) -> Result<Vec<u8>, AppError> {
-    let max_side = settings.integer(Setting::MaxResultSide) as u32;
+) -> Result<(Vec<u8>, String), AppError> {
+    let max_side = settings.max_result_side;
     let finished = state
         .cpu
         .run(Turn::Finish, move || {
@@ -267,76 +228,18 @@ async fn fit_answer(
         .await
         .map_err(|e| ProviderError::Protocol(format!("the model's image cannot be used: {e}")))?;
     let media = &state.media;
-    media
+    let result_path = media
         .save_result(&job.id, &job.day, format, &finished.bytes)
         .await?;
     media
         .save_thumb(&job.id, Thumb::After, &finished.thumbnail)
         .await?;
-    Ok(finished.bytes)
-}
-
-pub(super) async fn reference_image(
-    state: &AppState,
-    slot: &Slot,
-) -> Result<Option<ImageData>, AppError> {
-    let Some(name) = slot
-        .reference
-        .as_deref()
-        .filter(|_| slot.kind.needs_reference())
-    else {
-        return Ok(None);
-    };
-    let bytes = tokio::fs::read(state.media.reference_path(name)).await?;
-    let format = ImageFormat::sniff(&bytes).ok_or_else(|| {
-        AppError::SlotNotConfigured("the slot's reference image is damaged".into())
-    })?;
-    Ok(Some(ImageData {
-        bytes: Arc::new(bytes),
-        format,
-        url: None,
-    }))
-}
-
-/// How long a published input stays reachable after the deadline, for a provider still at work.
-const LINK_GRACE_SECS: i64 = 600;
-
-/// Copies a slot's inputs for a job (the reference as it is now) where signed public links
-/// serve them.
-pub(super) async fn publish(
-    state: &AppState,
-    settings: &Settings,
-    job: &str,
-    slot: SlotId,
-    photo: &mut ImageData,
-    reference: Option<&mut ImageData>,
-) -> Result<(), AppError> {
-    let base = settings
-        .public_url()
-        .ok_or_else(|| AppError::ProviderNotConfigured("the public URL is not set".into()))?;
-    let expires = now_ms() / 1000 + settings.deadline().as_secs() as i64 + LINK_GRACE_SECS;
-    let inputs = [(photo, "input")]
-        .into_iter()
-        .chain(reference.map(|r| (r, "reference")));
-    for (image, role) in inputs {
-        let name = format!(
-            "{job}-{}{}-{role}.{}",
-            slot.provider,
-            slot.number,
-            image.format.extension()
-        );
-        let rel = state.media.save_input(&name, &image.bytes).await?;
-        image.url = Some(format!(
-            "{base}/media/{}",
-            crate::media::sign_link(&state.secret, &rel, expires)
-        ));
-    }
-    Ok(())
+    Ok((finished.bytes, result_path))
 }
 
 /// Records how the job ended and builds the booth's answer.
 async fn finalise(state: &AppState, job: &Job, result: Result<Success, AppError>) -> Response {
-    let latency_ms = since(job.started);
+    let latency_ms = job.elapsed_ms();
     let outcome = match &result {
         Ok(success) => success_outcome(job, success, latency_ms),
         Err(e) => failure_outcome(state, job, e, latency_ms).await,
@@ -350,10 +253,10 @@ async fn finalise(state: &AppState, job: &Job, result: Result<Success, AppError>
         ));
     }
     count(state, job, &outcome);
-    if !job.is_test {
+    if !job.start.is_test {
         state.live.publish(LiveEvent::Ended {
             job: job.id.clone(),
-            slot: job.slot.to_string(),
+            slot: job.start.slot.to_string(),
             status: outcome.status.as_str(),
             latency_ms,
             answered_by: outcome.answered_by.map(|slot| slot.to_string()),
@@ -392,7 +295,7 @@ async fn record_later(store: crate::store::Store, job: String, outcome: Outcome)
 }
 
 fn success_outcome(job: &Job, success: &Success, latency_ms: i64) -> Outcome {
-    let at = since(job.started);
+    let at = job.elapsed_ms();
     Outcome {
         answered_by: Some(success.answered_by),
         attempts: job.attempts.closed(at, AttemptOutcome::Abandoned),
@@ -402,19 +305,14 @@ fn success_outcome(job: &Job, success: &Success, latency_ms: i64) -> Outcome {
         latency_ms,
         model_ms: Some(success.model_ms),
         original_path: job.original_path.clone(),
-        result_path: Some(format!(
-            "results/{}/{}.{}",
-            job.day,
-            job.id,
-            success.format.extension()
-        )),
+        result_path: Some(success.result_path.clone()),
         prompt_used: success.prompt_used.clone(),
     }
 }
 
 /// A failed job's original goes to the trash (or away, if the operator said so).
 async fn failure_outcome(state: &AppState, job: &Job, e: &AppError, latency_ms: i64) -> Outcome {
-    let keep = state.settings().switch(Setting::KeepFailedInTrash);
+    let keep = state.settings().keep_failed_in_trash;
     let original_path = match state.media.discard_original(&job.original_path, keep).await {
         Ok(path) => path,
         Err(io) => {
@@ -430,7 +328,7 @@ async fn failure_outcome(state: &AppState, job: &Job, e: &AppError, latency_ms: 
     };
     Outcome {
         answered_by: None,
-        attempts: job.attempts.closed(since(job.started), still_running),
+        attempts: job.attempts.closed(job.elapsed_ms(), still_running),
         status: if timed_out {
             JobStatus::TimedOut
         } else {
@@ -448,12 +346,9 @@ async fn failure_outcome(state: &AppState, job: &Job, e: &AppError, latency_ms: 
 
 fn count(state: &AppState, job: &Job, outcome: &Outcome) {
     let metrics = &state.metrics;
-    metrics.job_ended(
-        job.slot.provider.as_str(),
-        job.slot.number,
-        outcome.status.as_str(),
-    );
-    metrics.latency.observe(job.started.elapsed());
+    let slot = job.start.slot;
+    metrics.job_ended(slot.provider.as_str(), slot.number, outcome.status.as_str());
+    metrics.latency.observe(job.start.started.elapsed());
     if let Some(model_ms) = outcome.model_ms {
         metrics
             .model_latency

@@ -3,9 +3,11 @@
 //! model missing from its list, or shutting down within 30 days, is a warning for the operator.
 
 use super::{Http, ProviderError, gemini, read_answer};
-use crate::config::{Setting, Settings};
+use crate::clock::Clock;
+use crate::config::{Endpoint, Setting, Settings, SharedSettings};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::RwLock;
 use std::time::Duration;
 use time::Date;
@@ -21,7 +23,7 @@ const WARN_DAYS: i64 = 30;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Listing {
     /// NanoBanana's image models.
-    Gemini,
+    Nanobanana,
     /// The DeepSeek tab's prompt writer.
     Deepseek,
     /// The OpenAI-compatible images endpoint that draws for the DeepSeek tab.
@@ -29,30 +31,32 @@ pub enum Listing {
 }
 
 impl Listing {
-    pub const ALL: [Listing; 3] = [Listing::Gemini, Listing::Deepseek, Listing::Images];
+    pub const ALL: [Listing; 3] = [Listing::Nanobanana, Listing::Deepseek, Listing::Images];
 
     /// The setting that names the model this list is checked against.
     pub fn model_setting(self) -> Setting {
         match self {
-            Listing::Gemini => Setting::GeminiModel,
+            Listing::Nanobanana => Setting::NanobananaModel,
             Listing::Deepseek => Setting::DeepseekModel,
             Listing::Images => Setting::ImagesModel,
         }
     }
 
-    fn key_setting(self) -> Setting {
+    /// The API the list comes from, and the model checked against it.
+    fn endpoint(self, settings: &Settings) -> &Endpoint {
         match self {
-            Listing::Gemini => Setting::GeminiApiKey,
-            Listing::Deepseek => Setting::DeepseekApiKey,
-            Listing::Images => Setting::ImagesApiKey,
+            Listing::Nanobanana => &settings.nanobanana,
+            Listing::Deepseek => &settings.deepseek.writer,
+            Listing::Images => &settings.images,
         }
     }
 
-    fn base_setting(self) -> Setting {
+    /// How the providers JSON prefixes this list's fields when it is not the tab's own.
+    pub fn json_prefix(self) -> &'static str {
         match self {
-            Listing::Gemini => Setting::GeminiBaseUrl,
-            Listing::Deepseek => Setting::DeepseekBaseUrl,
-            Listing::Images => Setting::ImagesBaseUrl,
+            Listing::Nanobanana => "nanobanana_",
+            Listing::Deepseek => "deepseek_",
+            Listing::Images => "images_",
         }
     }
 }
@@ -113,7 +117,7 @@ impl Catalog {
     }
 
     pub fn check(&self, listing: Listing, settings: &Settings) -> ModelCheck {
-        let model = settings.get(listing.model_setting()).to_owned();
+        let model = listing.endpoint(settings).model.clone();
         let list = self.list(listing);
         let known = list.checked_at.is_some() && list.error.is_none();
         let entry = list.models.iter().find(|m| m.id == model);
@@ -129,7 +133,7 @@ impl Catalog {
         self.changed.notify_one();
     }
 
-    async fn refresh(&self, http: &Http, settings: &Settings) {
+    async fn refresh(&self, http: &Http, settings: &Settings, clock: &Clock) {
         for listing in Listing::ALL {
             let fetched = fetch(listing, http, settings).await;
             let list = match fetched {
@@ -137,13 +141,13 @@ impl Catalog {
                 Some(Ok(models)) => ModelList {
                     models,
                     error: None,
-                    checked_at: Some(crate::now_ms()),
+                    checked_at: Some(clock.now_ms()),
                 },
                 Some(Err(e)) => {
                     tracing::warn!(?listing, error = %e, "model list unavailable");
                     ModelList {
                         error: Some(e.to_string()),
-                        checked_at: Some(crate::now_ms()),
+                        checked_at: Some(clock.now_ms()),
                         ..self.list(listing)
                     }
                 }
@@ -157,12 +161,17 @@ impl Catalog {
 }
 
 /// Keeps the lists fresh: now, hourly, and whenever the settings change.
-pub async fn run_forever(state: crate::AppState) {
+pub async fn run_forever(
+    catalog: Arc<Catalog>,
+    http: Http,
+    settings: SharedSettings,
+    clock: Clock,
+) {
     loop {
-        state.catalog.refresh(&state.http, &state.settings()).await;
+        catalog.refresh(&http, &settings.current(), &clock).await;
         tokio::select! {
             () = tokio::time::sleep(EVERY) => {}
-            () = state.catalog.changed.notified() => {}
+            () = catalog.changed.notified() => {}
         }
     }
 }
@@ -173,10 +182,11 @@ async fn fetch(
     http: &Http,
     settings: &Settings,
 ) -> Option<Result<Vec<ListedModel>, ProviderError>> {
-    let key = Some(settings.get(listing.key_setting())).filter(|k| !k.is_empty())?;
-    let base = settings.get(listing.base_setting());
+    let endpoint = listing.endpoint(settings);
+    let key = endpoint.api_key.as_deref()?;
+    let base = &endpoint.base_url;
     Some(match listing {
-        Listing::Gemini => gemini::list_image_models(&http.api, base, key)
+        Listing::Nanobanana => gemini::list_image_models(&http.api, base, key)
             .await
             .map(|ids| {
                 ids.into_iter()
@@ -243,11 +253,6 @@ fn shutdown_date(value: &Value) -> Option<Date> {
             .map(|t| t.date()),
         _ => None,
     }
-}
-
-/// Today, in UTC.
-pub fn today() -> Date {
-    time::OffsetDateTime::now_utc().date()
 }
 
 #[cfg(test)]

@@ -4,15 +4,18 @@
 //! the guest still gets a photo. Wire formats: https://api-docs.deepseek.com/ (chat completions)
 //! and https://platform.openai.com/docs/api-reference/images/createEdit (image edits).
 
+use super::registry::key;
 use super::retry::{Failure, with_retries};
 use super::{
     Http, ImageData, ImageModel, ModelFuture, ModelOutput, ModelRequest, ProviderError,
     read_answer, request_failed,
 };
+use crate::config::{Endpoint, Settings};
 use crate::domain::{ImageFormat, Kind};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -40,6 +43,38 @@ pub struct DeepseekTab {
     pub http: Http,
     pub writer: Option<PromptWriter>,
     pub renderer: Renderer,
+}
+
+/// The DeepSeek tab's client under these settings: the renderer needs its key, the writer
+/// runs only with its own.
+pub fn build(settings: &Settings, http: &Http) -> Result<Arc<dyn ImageModel>, String> {
+    let images = &settings.images;
+    let renderer = Renderer {
+        base_url: images.base_url.clone(),
+        api_key: key(
+            &images.api_key,
+            "the image model that draws for the DeepSeek tab",
+        )?
+        .to_owned(),
+        model: images.model.clone(),
+    };
+    let deepseek = &settings.deepseek;
+    let writer = deepseek
+        .writer
+        .api_key
+        .as_ref()
+        .map(|api_key| PromptWriter {
+            base_url: deepseek.writer.base_url.clone(),
+            api_key: api_key.clone(),
+            model: deepseek.writer.model.clone(),
+            send_photo: deepseek.send_photo,
+            share: deepseek.share,
+        });
+    Ok(Arc::new(DeepseekTab {
+        http: http.clone(),
+        writer,
+        renderer,
+    }))
 }
 
 /// The instruction the renderer gets without DeepSeek: the image order is the guest first,
@@ -429,15 +464,16 @@ impl ImageModel for DeepseekTab {
 }
 
 /// "Test connection" for DeepSeek: a one-word chat completion.
-pub async fn check_writer(
-    http: &reqwest::Client,
-    base_url: &str,
-    api_key: &str,
-    model: &str,
-) -> Result<(), String> {
+pub async fn check_writer(http: &Http, settings: &Settings) -> Result<(), String> {
+    let Endpoint {
+        api_key,
+        base_url,
+        model,
+    } = &settings.deepseek.writer;
     let response = http
+        .api
         .post(format!("{}/chat/completions", base_url.trim_end_matches('/')))
-        .bearer_auth(api_key)
+        .bearer_auth(key(api_key, "DeepSeek")?)
         .timeout(Duration::from_secs(15))
         .json(&json!({"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "Reply with OK"}]}))
         .send()
@@ -447,14 +483,14 @@ pub async fn check_writer(
 }
 
 /// "Test connection" for the images endpoint: its model list answers with the key.
-pub async fn check_renderer(
-    http: &reqwest::Client,
-    base_url: &str,
-    api_key: &str,
-) -> Result<(), String> {
+pub async fn check_renderer(http: &Http, settings: &Settings) -> Result<(), String> {
     let response = http
-        .get(format!("{}/models", base_url.trim_end_matches('/')))
-        .bearer_auth(api_key)
+        .api
+        .get(format!(
+            "{}/models",
+            settings.images.base_url.trim_end_matches('/')
+        ))
+        .bearer_auth(key(&settings.images.api_key, "the images endpoint")?)
         .timeout(Duration::from_secs(15))
         .send()
         .await

@@ -1,13 +1,17 @@
 //! NanoBanana: Google's Gemini image models through `generateContent`.
 //! Wire format: https://ai.google.dev/gemini-api/docs/image-generation
 
+use super::Http;
 use super::options::{self, CardHints, OptionInput, OptionLabel, OptionSpec};
+use super::registry::key;
 use super::retry::{Failure, with_retries};
 use super::{ImageData, ImageModel, ModelFuture, ModelRequest, ProviderError, read_answer};
+use crate::config::Settings;
 use crate::domain::{ImageFormat, Kind};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -45,6 +49,17 @@ impl Gemini {
             model: model.to_owned(),
         }
     }
+}
+
+/// The NanoBanana tab's client under these settings.
+pub fn build(settings: &Settings, http: &Http) -> Result<Arc<dyn ImageModel>, String> {
+    let endpoint = &settings.nanobanana;
+    Ok(Arc::new(Gemini::new(
+        http.api.clone(),
+        &endpoint.base_url,
+        key(&endpoint.api_key, "NanoBanana")?,
+        &endpoint.model,
+    )))
 }
 
 /// The supported ratio nearest to an upload's.

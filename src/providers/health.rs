@@ -3,7 +3,9 @@
 //! then one job probes it), `degraded` while any of its last ten attempts failed provider-side,
 //! else `ok`. Kept in memory; every provider starts `ok`.
 
+use crate::config::DEFAULT_PROVIDER_COOLDOWN;
 use crate::domain::Provider;
+use crate::error::ProviderError;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -11,8 +13,6 @@ use std::time::{Duration, Instant};
 
 const FAILURES_TO_DOWN: usize = 3;
 const FAILURE_WINDOW: Duration = Duration::from_secs(120);
-/// How long a provider stays down before one job probes it.
-pub const DOWN_FOR: Duration = Duration::from_secs(60);
 const REMEMBERED: usize = 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -60,7 +60,28 @@ struct Record {
     streak: Vec<Instant>,
     down_until: Option<Instant>,
     probing: bool,
-    last_error: Option<String>,
+    last_error: Option<Failure>,
+}
+
+/// The last failure a provider's calls met, whether it cost its health or only a warning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// [`ProviderError::kind`].
+    pub kind: &'static str,
+    pub message: String,
+    /// A key, model, credit or address the operator has to fix.
+    pub for_operator: bool,
+}
+
+impl Failure {
+    fn of(error: &ProviderError) -> Failure {
+        let for_operator = error.for_operator();
+        Failure {
+            kind: error.kind(),
+            message: for_operator.clone().unwrap_or_else(|| error.to_string()),
+            for_operator: for_operator.is_some(),
+        }
+    }
 }
 
 pub struct Health {
@@ -70,7 +91,7 @@ pub struct Health {
 
 impl Default for Health {
     fn default() -> Health {
-        Health::new(DOWN_FOR)
+        Health::new(DEFAULT_PROVIDER_COOLDOWN)
     }
 }
 
@@ -97,8 +118,8 @@ impl Health {
         }
     }
 
-    /// An attempt's end: `Err` with its message for a provider-side failure.
-    pub fn record(&self, provider: Provider, outcome: Result<(), &str>) {
+    /// An attempt's end: `Err` for a provider-side failure.
+    pub fn record(&self, provider: Provider, outcome: Result<(), &ProviderError>) {
         let now = Instant::now();
         let mut providers = self.providers.lock().expect("health lock");
         let record = providers.entry(provider).or_default();
@@ -112,8 +133,8 @@ impl Health {
                 record.streak.clear();
                 record.down_until = None;
             }
-            Err(message) => {
-                record.last_error = Some(message.to_owned());
+            Err(error) => {
+                record.last_error = Some(Failure::of(error));
                 record
                     .streak
                     .retain(|t| now.duration_since(*t) <= FAILURE_WINDOW);
@@ -143,10 +164,34 @@ impl Health {
         }
     }
 
-    /// The last provider-side failure's message.
-    pub fn last_error(&self, provider: Provider) -> Option<String> {
+    /// A problem met without failing the attempt (DeepSeek's writer falling back to the
+    /// slot's prompt): remembered, the health unchanged.
+    pub fn note(&self, provider: Provider, error: &ProviderError) {
+        let mut providers = self.providers.lock().expect("health lock");
+        providers.entry(provider).or_default().last_error = Some(Failure::of(error));
+    }
+
+    /// The last failure the provider's calls met.
+    pub fn last_error(&self, provider: Provider) -> Option<Failure> {
         let providers = self.providers.lock().expect("health lock");
         providers.get(&provider).and_then(|r| r.last_error.clone())
+    }
+
+    /// The last failure, if it is the operator's to fix (for Settings).
+    pub fn operator_error(&self, provider: Provider) -> Option<String> {
+        self.last_error(provider)
+            .filter(|f| f.for_operator)
+            .map(|f| f.message)
+    }
+
+    /// New keys or models deserve a fresh start: what the operator had to fix is forgotten.
+    pub fn forget_operator_errors(&self) {
+        let mut providers = self.providers.lock().expect("health lock");
+        for record in providers.values_mut() {
+            if record.last_error.as_ref().is_some_and(|f| f.for_operator) {
+                record.last_error = None;
+            }
+        }
     }
 }
 
@@ -155,18 +200,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_key_problem_is_the_operators_until_the_settings_change() {
+        let health = Health::default();
+        let p = Provider::Deepseek;
+        health.note(p, &ProviderError::NoCredit("quota".into()));
+        assert_eq!(health.status(p), Status::Ok, "a warning costs no health");
+        assert_eq!(health.last_error(p).unwrap().kind, "no_credit");
+        assert!(health.operator_error(p).unwrap().contains("no credit"));
+        health.forget_operator_errors();
+        assert_eq!(health.last_error(p), None);
+    }
+
+    #[test]
     fn three_failures_in_a_row_take_a_provider_down_and_a_success_brings_it_back() {
         let health = Health::default();
         let p = Provider::Nanobanana;
         assert_eq!(health.status(p), Status::Ok);
-        health.record(p, Err("overloaded"));
+        let overloaded = ProviderError::Transient("overloaded".into());
+        health.record(p, Err(&overloaded));
         assert_eq!(health.status(p), Status::Degraded);
-        health.record(p, Err("overloaded"));
+        health.record(p, Err(&overloaded));
         assert_eq!(health.admit(p), Admission::Go);
-        health.record(p, Err("overloaded"));
+        health.record(p, Err(&overloaded));
         assert_eq!(health.status(p), Status::Down);
         assert_eq!(health.admit(p), Admission::Skip);
-        assert_eq!(health.last_error(p).as_deref(), Some("overloaded"));
+        let failure = health.last_error(p).unwrap();
+        assert_eq!(failure.kind, "transient");
+        assert!(failure.message.contains("overloaded"));
+        assert_eq!(health.operator_error(p), None, "not the operator's to fix");
         assert_eq!(
             health.status(Provider::Deepseek),
             Status::Ok,

@@ -3,21 +3,21 @@
 //! files or the database.
 
 pub mod catalog;
-pub mod checks;
 mod deepseek;
 mod demo;
 mod gemini;
 pub mod health;
 pub mod options;
+pub mod registry;
 mod retry;
 mod turbotext;
 
 pub use demo::DemoModel;
+pub use registry::{card_hints, model_for};
 
-use crate::config::{Setting, Settings};
-use crate::domain::{ImageFormat, Kind, Provider, Slot};
-use crate::imaging::CpuPool;
-use options::{CardHints, OptionSpec};
+pub use crate::error::ProviderError;
+
+use crate::domain::{ImageFormat, Kind};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -52,43 +52,6 @@ pub struct ModelRequest {
     pub may_retry: bool,
 }
 
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum ProviderError {
-    /// The model declined (safety, policy, …); retrying will not help.
-    #[error("the model refused: {0}")]
-    Refused(String),
-    /// Worth another try while time is left (429, 5xx, an answer without an image).
-    #[error("the model is unavailable: {0}")]
-    Transient(String),
-    /// A wrong key, model or address: the operator has to act.
-    #[error("provider configuration: {0}")]
-    BadConfig(String),
-    /// The answer did not follow the documented format.
-    #[error("unexpected answer: {0}")]
-    Protocol(String),
-    /// The model was still at work when the time ran out.
-    #[error("no result before the deadline")]
-    OutOfTime,
-    /// The configured model does not exist (retired, or a typo).
-    #[error("model not found: {0}")]
-    ModelNotFound(String),
-    /// The key has no credit or quota left.
-    #[error("no credit on this key: {0}")]
-    NoCredit(String),
-}
-
-impl ProviderError {
-    /// What the operator has to fix (key, model, credit, address), for Settings; `None` when
-    /// it is not the operator's to fix.
-    pub fn for_operator(&self) -> Option<String> {
-        match self {
-            ProviderError::BadConfig(m) | ProviderError::ModelNotFound(m) => Some(m.clone()),
-            ProviderError::NoCredit(_) => Some(self.to_string()),
-            _ => None,
-        }
-    }
-}
-
 /// What a model made of a job.
 pub struct ModelOutput {
     /// The image, in any accepted format.
@@ -121,95 +84,6 @@ pub trait ImageModel: Send + Sync {
     /// Whether the model fetches its images by URL, so the pipeline must publish them first.
     fn needs_public_links(&self) -> bool {
         false
-    }
-}
-
-/// The options a provider's slots read: their keys, card fields and rules.
-pub fn slot_options(provider: Provider) -> &'static [OptionSpec] {
-    match provider {
-        Provider::Turbotext => turbotext::OPTIONS,
-        Provider::Nanobanana => gemini::OPTIONS,
-        Provider::Deepseek => &[],
-    }
-}
-
-/// What the slot's card shows of the way its provider will handle it.
-pub fn card_hints(slot: &Slot) -> CardHints {
-    let hints = match slot.id.provider {
-        Provider::Turbotext => turbotext::card_hints,
-        Provider::Nanobanana => gemini::card_hints,
-        Provider::Deepseek => return CardHints::none(),
-    };
-    hints(slot.kind, &slot.prompt, &slot.options)
-}
-
-/// Picks the model for a tab under the current settings, or says why there is none.
-pub fn model_for(
-    provider: Provider,
-    settings: &Settings,
-    demo: bool,
-    cpu: &CpuPool,
-    http: &Http,
-) -> Result<Arc<dyn ImageModel>, String> {
-    if demo {
-        let delay = Duration::from_millis(settings.integer(Setting::DemoDelayMs) as u64);
-        return Ok(Arc::new(DemoModel::new(delay, cpu.clone())));
-    }
-    let key_of = |setting: Setting| {
-        let key = settings.get(setting);
-        if key.is_empty() {
-            Err(format!("no API key is set for {}", provider.display_name()))
-        } else {
-            Ok(key)
-        }
-    };
-    match provider {
-        Provider::Nanobanana => Ok(Arc::new(gemini::Gemini::new(
-            http.api.clone(),
-            settings.get(Setting::GeminiBaseUrl),
-            key_of(Setting::GeminiApiKey)?,
-            settings.get(Setting::GeminiModel),
-        ))),
-        Provider::Turbotext => {
-            let key = key_of(Setting::TurbotextApiKey)?;
-            if settings.public_url().is_none() {
-                return Err(
-                    "Turbotext fetches photos by link: set the server's public URL in Settings"
-                        .into(),
-                );
-            }
-            Ok(Arc::new(turbotext::Turbotext::new(
-                http.clone(),
-                settings.get(Setting::TurbotextBaseUrl),
-                key,
-                Duration::from_millis(settings.integer(Setting::TurbotextPollMs) as u64),
-            )))
-        }
-        Provider::Deepseek => {
-            let images_key = settings.get(Setting::ImagesApiKey);
-            if images_key.is_empty() {
-                return Err(
-                    "no API key is set for the image model that draws for the DeepSeek tab".into(),
-                );
-            }
-            let deepseek_key = settings.get(Setting::DeepseekApiKey);
-            let writer = (!deepseek_key.is_empty()).then(|| deepseek::PromptWriter {
-                base_url: settings.get(Setting::DeepseekBaseUrl).to_owned(),
-                api_key: deepseek_key.to_owned(),
-                model: settings.get(Setting::DeepseekModel).to_owned(),
-                send_photo: settings.switch(Setting::DeepseekSendPhoto),
-                share: Duration::from_secs(settings.integer(Setting::DeepseekShareSecs) as u64),
-            });
-            Ok(Arc::new(deepseek::DeepseekTab {
-                http: http.clone(),
-                writer,
-                renderer: deepseek::Renderer {
-                    base_url: settings.get(Setting::ImagesBaseUrl).to_owned(),
-                    api_key: images_key.to_owned(),
-                    model: settings.get(Setting::ImagesModel).to_owned(),
-                },
-            }))
-        }
     }
 }
 

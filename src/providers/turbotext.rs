@@ -2,11 +2,14 @@
 //! public URLs only. Wire format: https://www.turbotext.ru/photo_ai/docs/info
 
 use super::options::{self, CardHints, OptionInput, OptionLabel, OptionSpec};
+use super::registry::key;
 use super::{
     Http, ImageModel, ModelFuture, ModelRequest, ProviderError, read_answer, request_failed,
 };
+use crate::config::Settings;
 use crate::domain::{ImageFormat, Kind};
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -15,6 +18,29 @@ pub struct Turbotext {
     base_url: String,
     api_key: String,
     poll: Duration,
+}
+
+/// The Turbotext tab's client under these settings.
+pub fn build(settings: &Settings, http: &Http) -> Result<Arc<dyn ImageModel>, String> {
+    Ok(Arc::new(client(settings, http)?))
+}
+
+fn client(settings: &Settings, http: &Http) -> Result<Turbotext, String> {
+    let config = &settings.turbotext;
+    Ok(Turbotext::new(
+        http.clone(),
+        &config.base_url,
+        key(&config.api_key, "Turbotext")?,
+        config.poll,
+    ))
+}
+
+/// The API methods the key may call: name and description.
+pub async fn methods(http: &Http, settings: &Settings) -> Result<Vec<(String, String)>, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    available_methods(&client(settings, http)?, deadline)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Where a queued job stands.
@@ -444,7 +470,7 @@ impl ImageModel for Turbotext {
 }
 
 /// Asks Turbotext which methods the key may call (`available_api`): name and description.
-pub async fn available_methods(
+async fn available_methods(
     turbotext: &Turbotext,
     deadline: Instant,
 ) -> Result<Vec<(String, String)>, ProviderError> {

@@ -4,13 +4,13 @@ mod events;
 mod jobs;
 mod settings;
 mod slots;
+mod stats;
 
 pub use events::{EventRecord, MAX_EVENT_NAME};
-pub use jobs::{
-    Billable, DayCount, JobFilter, JobRecord, NewJob, Outcome, ProviderCounts, Scope, SlotCount,
-    StatusCounts,
-};
+pub use jobs::{JobFilter, JobRecord, NewJob, Outcome};
+pub use stats::{Billable, DayCount, ProviderCounts, Scope, SlotCount, StatusCounts};
 
+use crate::clock::Clock;
 use crate::error::InternalError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -21,11 +21,13 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Dates the rows it writes.
+    clock: Clock,
 }
 
 impl Store {
     /// Opens (or creates) `boothgate.db` in the data folder and brings its schema up to date.
-    pub async fn open(data_dir: &Path) -> Result<Store, InternalError> {
+    pub async fn open(data_dir: &Path, clock: Clock) -> Result<Store, InternalError> {
         let database = data_dir.join("boothgate.db");
         make_private(data_dir, &database)?;
         let options = SqliteConnectOptions::new()
@@ -39,7 +41,7 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        let store = Store { pool };
+        let store = Store { pool, clock };
         store.create_missing_slots().await?;
         Ok(store)
     }

@@ -1,7 +1,6 @@
 use super::Store;
 use crate::domain::{Kind, Provider, Slot, SlotId};
 use crate::error::InternalError;
-use crate::now_ms;
 use sqlx::AssertSqlSafe;
 
 #[derive(sqlx::FromRow)]
@@ -170,7 +169,7 @@ impl Store {
             .to_string(),
         )
         .bind(slot.fallback_after_secs)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .bind(slot.id.provider)
         .bind(slot.id.number)
         .execute(&self.pool)
@@ -195,7 +194,7 @@ impl Store {
             "UPDATE slots SET reference = ?, updated_at = ? WHERE provider = ? AND number = ?",
         )
         .bind(reference)
-        .bind(now_ms())
+        .bind(self.clock.now_ms())
         .bind(id.provider)
         .bind(id.number)
         .execute(&mut *tx)

@@ -481,11 +481,10 @@ fn insert_job(id: &str, provider: Provider, slot: u8, is_test: bool, created_at:
 #[tokio::test]
 async fn statistics_count_jobs_by_provider_slot_and_day() {
     use boothgate::domain::JobStatus;
-    use boothgate::now_ms;
     use boothgate::store::Outcome;
     let app = spawn_app(Options::default()).await;
     let store = &app.state.store;
-    let now = now_ms();
+    let now = app.state.clock.now_ms();
     let rows = [
         ("a", Provider::Nanobanana, 3, false, JobStatus::Succeeded),
         ("b", Provider::Nanobanana, 3, false, JobStatus::Succeeded),
@@ -598,7 +597,7 @@ async fn api_keys_never_reach_a_page() {
     let key = "sk-live-0123456789-SECRETKEY";
     // With a key set, Settings asks Gemini for its models: here nobody answers.
     let app =
-        spawn_app(Options::default().with(Setting::GeminiBaseUrl, "http://127.0.0.1:9")).await;
+        spawn_app(Options::default().with(Setting::NanobananaBaseUrl, "http://127.0.0.1:9")).await;
     let page = app.admin_html("/admin/settings").await;
     let response = app
         .admin(Method::POST, "/admin/settings")
@@ -618,8 +617,8 @@ async fn api_keys_never_reach_a_page() {
         .unwrap();
     assert_eq!(response.status(), 303);
     let settings = app.state.settings();
-    assert_eq!(settings.get(Setting::GeminiApiKey), key);
-    assert_eq!(settings.integer(Setting::DeadlineSecs), 45);
+    assert_eq!(settings.get(Setting::NanobananaApiKey), key);
+    assert_eq!(settings.deadline.as_secs(), 45);
     for path in [
         "/admin/settings",
         "/admin/settings?saved=1",
@@ -654,7 +653,7 @@ async fn api_keys_never_reach_a_page() {
         .send()
         .await
         .unwrap();
-    assert_eq!(app.state.settings().get(Setting::GeminiApiKey), key);
+    assert_eq!(app.state.settings().get(Setting::NanobananaApiKey), key);
     let mut clear = keep.to_vec();
     clear.push(("clear_gemini_api_key", "on".into()));
     app.admin(Method::POST, "/admin/settings")
@@ -662,7 +661,7 @@ async fn api_keys_never_reach_a_page() {
         .send()
         .await
         .unwrap();
-    assert_eq!(app.state.settings().get(Setting::GeminiApiKey), "");
+    assert_eq!(app.state.settings().get(Setting::NanobananaApiKey), "");
 }
 
 #[tokio::test]
@@ -687,12 +686,8 @@ async fn settings_refuse_bad_values_and_show_env_overrides() {
     assert!(html.contains("Целое число от 1 до 600"));
     assert!(html.contains("Адрес вида https://"));
     let settings = app.state.settings();
-    assert_eq!(settings.integer(Setting::DeadlineSecs), 50, "nothing saved");
-    assert_eq!(
-        settings.integer(Setting::MaxUploadMb),
-        25,
-        "the environment wins"
-    );
+    assert_eq!(settings.deadline.as_secs(), 50, "nothing saved");
+    assert_eq!(settings.max_upload_bytes >> 20, 25, "the environment wins");
 
     // Fields a form leaves out keep their values; an emptied model goes back to the default.
     let csrf = csrf_token(&page);
@@ -708,8 +703,8 @@ async fn settings_refuse_bad_values_and_show_env_overrides() {
             .unwrap();
         assert_eq!(response.status(), 303);
         let settings = app.state.settings();
-        assert_eq!(settings.get(Setting::GeminiModel), expected);
-        assert_eq!(settings.integer(Setting::DeadlineSecs), 50);
+        assert_eq!(settings.get(Setting::NanobananaModel), expected);
+        assert_eq!(settings.deadline.as_secs(), 50);
     }
 }
 

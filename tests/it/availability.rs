@@ -301,8 +301,8 @@ async fn a_redirect_to_another_host_never_carries_the_key() {
     let gemini = redirecting_fake(&elsewhere.uri()).await;
     let app = spawn_app(
         Options::default()
-            .with(Setting::GeminiApiKey, "gemini-secret-key")
-            .with(Setting::GeminiBaseUrl, &gemini.uri()),
+            .with(Setting::NanobananaApiKey, "gemini-secret-key")
+            .with(Setting::NanobananaBaseUrl, &gemini.uri()),
     )
     .await;
     app.put_slot("nanobanana", 3, json!({"kind": "prompt", "prompt": "x"}))

@@ -300,8 +300,8 @@ async fn a_retired_model_is_swapped_from_the_tab_banner() {
         .await;
     let app = spawn_app(
         Options::default()
-            .with(boothgate::config::Setting::GeminiApiKey, "browser-key")
-            .with(boothgate::config::Setting::GeminiBaseUrl, &gemini.uri()),
+            .with(boothgate::config::Setting::NanobananaApiKey, "browser-key")
+            .with(boothgate::config::Setting::NanobananaBaseUrl, &gemini.uri()),
     )
     .await;
     app.model_lists_fetched(&["nanobanana"]).await;

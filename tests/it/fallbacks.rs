@@ -65,8 +65,8 @@ impl Fakes {
 
     pub fn options(&self) -> Options {
         Options::default()
-            .with(Setting::GeminiApiKey, "gemini-key")
-            .with(Setting::GeminiBaseUrl, &self.gemini.uri())
+            .with(Setting::NanobananaApiKey, "gemini-key")
+            .with(Setting::NanobananaBaseUrl, &self.gemini.uri())
             .with(Setting::ImagesApiKey, "images-key")
             .with(Setting::ImagesBaseUrl, &format!("{}/v1", self.images.uri()))
             .with(Setting::DeadlineSecs, "30")

@@ -205,8 +205,8 @@ async fn app_for(provider: Provider, fault_base: &str) -> TestApp {
     .with(Setting::DeadlineSecs, &DEADLINE_SECS.to_string());
     let options = match provider {
         Provider::Gemini => options
-            .with(Setting::GeminiApiKey, "k")
-            .with(Setting::GeminiBaseUrl, &format!("{fault_base}/v1beta")),
+            .with(Setting::NanobananaApiKey, "k")
+            .with(Setting::NanobananaBaseUrl, &format!("{fault_base}/v1beta")),
         Provider::Turbotext => options
             .with(Setting::TurbotextApiKey, "k")
             .with(Setting::TurbotextBaseUrl, &format!("{fault_base}/api_ai"))

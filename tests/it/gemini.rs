@@ -18,9 +18,12 @@ const SLOT: &str = "/upload/nanobanana/3";
 
 async fn gemini_app(fake: &MockServer, deadline_secs: &str) -> TestApp {
     let options = Options::default()
-        .with(Setting::GeminiApiKey, KEY)
-        .with(Setting::GeminiBaseUrl, &format!("{}/v1beta", fake.uri()))
-        .with(Setting::GeminiModel, MODEL)
+        .with(Setting::NanobananaApiKey, KEY)
+        .with(
+            Setting::NanobananaBaseUrl,
+            &format!("{}/v1beta", fake.uri()),
+        )
+        .with(Setting::NanobananaModel, MODEL)
         .with(Setting::DeadlineSecs, deadline_secs);
     let app = spawn_app(options).await;
     app.put_slot(
@@ -550,9 +553,9 @@ async fn the_output_size_covers_the_print_for_models_that_take_it() {
         .await;
     let app = spawn_app(
         Options::default()
-            .with(Setting::GeminiApiKey, KEY)
-            .with(Setting::GeminiBaseUrl, &format!("{}/v1beta", old.uri()))
-            .with(Setting::GeminiModel, old_model),
+            .with(Setting::NanobananaApiKey, KEY)
+            .with(Setting::NanobananaBaseUrl, &format!("{}/v1beta", old.uri()))
+            .with(Setting::NanobananaModel, old_model),
     )
     .await;
     app.put_slot("nanobanana", 3, json!({"kind": "prompt", "prompt": "x"}))
@@ -584,8 +587,11 @@ async fn a_retired_model_is_flagged_on_the_tab_and_settings_with_the_listed_ones
     // The model is the default, not fixed by the environment: the page may change it.
     let app = spawn_app(
         Options::default()
-            .with(Setting::GeminiApiKey, KEY)
-            .with(Setting::GeminiBaseUrl, &format!("{}/v1beta", fake.uri())),
+            .with(Setting::NanobananaApiKey, KEY)
+            .with(
+                Setting::NanobananaBaseUrl,
+                &format!("{}/v1beta", fake.uri()),
+            ),
     )
     .await;
     let providers = app.model_lists_fetched(&["nanobanana"]).await;
@@ -620,7 +626,7 @@ async fn a_retired_model_is_flagged_on_the_tab_and_settings_with_the_listed_ones
             .await
             .unwrap();
         assert_eq!(refused.status(), 422, "{unlisted}");
-        assert_eq!(app.state.settings().get(Setting::GeminiModel), MODEL);
+        assert_eq!(app.state.settings().get(Setting::NanobananaModel), MODEL);
     }
     let chosen = app
         .admin(Method::POST, "/admin/settings/model")

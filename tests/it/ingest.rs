@@ -459,7 +459,7 @@ async fn a_restart_marks_running_jobs_interrupted_and_keeps_their_originals() {
         .store
         .insert_job(&NewJob {
             id: "crashed-job".into(),
-            created_at: boothgate::now_ms(),
+            created_at: app.state.clock.now_ms(),
             slot: SlotId::new(Provider::Nanobanana, 3).unwrap(),
             kind: Kind::Prompt,
             is_test: false,
@@ -481,7 +481,7 @@ async fn a_restart_marks_running_jobs_interrupted_and_keeps_their_originals() {
         .unwrap();
     let job = |id: &str, original_path: &str| NewJob {
         id: id.into(),
-        created_at: boothgate::now_ms(),
+        created_at: app.state.clock.now_ms(),
         slot: SlotId::new(Provider::Nanobanana, 3).unwrap(),
         kind: Kind::Prompt,
         is_test: false,

@@ -540,8 +540,8 @@ async fn the_model_switch_takes_only_a_listed_model() {
     assert_eq!(refused.status(), 422);
     assert!(refused.text().await.unwrap().contains("not loaded"));
     assert_eq!(
-        app.state.settings().get(Setting::GeminiModel),
-        Setting::GeminiModel.def().default
+        app.state.settings().get(Setting::NanobananaModel),
+        Setting::NanobananaModel.def().default
     );
 }
 

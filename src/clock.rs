@@ -1,0 +1,70 @@
+//! Wall-clock time, in the unit of every stored time (milliseconds since the Unix epoch). One
+//! clock is shared by the state, the store and the background loops, so that everything dated
+//! agrees, and a test can move it forward instead of waiting (health windows, schedules,
+//! alerts).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+use time::{Date, OffsetDateTime};
+
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    /// How far this clock runs ahead of the system's, in milliseconds.
+    ahead_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    /// Milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> i64 {
+        system_ms() + self.ahead_ms.load(Ordering::Relaxed)
+    }
+
+    /// Seconds since the Unix epoch, for signed links.
+    pub fn now_secs(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
+
+    /// Today, in UTC.
+    pub fn today(&self) -> Date {
+        OffsetDateTime::from_unix_timestamp(self.now_secs())
+            .map_or_else(|_| OffsetDateTime::now_utc().date(), |t| t.date())
+    }
+
+    /// Moves this clock (and every copy of it) forward.
+    pub fn advance(&self, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.ahead_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+/// A stored time (ms) as ISO 8601 in UTC, as the JSON API gives times.
+pub fn iso_time(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn system_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_advanced_clock_moves_every_copy_and_the_date_with_it() {
+        let clock = Clock::default();
+        let copy = clock.clone();
+        let before = copy.now_ms();
+        let today = clock.today();
+        clock.advance(Duration::from_secs(2 * 86_400));
+        assert!(copy.now_ms() - before >= 2 * 86_400_000);
+        assert_eq!((copy.today() - today).whole_days(), 2);
+    }
+}
