@@ -47,6 +47,14 @@ impl Provider {
     }
 }
 
+impl std::str::FromStr for Provider {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Provider, String> {
+        Provider::parse(s).ok_or_else(|| format!("no provider is called '{s}'"))
+    }
+}
+
 impl fmt::Display for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -221,6 +229,14 @@ impl JobStatus {
 
     pub fn parse(s: &str) -> Option<JobStatus> {
         JobStatus::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::str::FromStr for JobStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<JobStatus, String> {
+        JobStatus::parse(s).ok_or_else(|| format!("no job status is called '{s}'"))
     }
 }
 

@@ -106,9 +106,54 @@ pub fn client_ip(request: &Request, trusted: &[Network]) -> IpAddr {
         .unwrap_or(peer)
 }
 
+/// Whether a URL's host is this machine or a private network, out of an internet service's reach.
+pub fn is_private_address(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Ok(IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00
+        }
+        Err(_) => {
+            host.eq_ignore_ascii_case("localhost")
+                || host.ends_with(".local")
+                || host.ends_with(".localhost")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_addresses_are_recognised() {
+        for url in [
+            "http://localhost:8080",
+            "http://127.0.0.1",
+            "https://192.168.1.20/x",
+            "http://10.0.0.5:80",
+            "http://[::1]:8080",
+            "http://[fd00::1]",
+            "http://booth.local",
+        ] {
+            assert!(is_private_address(url), "{url}");
+        }
+        for url in [
+            "https://booth.example.com",
+            "http://203.0.113.7:8080",
+            "https://[2001:db8::1]",
+        ] {
+            assert!(!is_private_address(url), "{url}");
+        }
+    }
 
     fn request(peer: &str, forwarded: Option<&str>) -> Request {
         let mut builder = axum::http::Request::builder();

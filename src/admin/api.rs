@@ -1,24 +1,30 @@
 //! The admin's JSON API, for scripts: slots and statistics.
 
 use super::Ctx;
+use super::jobs::JobsQuery;
 use super::slot_edit::{self, SlotEdit};
 use super::stats::{self, StatsQuery};
 use crate::AppState;
 use crate::config::Settings;
-use crate::domain::{Attempt, JobStatus, Provider, Slot};
+use crate::domain::{Attempt, AttemptOutcome, JobStatus, Kind, Provider, Slot};
 use crate::error::{AppError, AppResult};
-use crate::extract::SlotPath;
+use crate::extract::{Filters, SlotPath};
 use crate::providers::catalog::Listing;
+use crate::providers::health::Status;
 use crate::providers::registry::{self, REGISTRY};
-use crate::store::{JobFilter, JobRecord};
+use crate::report::Cost;
+use crate::store::JobRecord;
+use crate::store::ProviderCounts;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::Serialize;
+use serde_json::Map;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -35,19 +41,35 @@ pub fn routes() -> Router<AppState> {
         .route("/api/links/renew", post(renew_all_links))
 }
 
+/// A slot as the JSON API gives it.
+#[derive(Serialize)]
+struct SlotJson<'a> {
+    provider: Provider,
+    slot: u8,
+    name: &'a str,
+    enabled: bool,
+    kind: Kind,
+    prompt: &'a str,
+    has_reference: bool,
+    upload_url: String,
+    options: &'a Map<String, Value>,
+    fallbacks: Vec<String>,
+    fallback_after_secs: u32,
+}
+
 fn slot_json(slot: &Slot, base_url: &str) -> Value {
-    json!({
-        "provider": slot.id.provider,
-        "slot": slot.id.number,
-        "name": slot.name,
-        "enabled": slot.enabled,
-        "kind": slot.kind,
-        "prompt": slot.prompt,
-        "has_reference": slot.reference.is_some(),
-        "upload_url": format!("{base_url}{}", slot.upload_path()),
-        "options": slot.options,
-        "fallbacks": slot.fallbacks.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "fallback_after_secs": slot.fallback_after_secs,
+    json!(SlotJson {
+        provider: slot.id.provider,
+        slot: slot.id.number,
+        name: &slot.name,
+        enabled: slot.enabled,
+        kind: slot.kind,
+        prompt: &slot.prompt,
+        has_reference: slot.reference.is_some(),
+        upload_url: format!("{base_url}{}", slot.upload_path()),
+        options: &slot.options,
+        fallbacks: slot.fallbacks.iter().map(ToString::to_string).collect(),
+        fallback_after_secs: slot.fallback_after_secs,
     })
 }
 
@@ -66,9 +88,8 @@ async fn put_slot(
     SlotPath(id): SlotPath,
     body: Bytes,
 ) -> AppResult<Json<Value>> {
-    let value: Value = serde_json::from_slice(&body)
-        .map_err(|e| AppError::validation("body", format!("not JSON: {e}")))?;
-    let edit = SlotEdit::from_json(&value)?;
+    let edit: SlotEdit = serde_json::from_slice(&body)
+        .map_err(|e| AppError::validation("body", format!("not a JSON object: {e}")))?;
     let slot = state.store.slot(id).await?;
     let next = edit
         .apply(&slot, state.settings().deadline.as_secs() as u32)
@@ -115,29 +136,49 @@ async fn delete_reference(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The statistics JSON.
+#[derive(Serialize)]
+struct StatsJson {
+    upload_password: String,
+    deadline_secs: u64,
+    providers: BTreeMap<Provider, ProviderStats>,
+    ai_result_rate: Option<f64>,
+    event: Option<i64>,
+    cost: Cost,
+    tests_cost: Cost,
+}
+
+/// One provider's counts and health.
+#[derive(Serialize)]
+struct ProviderStats {
+    #[serde(flatten)]
+    counts: ProviderCounts,
+    health: Status,
+}
+
 async fn stats(
     State(state): State<AppState>,
     Query(q): Query<StatsQuery>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<StatsJson>> {
     let numbers = stats::gather(&state, q.event).await?;
     let settings = state.settings();
-    let providers: serde_json::Map<String, Value> = Provider::ALL
+    let providers = Provider::ALL
         .into_iter()
         .map(|p| {
-            let mut counts = json!(numbers.booth.get(&p).copied().unwrap_or_default());
-            counts["health"] = json!(state.health.status(p));
-            (p.as_str().to_owned(), counts)
+            let counts = numbers.booth.get(&p).copied().unwrap_or_default();
+            let health = state.health.status(p);
+            (p, ProviderStats { counts, health })
         })
         .collect();
-    Ok(Json(json!({
-        "upload_password": settings.upload_password.as_str(),
-        "deadline_secs": settings.deadline.as_secs(),
-        "providers": providers,
-        "ai_result_rate": numbers.ai_result_rate,
-        "event": q.event,
-        "cost": numbers.cost,
-        "tests_cost": numbers.tests_cost,
-    })))
+    Ok(Json(StatsJson {
+        upload_password: settings.upload_password.clone(),
+        deadline_secs: settings.deadline.as_secs(),
+        providers,
+        ai_result_rate: numbers.ai_result_rate,
+        event: q.event,
+        cost: numbers.cost,
+        tests_cost: numbers.tests_cost,
+    }))
 }
 
 /// What a model list says of one configured model, as the providers JSON shows it.
@@ -203,64 +244,69 @@ async fn providers(State(state): State<AppState>) -> Json<Value> {
     Json(Value::Object(all))
 }
 
-#[derive(Deserialize)]
-struct JobsQuery {
-    limit: Option<u32>,
-    provider: Option<String>,
-    status: Option<String>,
+/// A job with every slot it tried, as the jobs JSON gives it.
+#[derive(Serialize)]
+struct JobJson<'a> {
+    id: &'a str,
+    created_at: String,
+    provider: Provider,
+    slot: i64,
+    kind: Kind,
+    status: JobStatus,
+    reason: &'a Option<String>,
+    message: &'a Option<String>,
+    latency_ms: Option<i64>,
+    is_test: bool,
+    answered_by: &'a Option<String>,
     event: Option<i64>,
-    before: Option<i64>,
+    attempts: Vec<AttemptJson<'a>>,
 }
 
-/// A job with every slot it tried, as the jobs JSON gives it.
+#[derive(Serialize)]
+struct AttemptJson<'a> {
+    slot: String,
+    started_ms: i64,
+    ended_ms: Option<i64>,
+    outcome: AttemptOutcome,
+    reason: &'a Option<String>,
+    message: &'a Option<String>,
+}
+
 fn job_json(job: &JobRecord, attempts: &[Attempt]) -> Value {
-    json!({
-        "id": job.id,
-        "created_at": crate::clock::iso_time(job.created_at),
-        "provider": job.provider,
-        "slot": job.slot,
-        "kind": job.kind,
-        "status": job.status,
-        "reason": job.reason,
-        "message": job.message,
-        "latency_ms": job.latency_ms,
-        "is_test": job.is_test,
-        "answered_by": job.answered_by,
-        "event": job.event_id,
-        "attempts": attempts.iter().map(|a| json!({
-            "slot": a.slot.to_string(),
-            "started_ms": a.started_ms,
-            "ended_ms": a.ended_ms,
-            "outcome": a.outcome,
-            "reason": a.reason,
-            "message": a.message,
-        })).collect::<Vec<_>>(),
+    json!(JobJson {
+        id: &job.id,
+        created_at: crate::clock::iso_time(job.created_at),
+        provider: job.provider,
+        slot: job.slot,
+        kind: job.kind,
+        status: job.status,
+        reason: &job.reason,
+        message: &job.message,
+        latency_ms: job.latency_ms,
+        is_test: job.is_test,
+        answered_by: &job.answered_by,
+        event: job.event_id,
+        attempts: attempts
+            .iter()
+            .map(|a| AttemptJson {
+                slot: a.slot.to_string(),
+                started_ms: a.started_ms,
+                ended_ms: a.ended_ms,
+                outcome: a.outcome,
+                reason: &a.reason,
+                message: &a.message,
+            })
+            .collect(),
     })
 }
 
 /// Newest first, with their attempts.
-async fn jobs(State(state): State<AppState>, Query(q): Query<JobsQuery>) -> AppResult<Json<Value>> {
-    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
-    let filter = JobFilter {
-        provider: match nonempty(&q.provider) {
-            Some(p) => Some(
-                Provider::parse(&p).ok_or_else(|| AppError::validation("provider", "unknown"))?,
-            ),
-            None => None,
-        },
-        slot: None,
-        status: match nonempty(&q.status) {
-            Some(s) => Some(
-                JobStatus::parse(&s).ok_or_else(|| AppError::validation("status", "unknown"))?,
-            ),
-            None => None,
-        },
-        event: q.event,
-        before: q.before,
-        limit: q.limit.unwrap_or(50),
-    };
+async fn jobs(
+    State(state): State<AppState>,
+    Filters(q): Filters<JobsQuery>,
+) -> AppResult<Json<Value>> {
     let mut list = Vec::new();
-    for job in state.store.jobs(&filter).await? {
+    for job in state.store.jobs(&q.filter()).await? {
         let attempts = state.store.attempts(&job.id).await?;
         list.push(job_json(&job, &attempts));
     }

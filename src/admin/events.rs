@@ -2,7 +2,7 @@
 //! Events page; the export of its photos is in `export.rs`.
 
 use super::i18n::Strings;
-use super::layout::Layout;
+use super::layout::{Layout, Page};
 use super::{Ctx, render};
 use crate::AppState;
 use crate::error::{AppError, AppResult};
@@ -107,7 +107,7 @@ async fn events_page(ctx: Ctx, State(state): State<AppState>) -> AppResult<Respo
     }
     Ok(render(&EventsPage {
         running: reports.iter().any(|r| r.event.ended_at.is_none()),
-        layout: Layout::new(&ctx, "events", "/admin/events".into()),
+        layout: Layout::new(&ctx, Page::Events, "/admin/events".into()),
         t: ctx.t,
         reports,
     }))

@@ -2,16 +2,17 @@
 
 use super::assets::image_file;
 use super::i18n::Strings;
-use super::layout::{Choice, Layout};
+use super::layout::{Choice, Layout, Page};
 use super::{Ctx, render};
 use crate::AppState;
 use crate::domain::{Attempt, AttemptOutcome, JobStatus, Provider, SLOTS_PER_PROVIDER};
 use crate::error::{AppError, AppResult};
+use crate::extract::{Filters, blank_is_none};
 use crate::media::{Media, Thumb};
 use crate::store::{JobFilter, JobRecord};
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
@@ -59,11 +60,33 @@ pub struct JobsPage {
 }
 
 #[derive(Deserialize, Default)]
-struct JobsQuery {
-    provider: Option<String>,
-    slot: Option<String>,
-    status: Option<String>,
+pub(super) struct JobsQuery {
+    #[serde(default, deserialize_with = "blank_is_none")]
+    provider: Option<Provider>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    slot: Option<u8>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    status: Option<JobStatus>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    event: Option<i64>,
+    /// Only jobs created before this time, for the next page.
+    #[serde(default, deserialize_with = "blank_is_none")]
     before: Option<i64>,
+    #[serde(default, deserialize_with = "blank_is_none")]
+    limit: Option<u32>,
+}
+
+impl JobsQuery {
+    pub(super) fn filter(&self) -> JobFilter {
+        JobFilter {
+            provider: self.provider,
+            slot: self.slot,
+            status: self.status,
+            event: self.event,
+            before: self.before,
+            limit: self.limit.unwrap_or(JOBS_PER_PAGE),
+        }
+    }
 }
 
 fn utc_time(ms: i64) -> String {
@@ -128,22 +151,15 @@ fn job_row(t: &Strings, media: &Media, job: JobRecord, attempts: &[Attempt]) -> 
 async fn jobs_page(
     ctx: Ctx,
     State(state): State<AppState>,
-    Query(q): Query<JobsQuery>,
+    Filters(q): Filters<JobsQuery>,
 ) -> AppResult<Response> {
-    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
-    let (provider, slot, status) = (
-        nonempty(&q.provider),
-        nonempty(&q.slot),
-        nonempty(&q.status),
-    );
     let filter = JobFilter {
-        provider: provider.as_deref().and_then(Provider::parse),
-        slot: slot.as_deref().and_then(|s| s.parse().ok()),
-        status: status.as_deref().and_then(JobStatus::parse),
-        event: None,
-        before: q.before,
         limit: JOBS_PER_PAGE,
+        ..q.filter()
     };
+    let provider = q.provider.map(|p| p.as_str().to_owned());
+    let slot = q.slot.map(|n| n.to_string());
+    let status = q.status.map(|s| s.as_str().to_owned());
     let jobs = state.store.jobs(&filter).await?;
     let mut rows = Vec::with_capacity(jobs.len());
     for job in &jobs {
@@ -163,7 +179,7 @@ async fn jobs_page(
         )
     });
     let page = JobsPage {
-        layout: Layout::new(&ctx, "jobs", "/admin/jobs".into()),
+        layout: Layout::new(&ctx, Page::Jobs, "/admin/jobs".into()),
         rows,
         providers: Choice::list(
             Provider::ALL

@@ -10,7 +10,7 @@ pub struct Layout {
     pub csrf: String,
     pub demo: bool,
     /// The tab or page to highlight.
-    pub active: &'static str,
+    pub active: Page,
     /// Where the language switch comes back to.
     pub here: String,
     pub other_lang: &'static str,
@@ -18,13 +18,25 @@ pub struct Layout {
     pub disk_low: Option<String>,
 }
 
+/// The admin's pages, as the top bar highlights them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    Tab(Provider),
+    Live,
+    Events,
+    Jobs,
+    Settings,
+    Stats,
+}
+
 pub struct Tab {
-    pub id: &'static str,
+    pub provider: Provider,
     pub name: &'static str,
+    pub active: bool,
 }
 
 impl Layout {
-    pub fn new(ctx: &Ctx, active: &'static str, here: String) -> Layout {
+    pub fn new(ctx: &Ctx, active: Page, here: String) -> Layout {
         Layout {
             t: ctx.t,
             csrf: ctx.csrf.clone(),
@@ -45,10 +57,16 @@ impl Layout {
         Provider::ALL
             .into_iter()
             .map(|p| Tab {
-                id: p.as_str(),
+                provider: p,
                 name: p.display_name(),
+                active: self.active == Page::Tab(p),
             })
             .collect()
+    }
+
+    /// ` active` on the link of the page shown.
+    pub fn active_class(&self, page: Page) -> &'static str {
+        if self.active == page { " active" } else { "" }
     }
 }
 

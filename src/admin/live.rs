@@ -1,7 +1,7 @@
 //! The Live page for a tablet beside the booth: the last photos, the jobs in flight, provider
 //! health and the running event's counts, kept current by server-sent events.
 
-use super::layout::Layout;
+use super::layout::{Layout, Page};
 use super::{Ctx, render};
 use crate::AppState;
 use crate::domain::{JobStatus, Provider};
@@ -109,7 +109,7 @@ async fn live_page(ctx: Ctx, State(state): State<AppState>) -> AppResult<Respons
         })
         .collect();
     Ok(render(&LivePage {
-        layout: Layout::new(&ctx, "live", "/admin/live".into()),
+        layout: Layout::new(&ctx, Page::Live, "/admin/live".into()),
         counts: Counts::now(&state).await?,
         photos,
         in_flight,

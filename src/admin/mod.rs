@@ -3,6 +3,7 @@
 mod api;
 mod assets;
 pub mod auth;
+mod card;
 mod events;
 pub(crate) mod export;
 pub mod i18n;

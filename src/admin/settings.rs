@@ -2,7 +2,7 @@
 //! discovery, the retention preview, and the last configuration error of each provider.
 
 use super::i18n::Strings;
-use super::layout::Layout;
+use super::layout::{Layout, Page};
 use super::models::{self, ModelBanner};
 use super::{Ctx, render};
 use crate::AppState;
@@ -51,11 +51,33 @@ pub struct SettingsSection {
     pub renew_links: bool,
 }
 
+/// How a setting is typed on the page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingInput {
+    Text,
+    Url,
+    Password,
+    Number,
+    Checkbox,
+}
+
+impl SettingInput {
+    /// The `<input>`'s `type`.
+    pub fn html_type(self) -> &'static str {
+        match self {
+            SettingInput::Text => "text",
+            SettingInput::Url => "url",
+            SettingInput::Password => "password",
+            SettingInput::Number => "number",
+            SettingInput::Checkbox => "checkbox",
+        }
+    }
+}
+
 pub struct SettingField {
     pub name: &'static str,
     pub label: &'static str,
-    /// `text`, `url`, `password`, `number` or `checkbox`.
-    pub input: &'static str,
+    pub input: SettingInput,
     pub value: String,
     pub placeholder: String,
     pub from_env: bool,
@@ -217,34 +239,12 @@ fn link_warning(t: &'static Strings, settings: &Settings) -> Option<&'static str
     match settings.public_url.as_deref() {
         None => Some(t.tt_warn_no_public_url),
         Some(url)
-            if is_private_address(url) && settings.turbotext.base_url.contains("turbotext.ru") =>
+            if crate::net::is_private_address(url)
+                && settings.turbotext.base_url.contains("turbotext.ru") =>
         {
             Some(t.tt_warn_private_url)
         }
         Some(_) => None,
-    }
-}
-
-/// Whether a URL's host is this machine or a private network, out of an internet service's reach.
-fn is_private_address(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(ip)) => {
-            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
-        }
-        Ok(std::net::IpAddr::V6(ip)) => {
-            ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00
-        }
-        Err(_) => {
-            host.eq_ignore_ascii_case("localhost")
-                || host.ends_with(".local")
-                || host.ends_with(".localhost")
-        }
     }
 }
 
@@ -327,23 +327,35 @@ fn settings_view(
                                 } else {
                                     format!("{mask} — {}", ctx.t.secret_keep)
                                 };
-                                ("password", String::new(), hint)
+                                (SettingInput::Password, String::new(), hint)
                             }
-                            ValueKind::Switch => ("checkbox", current.to_owned(), String::new()),
+                            ValueKind::Switch => {
+                                (SettingInput::Checkbox, current.to_owned(), String::new())
+                            }
                             ValueKind::Integer { .. } => {
-                                ("number", current.to_owned(), String::new())
+                                (SettingInput::Number, current.to_owned(), String::new())
                             }
                             ValueKind::Url if def.key == Setting::PublicUrl => (
-                                "url",
+                                SettingInput::Url,
                                 current.to_owned(),
                                 ctx.t.public_url_from_request.to_owned(),
                             ),
-                            ValueKind::Url => ("url", current.to_owned(), def.default.to_owned()),
-                            ValueKind::Text => ("text", current.to_owned(), def.default.to_owned()),
+                            ValueKind::Url => (
+                                SettingInput::Url,
+                                current.to_owned(),
+                                def.default.to_owned(),
+                            ),
+                            ValueKind::Text => (
+                                SettingInput::Text,
+                                current.to_owned(),
+                                def.default.to_owned(),
+                            ),
                             // Text, so that "0,039" typed with a Russian keyboard is accepted.
-                            ValueKind::Price => ("text", current.to_owned(), "0.039".to_owned()),
+                            ValueKind::Price => {
+                                (SettingInput::Text, current.to_owned(), "0.039".to_owned())
+                            }
                             ValueKind::Addresses => (
-                                "text",
+                                SettingInput::Text,
                                 current.to_owned(),
                                 "127.0.0.1, 10.0.0.0/8".to_owned(),
                             ),
@@ -368,7 +380,7 @@ fn settings_view(
         })
         .collect();
     SettingsPage {
-        layout: Layout::new(ctx, "settings", "/admin/settings".into()),
+        layout: Layout::new(ctx, Page::Settings, "/admin/settings".into()),
         banners: models::banners(state, settings, ctx.t, &Listing::ALL),
         sections,
         saved,
@@ -433,29 +445,4 @@ async fn save_settings(
     state.reload_settings().await?;
     tracing::info!(changed = values.len(), "settings saved");
     Ok(Redirect::to("/admin/settings?saved=1").into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn private_addresses_are_recognised() {
-        for url in [
-            "http://localhost:8080",
-            "http://127.0.0.1",
-            "https://192.168.1.20/x",
-            "http://10.0.0.5:80",
-            "http://[::1]:8080",
-            "http://[fd00::1]",
-            "http://booth.local",
-        ] {
-            assert!(super::is_private_address(url), "{url}");
-        }
-        for url in [
-            "https://booth.example.com",
-            "http://203.0.113.7:8080",
-            "https://[2001:db8::1]",
-        ] {
-            assert!(!super::is_private_address(url), "{url}");
-        }
-    }
 }

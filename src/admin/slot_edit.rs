@@ -7,23 +7,69 @@ use crate::error::AppError;
 use crate::imaging;
 use crate::providers::options::{self, OptionInput};
 use crate::providers::registry;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer};
+use serde_json::{Map, Value};
 
 const MAX_NAME: usize = 80;
 const MAX_PROMPT: usize = 4000;
 const MAX_OPTIONS_JSON: usize = 16 * 1024;
 pub const MAX_REFERENCE_BYTES: usize = 20 * 1024 * 1024;
 
-/// The writable fields of a slot; a field left out keeps its value.
-#[derive(Default, Debug)]
+/// The writable fields of a slot, as the JSON API and the card's form send them; a field left
+/// out keeps its value, read-only fields are ignored.
+#[derive(Default, Debug, Deserialize)]
+#[serde(default)]
 pub struct SlotEdit {
-    pub name: Option<String>,
-    pub enabled: Option<bool>,
-    pub kind: Option<String>,
-    pub prompt: Option<String>,
-    pub options: Option<serde_json::Value>,
-    /// Slot ids `provider/number`.
-    pub fallbacks: Option<Vec<String>>,
-    pub fallback_after_secs: Option<i64>,
+    pub name: Field<String>,
+    pub enabled: Field<bool>,
+    pub kind: Field<Kind>,
+    pub prompt: Field<String>,
+    pub options: Field<Map<String, Value>>,
+    /// Slot ids `provider/number`, checked with the slot's own.
+    pub fallbacks: Field<Vec<String>>,
+    pub fallback_after_secs: Field<u32>,
+}
+
+/// One field of an edit: left out, a value of its type, or a value that is not (named in the
+/// answer with the field's own rule, rather than refusing the whole body).
+#[derive(Debug, Default, PartialEq)]
+pub enum Field<T> {
+    #[default]
+    Absent,
+    Set(T),
+    Invalid,
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Field<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Field<T>, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Ok(T::deserialize(value).map_or(Field::Invalid, Field::Set))
+    }
+}
+
+impl<T> Field<T> {
+    /// A value typed on a form: set when it reads, invalid when it does not.
+    pub fn parsed(value: Option<T>) -> Field<T> {
+        value.map_or(Field::Invalid, Field::Set)
+    }
+
+    /// The value, `None` when left out; `problem` noted when it was not of the field's type.
+    fn given(
+        self,
+        field: &'static str,
+        problem: Problem,
+        errors: &mut Vec<FieldError>,
+    ) -> Option<T> {
+        match self {
+            Field::Absent => None,
+            Field::Set(value) => Some(value),
+            Field::Invalid => {
+                errors.push(FieldError { field, problem });
+                None
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +94,6 @@ pub enum Expected {
     Switch,
     Object,
     List,
-    Number,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,13 +114,7 @@ impl FieldError {
             }
             Problem::WrongType(Expected::Object) => t.err_expected_object.to_owned(),
             Problem::WrongType(Expected::List) => t.err_expected_list.to_owned(),
-            Problem::WrongType(Expected::Number) | Problem::OutOfRange(_) => {
-                let max = match self.problem {
-                    Problem::OutOfRange(max) => max,
-                    _ => i64::MAX,
-                };
-                t.integer_error(0, max)
-            }
+            Problem::OutOfRange(max) => t.integer_error(0, max),
             Problem::UnknownSlot => t.err_unknown_slot.to_owned(),
             Problem::OwnFallback => t.err_own_fallback.to_owned(),
             Problem::RepeatedFallback => t.err_repeated_fallback.to_owned(),
@@ -95,136 +134,59 @@ impl From<FieldError> for AppError {
 }
 
 impl SlotEdit {
-    /// Reads the writable fields of a slot JSON object; read-only fields are ignored.
-    pub fn from_json(value: &serde_json::Value) -> Result<SlotEdit, FieldError> {
-        let object = value.as_object().ok_or(FieldError {
-            field: "body",
-            problem: Problem::WrongType(Expected::Object),
-        })?;
-        let text = |field: &'static str| -> Result<Option<String>, FieldError> {
-            match object.get(field) {
-                None => Ok(None),
-                Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(FieldError {
-                    field,
-                    problem: Problem::WrongType(Expected::Text),
-                }),
-            }
-        };
-        let enabled = match object.get("enabled") {
-            None => None,
-            Some(serde_json::Value::Bool(b)) => Some(*b),
-            Some(_) => {
-                return Err(FieldError {
-                    field: "enabled",
-                    problem: Problem::WrongType(Expected::Switch),
-                });
-            }
-        };
-        let fallbacks = match object.get("fallbacks") {
-            None => None,
-            Some(serde_json::Value::Array(ids)) => Some(
-                ids.iter()
-                    .map(|id| id.as_str().map(str::to_owned))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or(FieldError {
-                        field: "fallbacks",
-                        problem: Problem::WrongType(Expected::List),
-                    })?,
-            ),
-            Some(_) => {
-                return Err(FieldError {
-                    field: "fallbacks",
-                    problem: Problem::WrongType(Expected::List),
-                });
-            }
-        };
-        let fallback_after_secs = match object.get("fallback_after_secs") {
-            None => None,
-            Some(v) => Some(v.as_i64().ok_or(FieldError {
-                field: "fallback_after_secs",
-                problem: Problem::WrongType(Expected::Number),
-            })?),
-        };
-        Ok(SlotEdit {
-            name: text("name")?,
-            enabled,
-            kind: text("kind")?,
-            prompt: text("prompt")?,
-            options: object.get("options").cloned(),
-            fallbacks,
-            fallback_after_secs,
-        })
-    }
-
     /// The slot with this edit applied, or every field that is wrong. A fallback may wait at
     /// most the deadline.
     pub fn apply(self, slot: &Slot, deadline_secs: u32) -> Result<Slot, Vec<FieldError>> {
         let mut next = slot.clone();
         let mut errors = Vec::new();
-        let mut check_len = |field: &'static str, value: &str, max: usize| {
-            if value.chars().count() > max {
-                errors.push(FieldError {
-                    field,
-                    problem: Problem::TooLong(max),
-                });
-            }
+        let e = &mut errors;
+        let wrong = Problem::WrongType;
+        let name = self.name.given("name", wrong(Expected::Text), e);
+        let prompt = self.prompt.given("prompt", wrong(Expected::Text), e);
+        let enabled = self.enabled.given("enabled", wrong(Expected::Switch), e);
+        let kind = self.kind.given("kind", Problem::UnknownKind, e);
+        let options = self.options.given("options", wrong(Expected::Object), e);
+        let fallbacks = self.fallbacks.given("fallbacks", wrong(Expected::List), e);
+        let late = Problem::OutOfRange(deadline_secs.into());
+        let after = self
+            .fallback_after_secs
+            .given("fallback_after_secs", late, e);
+        let mut refuse = |field: &'static str, problem: Problem| {
+            errors.push(FieldError { field, problem });
         };
-        if let Some(name) = self.name {
-            check_len("name", &name, MAX_NAME);
+        if let Some(name) = name {
+            if name.chars().count() > MAX_NAME {
+                refuse("name", Problem::TooLong(MAX_NAME));
+            }
             next.name = name.trim().to_owned();
         }
-        if let Some(prompt) = self.prompt {
-            check_len("prompt", &prompt, MAX_PROMPT);
+        if let Some(prompt) = prompt {
+            if prompt.chars().count() > MAX_PROMPT {
+                refuse("prompt", Problem::TooLong(MAX_PROMPT));
+            }
             next.prompt = prompt.trim().to_owned();
         }
-        if let Some(enabled) = self.enabled {
-            next.enabled = enabled;
-        }
-        if let Some(kind) = self.kind {
-            match Kind::parse(&kind) {
-                Some(kind) => next.kind = kind,
-                None => errors.push(FieldError {
-                    field: "kind",
-                    problem: Problem::UnknownKind,
-                }),
-            }
-        }
-        match self.options {
-            None => {}
-            Some(serde_json::Value::Object(options))
-                if serde_json::to_string(&options).map_or(0, |s| s.len()) <= MAX_OPTIONS_JSON =>
+        next.enabled = enabled.unwrap_or(next.enabled);
+        next.kind = kind.unwrap_or(next.kind);
+        match options {
+            Some(options)
+                if serde_json::to_string(&options).map_or(0, |s| s.len()) > MAX_OPTIONS_JSON =>
             {
-                next.options = options;
+                refuse("options", Problem::TooLong(MAX_OPTIONS_JSON));
             }
-            Some(serde_json::Value::Object(_)) => {
-                errors.push(FieldError {
-                    field: "options",
-                    problem: Problem::TooLong(MAX_OPTIONS_JSON),
-                });
-            }
-            Some(_) => errors.push(FieldError {
-                field: "options",
-                problem: Problem::WrongType(Expected::Object),
-            }),
+            Some(options) => next.options = options,
+            None => {}
         }
-        if let Some(ids) = self.fallbacks {
+        if let Some(ids) = fallbacks {
             match fallback_list(slot.id, &ids) {
                 Ok(list) => next.fallbacks = list,
-                Err(problem) => errors.push(FieldError {
-                    field: "fallbacks",
-                    problem,
-                }),
+                Err(problem) => refuse("fallbacks", problem),
             }
         }
-        if let Some(secs) = self.fallback_after_secs {
-            match u32::try_from(secs).ok().filter(|s| *s <= deadline_secs) {
-                Some(secs) => next.fallback_after_secs = secs,
-                None => errors.push(FieldError {
-                    field: "fallback_after_secs",
-                    problem: Problem::OutOfRange(deadline_secs.into()),
-                }),
-            }
+        match after {
+            Some(secs) if secs > deadline_secs => refuse("fallback_after_secs", late),
+            Some(secs) => next.fallback_after_secs = secs,
+            None => {}
         }
         errors.extend(
             options::check(registry::spec(next.id.provider).options, &next.options)
@@ -319,8 +281,8 @@ mod tests {
 
     #[test]
     fn left_out_fields_keep_their_values() {
-        let edit =
-            SlotEdit::from_json(&serde_json::json!({"kind": "face_swap", "has_reference": true}))
+        let edit: SlotEdit =
+            serde_json::from_value(serde_json::json!({"kind": "face_swap", "has_reference": true}))
                 .unwrap();
         let next = edit.apply(&slot(), 50).unwrap();
         assert_eq!(next.kind, Kind::FaceSwap);
@@ -329,19 +291,21 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_named() {
-        let edit = SlotEdit {
-            kind: Some("magic".into()),
-            prompt: Some("x".repeat(MAX_PROMPT + 1)),
-            ..Default::default()
-        };
-        let fields: Vec<_> = edit
+        let edit: SlotEdit = serde_json::from_value(serde_json::json!({
+            "kind": "magic",
+            "prompt": "x".repeat(MAX_PROMPT + 1),
+        }))
+        .unwrap();
+        let mut fields: Vec<_> = edit
             .apply(&slot(), 50)
             .unwrap_err()
             .iter()
             .map(|e| e.field)
             .collect();
-        assert_eq!(fields, ["prompt", "kind"]);
-        let wrong = SlotEdit::from_json(&serde_json::json!({"enabled": "yes"})).unwrap_err();
+        fields.sort();
+        assert_eq!(fields, ["kind", "prompt"]);
+        let edit: SlotEdit = serde_json::from_value(serde_json::json!({"enabled": "yes"})).unwrap();
+        let wrong = edit.apply(&slot(), 50).unwrap_err()[0];
         assert_eq!(wrong.field, "enabled");
         assert_eq!(wrong.message(Lang::En.strings()), "must be true or false");
         assert_eq!(
@@ -353,7 +317,7 @@ mod tests {
     #[test]
     fn fallbacks_name_other_existing_slots_once_two_at_most() {
         let edit = |ids: &[&str]| SlotEdit {
-            fallbacks: Some(ids.iter().map(|s| s.to_string()).collect()),
+            fallbacks: Field::Set(ids.iter().map(|s| s.to_string()).collect()),
             ..Default::default()
         };
         let next = edit(&["deepseek/3", "turbotext/5"])
@@ -371,7 +335,7 @@ mod tests {
             assert_eq!(errors[0].field, "fallbacks");
         }
         let late = SlotEdit {
-            fallback_after_secs: Some(51),
+            fallback_after_secs: Field::Set(51),
             ..Default::default()
         };
         assert_eq!(
@@ -385,7 +349,7 @@ mod tests {
         let mut turbotext = slot();
         turbotext.id = SlotId::new(Provider::Turbotext, 1).unwrap();
         let edit = |options: serde_json::Value| SlotEdit {
-            options: Some(options),
+            options: Field::Set(options.as_object().unwrap().clone()),
             ..Default::default()
         };
         let ok = edit(

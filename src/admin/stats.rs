@@ -2,7 +2,7 @@
 //! booths must send.
 
 use super::i18n::Strings;
-use super::layout::{Choice, Layout};
+use super::layout::{Choice, Layout, Page};
 use super::{Ctx, render};
 use crate::AppState;
 use crate::config::Setting;
@@ -112,7 +112,7 @@ async fn stats_page(
         })
         .collect();
     Ok(render(&StatsPage {
-        layout: Layout::new(&ctx, "stats", "/admin/stats".into()),
+        layout: Layout::new(&ctx, Page::Stats, "/admin/stats".into()),
         upload_password: settings.upload_password.as_str().to_owned(),
         password_from_env: settings.is_from_env(Setting::UploadPassword),
         deadline_secs: settings.deadline.as_secs(),

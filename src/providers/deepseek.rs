@@ -4,23 +4,21 @@
 //! the guest still gets a photo. Wire formats: https://api-docs.deepseek.com/ (chat completions)
 //! and https://platform.openai.com/docs/api-reference/images/createEdit (image edits).
 
+use super::images::{Renderer, answer_ok};
 use super::registry::key;
-use super::retry::{Failure, with_retries};
+use super::retry::with_retries;
 use super::{
     Http, ImageData, ImageModel, ModelFuture, ModelOutput, ModelRequest, ProviderError,
     read_answer, request_failed,
 };
 use crate::config::{Endpoint, Settings};
-use crate::domain::{ImageFormat, Kind};
+use crate::domain::Kind;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// The sizes every GPT-image model accepts, by aspect.
-const SIZES: [(u32, u32); 3] = [(1024, 1024), (1536, 1024), (1024, 1536)];
 
 /// Stage 1: DeepSeek's chat completions.
 pub struct PromptWriter {
@@ -30,13 +28,6 @@ pub struct PromptWriter {
     pub send_photo: bool,
     /// The most of the deadline this stage may take.
     pub share: Duration,
-}
-
-/// Stage 2: an OpenAI-compatible `images/edits` endpoint.
-pub struct Renderer {
-    pub base_url: String,
-    pub api_key: String,
-    pub model: String,
 }
 
 pub struct DeepseekTab {
@@ -119,28 +110,6 @@ fn system_message(kind: Kind) -> String {
          Rewrite the operator's request into one detailed English editing instruction that keeps the guest's \
          identity, face and pose recognisable and keeps the photo's framing. Reply with the instruction only."
     )
-}
-
-/// For models that take any size: the upload's aspect (kept between 1:3 and 3:1), its long
-/// side the result's, both sides multiples of 16, within 3840×2160.
-pub fn free_size(width: u32, height: u32, result_side: u32) -> String {
-    let ratio = (f64::from(width.max(1)) / f64::from(height.max(1))).clamp(1.0 / 3.0, 3.0);
-    let long = f64::from(result_side.clamp(256, 3840));
-    let (w, h) = if ratio >= 1.0 {
-        (long, long / ratio)
-    } else {
-        (long * ratio, long)
-    };
-    // Within 3840×2160 (or 2160×3840) whatever the aspect.
-    let fit = (3840.0 / w.max(h)).min(2160.0 / w.min(h)).min(1.0);
-    let side = |v: f64| ((v * fit / 16.0).round() as u32).max(1) * 16;
-    format!("{}x{}", side(w), side(h))
-}
-
-/// The supported size nearest to the upload's aspect.
-pub fn nearest_size(width: u32, height: u32) -> String {
-    let (w, h) = super::nearest_aspect(width, height, &SIZES);
-    format!("{w}x{h}")
 }
 
 fn data_url(image: &ImageData) -> String {
@@ -266,173 +235,6 @@ impl Unwritten {
     }
 }
 
-impl Renderer {
-    async fn render(
-        &self,
-        http: &Http,
-        prompt: &str,
-        request: &ModelRequest,
-    ) -> Result<Vec<u8>, Failure> {
-        let part = |image: &ImageData, name: &str| {
-            reqwest::multipart::Part::bytes(image.bytes.as_ref().clone())
-                .file_name(format!("{name}.{}", image.format.extension()))
-                .mime_str(image.format.mime())
-                .expect("a valid MIME type")
-        };
-        let family = crate::config::model_family(&self.model);
-        let (w, h) = request.upload_size;
-        let size = if family.free_size {
-            free_size(w, h, request.result_side)
-        } else {
-            nearest_size(w, h)
-        };
-        let mut form = reqwest::multipart::Form::new()
-            .text("model", self.model.clone())
-            .text("prompt", prompt.to_owned())
-            .text("size", size)
-            .text("n", "1");
-        if family.input_fidelity && request.kind.needs_reference() {
-            // Keeps the guest's face on the models that take it.
-            form = form.text("input_fidelity", "high");
-        }
-        let reference = request
-            .reference
-            .as_ref()
-            .filter(|_| request.kind.needs_reference());
-        // One image is the field `image`; several repeat `image[]`.
-        let field = if reference.is_some() {
-            "image[]"
-        } else {
-            "image"
-        };
-        form = form.part(field, part(&request.photo, "guest"));
-        if let Some(reference) = reference {
-            form = form.part(field, part(reference, "reference"));
-        }
-        let response = http
-            .api
-            .post(format!(
-                "{}/images/edits",
-                self.base_url.trim_end_matches('/')
-            ))
-            .bearer_auth(&self.api_key)
-            .timeout(request.deadline.saturating_duration_since(Instant::now()))
-            .multipart(form)
-            .send()
-            .await
-            .map_err(|e| request_failed(e, request.deadline))?;
-        let status = response.status().as_u16();
-        let bytes = read_answer(response, request.deadline)
-            .await
-            .map_err(Failure::broken_answer)?;
-        let json: Value = serde_json::from_slice(&bytes).map_err(|_| {
-            let e = ProviderError::Protocol(format!(
-                "the images endpoint answered HTTP {status} without JSON"
-            ));
-            if status >= 500 {
-                Failure::retry(e)
-            } else {
-                Failure::Stop(e)
-            }
-        })?;
-        if status != 200 {
-            return Err(http_error(status, &json, &self.model));
-        }
-        self.image_of(&http.files, &json, request.deadline).await
-    }
-
-    /// `data[0].b64_json`, else a link in `data[0].url` or `images[0].url` to download.
-    async fn image_of(
-        &self,
-        http: &reqwest::Client,
-        json: &Value,
-        deadline: Instant,
-    ) -> Result<Vec<u8>, Failure> {
-        let protocol = |m: &str| Failure::Stop(ProviderError::Protocol(m.to_owned()));
-        let bytes = if let Some(b64) = json["data"][0]["b64_json"].as_str() {
-            BASE64
-                .decode(b64)
-                .map_err(|_| protocol("b64_json is not base64"))?
-        } else {
-            let url = [&json["data"][0]["url"], &json["images"][0]["url"]]
-                .into_iter()
-                .find_map(Value::as_str)
-                .ok_or_else(|| protocol("the images endpoint answered without an image"))?;
-            self.download(http, url, deadline).await?
-        };
-        if ImageFormat::sniff(&bytes).is_none() {
-            return Err(protocol(
-                "the images endpoint answered with bytes that are not an image",
-            ));
-        }
-        Ok(bytes)
-    }
-
-    async fn download(
-        &self,
-        http: &reqwest::Client,
-        url: &str,
-        deadline: Instant,
-    ) -> Result<Vec<u8>, Failure> {
-        if let Some(inline) = url.strip_prefix("data:") {
-            let b64 = inline.split_once(',').map_or("", |(_, d)| d);
-            return BASE64
-                .decode(b64)
-                .map_err(|_| Failure::Stop(ProviderError::Protocol("bad data: URL".into())));
-        }
-        let response = http
-            .get(url)
-            .timeout(deadline.saturating_duration_since(Instant::now()))
-            .send()
-            .await
-            .map_err(|e| request_failed(e, deadline))?;
-        if !response.status().is_success() {
-            return Err(Failure::retry(ProviderError::Transient(format!(
-                "the image download answered HTTP {}",
-                response.status()
-            ))));
-        }
-        read_answer(response, deadline)
-            .await
-            .map_err(Failure::broken_answer)
-    }
-}
-
-fn http_error(status: u16, json: &Value, model: &str) -> Failure {
-    let message = json["error"]["message"]
-        .as_str()
-        .unwrap_or("no message")
-        .to_owned();
-    let code = json["error"]["code"].as_str().unwrap_or("");
-    let kind = json["error"]["type"].as_str().unwrap_or("");
-    match status {
-        _ if code == "model_not_found" => Failure::Stop(ProviderError::ModelNotFound(format!(
-            "the images endpoint has no model '{model}' (retired? choose another in Settings): {message}"
-        ))),
-        402 => Failure::Stop(ProviderError::NoCredit(format!(
-            "images endpoint: {message}"
-        ))),
-        _ if code == "insufficient_quota" || kind == "insufficient_quota" => Failure::Stop(
-            ProviderError::NoCredit(format!("images endpoint: {message}")),
-        ),
-        400 if code == "moderation_blocked" => Failure::Stop(ProviderError::Refused(format!(
-            "the image model's safety system: {message}"
-        ))),
-        429 | 500..=599 => Failure::retry(ProviderError::Transient(format!(
-            "images endpoint HTTP {status}: {message}"
-        ))),
-        404 | 405 => Failure::Stop(ProviderError::BadConfig(format!(
-            "the images endpoint has no /images/edits (HTTP {status}): {message}"
-        ))),
-        400..=499 => Failure::Stop(ProviderError::BadConfig(format!(
-            "images endpoint HTTP {status}: {message}"
-        ))),
-        _ => Failure::Stop(ProviderError::Protocol(format!(
-            "images endpoint HTTP {status}: {message}"
-        ))),
-    }
-}
-
 impl ImageModel for DeepseekTab {
     fn generate(&self, request: ModelRequest) -> ModelFuture<'_> {
         Box::pin(async move {
@@ -482,56 +284,9 @@ pub async fn check_writer(http: &Http, settings: &Settings) -> Result<(), String
     answer_ok(response).await
 }
 
-/// "Test connection" for the images endpoint: its model list answers with the key.
-pub async fn check_renderer(http: &Http, settings: &Settings) -> Result<(), String> {
-    let response = http
-        .api
-        .get(format!(
-            "{}/models",
-            settings.images.base_url.trim_end_matches('/')
-        ))
-        .bearer_auth(key(&settings.images.api_key, "the images endpoint")?)
-        .timeout(Duration::from_secs(15))
-        .send()
-        .await
-        .map_err(super::transport_error)?;
-    answer_ok(response).await
-}
-
-async fn answer_ok(response: reqwest::Response) -> Result<(), String> {
-    let status = response.status();
-    if status.is_success() {
-        return Ok(());
-    }
-    let body = read_answer(response, Instant::now() + Duration::from_secs(15))
-        .await
-        .unwrap_or_default();
-    let json: Value = serde_json::from_slice(&body).unwrap_or_default();
-    Err(format!(
-        "HTTP {status}: {}",
-        json["error"]["message"].as_str().unwrap_or("no message")
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn size_follows_the_upload_aspect() {
-        assert_eq!(nearest_size(512, 512), "1024x1024");
-        assert_eq!(nearest_size(6000, 4000), "1536x1024");
-        assert_eq!(nearest_size(512, 768), "1024x1536");
-    }
-
-    #[test]
-    fn free_sizes_follow_the_upload_in_multiples_of_16() {
-        assert_eq!(free_size(6000, 4000, 2048), "2048x1360");
-        assert_eq!(free_size(4000, 6000, 2048), "1360x2048");
-        assert_eq!(free_size(512, 512, 512), "512x512");
-        assert_eq!(free_size(8000, 1000, 2048), "2048x688", "at most 3:1");
-        assert_eq!(free_size(4000, 4000, 8192), "2160x2160", "within 3840×2160");
-    }
 
     #[test]
     fn fallback_keeps_the_slot_prompt() {

@@ -7,6 +7,7 @@ mod deepseek;
 mod demo;
 mod gemini;
 pub mod health;
+mod images;
 pub mod options;
 pub mod registry;
 mod retry;

@@ -9,7 +9,7 @@
 
 use super::catalog::Listing;
 use super::options::{CardHints, OptionSpec};
-use super::{DemoModel, Http, ImageModel, deepseek, gemini, turbotext};
+use super::{DemoModel, Http, ImageModel, deepseek, gemini, images, turbotext};
 use crate::config::{Group, Settings};
 use crate::domain::{Kind, Provider, Slot};
 use crate::imaging::CpuPool;
@@ -95,7 +95,7 @@ pub static REGISTRY: [ProviderSpec; 3] = [
             ConnectionTest {
                 group: Group::Images,
                 stage: "images",
-                run: |http, settings| Box::pin(deepseek::check_renderer(http, settings)),
+                run: |http, settings| Box::pin(images::check_renderer(http, settings)),
             },
         ],
         methods: None,

@@ -23,9 +23,7 @@ async fn admin_needs_basic_auth() {
             r#"Basic realm="Boothgate", charset="UTF-8""#
         );
         let wrong = app
-            .client
-            .get(app.url(path))
-            .basic_auth(ADMIN_USER, Some("nope"))
+            .admin_as("nope", Method::GET, path)
             .send()
             .await
             .unwrap();
@@ -38,7 +36,7 @@ async fn admin_needs_basic_auth() {
             .await
             .unwrap();
         assert_eq!(wrong_user.status(), 401, "{path} with a wrong user");
-        let right = app.admin(Method::GET, path).send().await.unwrap();
+        let right = app.admin_get(path).await;
         assert_eq!(right.status(), 200, "{path} with the right credentials");
     }
 }
@@ -49,9 +47,7 @@ async fn first_start_generates_passwords_and_keeps_only_the_admin_hash() {
     let admin = app.secret("admin password");
     let upload = app.secret("upload password");
     let ok = app
-        .client
-        .get(app.url("/admin/api/stats"))
-        .basic_auth("admin", Some(&admin))
+        .admin_as(&admin, Method::GET, "/admin/api/stats")
         .send()
         .await
         .unwrap();
@@ -70,9 +66,7 @@ async fn first_start_generates_passwords_and_keeps_only_the_admin_hash() {
     let again = spawn_app_in(dir, Options::generated()).await;
     assert!(again.generated.is_empty());
     let ok = again
-        .client
-        .get(again.url("/admin/turbotext"))
-        .basic_auth("admin", Some(&admin))
+        .admin_as(&admin, Method::GET, "/admin/turbotext")
         .send()
         .await
         .unwrap();
@@ -121,11 +115,7 @@ async fn three_tabs_each_show_twenty_distinct_upload_urls() {
         assert!(!html.contains(&format!("/upload/{provider}/21/")));
     }
     assert_eq!(all.len(), 60);
-    let unknown = app
-        .admin(Method::GET, "/admin/openai")
-        .send()
-        .await
-        .unwrap();
+    let unknown = app.admin_get("/admin/openai").await;
     assert_eq!(unknown.status(), 404);
 }
 
@@ -200,7 +190,7 @@ async fn bad_slot_values_get_422_naming_the_field() {
         "/admin/api/slots/turbotext/0",
         "/admin/api/slots/midjourney/1",
     ] {
-        let response = app.admin(Method::GET, path).send().await.unwrap();
+        let response = app.admin_get(path).await;
         assert_eq!(response.status(), 404, "{path}");
     }
 }
@@ -216,11 +206,7 @@ async fn reference_upload_replace_and_remove() {
         first.json::<serde_json::Value>().await.unwrap()["has_reference"],
         true
     );
-    let served = app
-        .admin(Method::GET, "/admin/references/turbotext/2")
-        .send()
-        .await
-        .unwrap();
+    let served = app.admin_get("/admin/references/turbotext/2").await;
     assert_eq!(served.headers()["content-type"], "image/jpeg");
     assert_eq!(
         served.bytes().await.unwrap().to_vec(),
@@ -256,11 +242,7 @@ async fn reference_upload_replace_and_remove() {
     );
     let slot = app.admin_json("/admin/api/slots/turbotext/2").await;
     assert_eq!(slot["has_reference"], false);
-    let gone = app
-        .admin(Method::GET, "/admin/references/turbotext/2")
-        .send()
-        .await
-        .unwrap();
+    let gone = app.admin_get("/admin/references/turbotext/2").await;
     assert_eq!(gone.status(), 404);
 }
 
@@ -450,7 +432,7 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
 #[tokio::test]
 async fn admin_pages_carry_security_headers() {
     let app = spawn_app(Options::default()).await;
-    let response = app.admin(Method::GET, "/admin/stats").send().await.unwrap();
+    let response = app.admin_get("/admin/stats").await;
     let headers = response.headers();
     assert!(
         headers["content-security-policy"]
@@ -553,9 +535,7 @@ async fn upload_password_can_be_regenerated_unless_set_by_env() {
     let admin = app.secret("admin password");
     let old = app.secret("upload password");
     let page = app
-        .client
-        .get(app.url("/admin/stats"))
-        .basic_auth("admin", Some(&admin))
+        .admin_as(&admin, Method::GET, "/admin/stats")
         .send()
         .await
         .unwrap()
@@ -563,9 +543,7 @@ async fn upload_password_can_be_regenerated_unless_set_by_env() {
         .await
         .unwrap();
     let response = app
-        .client
-        .post(app.url("/admin/stats/upload-password"))
-        .basic_auth("admin", Some(&admin))
+        .admin_as(&admin, Method::POST, "/admin/stats/upload-password")
         .form(&[("csrf", csrf_token(&page))])
         .send()
         .await
@@ -716,11 +694,7 @@ async fn english_switch_sets_a_cookie_and_translates() {
             .await
             .contains("Сохранить")
     );
-    let switch = app
-        .admin(Method::GET, "/admin/lang/en?next=/admin/deepseek")
-        .send()
-        .await
-        .unwrap();
+    let switch = app.admin_get("/admin/lang/en?next=/admin/deepseek").await;
     assert_eq!(switch.status(), 303);
     assert_eq!(switch.headers()["location"], "/admin/deepseek");
     let cookie = switch.headers()["set-cookie"]
@@ -741,10 +715,8 @@ async fn english_switch_sets_a_cookie_and_translates() {
         .unwrap();
     assert!(html.contains(">Save</button>") && !html.contains("Сохранить"));
     let open_redirect = app
-        .admin(Method::GET, "/admin/lang/en?next=https://evil.example")
-        .send()
-        .await
-        .unwrap();
+        .admin_get("/admin/lang/en?next=https://evil.example")
+        .await;
     assert_eq!(open_redirect.headers()["location"], "/admin/turbotext");
 }
 

@@ -62,6 +62,28 @@ async fn start_browser(profile: &std::path::Path) -> (Driver, Client) {
     panic!("chromedriver did not answer on {url}");
 }
 
+/// Clicks the first element `css` finds.
+async fn click(browser: &Client, css: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("{css} cannot be clicked: {e}"));
+}
+
+/// Types `text` into the first element `css` finds.
+async fn type_into(browser: &Client, css: &str, text: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("cannot type into {css}: {e}"));
+}
+
 async fn wait_for_text(browser: &Client, css: &str, expected: &str) {
     let mut seen = String::new();
     for _ in 0..100 {
@@ -99,13 +121,7 @@ async fn operator_configures_a_slot_in_the_browser() {
         .await
         .unwrap();
     assert!(browser.find(Locator::Id("demo-banner")).await.is_ok());
-    browser
-        .find(Locator::Id("tab-nanobanana"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#tab-nanobanana").await;
     wait_for_text(&browser, "h1", "NanoBanana").await;
     assert!(
         browser
@@ -132,13 +148,12 @@ async fn operator_configures_a_slot_in_the_browser() {
     let reference = sample_file("reference-background.jpg")
         .canonicalize()
         .unwrap();
-    browser
-        .find(Locator::Css("#slot-3 input[name=reference]"))
-        .await
-        .unwrap()
-        .send_keys(&reference.to_string_lossy())
-        .await
-        .unwrap();
+    type_into(
+        &browser,
+        "#slot-3 input[name=reference]",
+        &reference.to_string_lossy(),
+    )
+    .await;
     // The "B plan": DeepSeek 2 takes over if this slot fails or is slow for 10 s.
     browser
         .find(Locator::Css("#slot-3 select[name=fallback_1]"))
@@ -153,13 +168,7 @@ async fn operator_configures_a_slot_in_the_browser() {
         .unwrap();
     after.clear().await.unwrap();
     after.send_keys("10").await.unwrap();
-    browser
-        .find(Locator::Css("#slot-3 button.save"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#slot-3 button.save").await;
     wait_for_text(&browser, "#slot-3 .card-status", "Сохранено").await;
 
     let slot = app
@@ -208,13 +217,12 @@ async fn operator_configures_a_slot_in_the_browser() {
 
     // "Try it" runs a photo from the browser through the slot and shows the result on the card.
     let guest = sample_file("guest-512.jpg").canonicalize().unwrap();
-    browser
-        .find(Locator::Css("#slot-3 input.try-input"))
-        .await
-        .unwrap()
-        .send_keys(&guest.to_string_lossy())
-        .await
-        .unwrap();
+    type_into(
+        &browser,
+        "#slot-3 input.try-input",
+        &guest.to_string_lossy(),
+    )
+    .await;
     let mut shown = serde_json::Value::Null;
     for _ in 0..100 {
         shown = browser
@@ -231,13 +239,7 @@ async fn operator_configures_a_slot_in_the_browser() {
     }
     assert_eq!(shown, 512, "the processed photo is shown on the card");
 
-    browser
-        .find(Locator::Css("#slot-3 button.copy"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#slot-3 button.copy").await;
     wait_for_text(&browser, "#slot-3 button.copy", "Скопировано").await;
 
     // History shows the test job, its time in the browser's own zone.
@@ -255,13 +257,7 @@ async fn operator_configures_a_slot_in_the_browser() {
         .await
         .unwrap();
 
-    browser
-        .find(Locator::Id("stats-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#stats-button").await;
     wait_for_text(&browser, "h1", "Статистика").await;
     assert_eq!(
         value_of(&browser, "#upload-password").await,
@@ -278,13 +274,7 @@ async fn operator_configures_a_slot_in_the_browser() {
     let shot = browser.screenshot().await.unwrap();
     std::fs::write(path.with_file_name("browser-admin-nanobanana.png"), shot).unwrap();
 
-    browser
-        .find(Locator::Id("lang-switch"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#lang-switch").await;
     wait_for_text(&browser, "#slot-3 button.save", "Save").await;
     browser.close().await.unwrap();
 }
@@ -328,13 +318,7 @@ async fn a_retired_model_is_swapped_from_the_tab_banner() {
         .select_by_value("gemini-3-pro-image")
         .await
         .unwrap();
-    browser
-        .find(Locator::Css(".model-banner button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, ".model-banner button").await;
     wait_for_text(&browser, "h1", "NanoBanana").await;
     assert!(browser.find(Locator::Css(".model-banner")).await.is_err());
     let providers = app.admin_json("/admin/api/providers").await;
@@ -351,30 +335,12 @@ async fn operator_starts_an_event_and_watches_photos_arrive_live() {
 
     browser.goto(&format!("{base}/admin/events")).await.unwrap();
     wait_for_text(&browser, "h1", "События").await;
-    browser
-        .find(Locator::Css("#start-event input[name=name]"))
-        .await
-        .unwrap()
-        .send_keys("Свадьба Анны")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("#start-event button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "#start-event input[name=name]", "Свадьба Анны").await;
+    click(&browser, "#start-event button").await;
     wait_for_text(&browser, "#event-1 h2", "Свадьба Анны").await;
     assert!(browser.find(Locator::Id("end-event")).await.is_ok());
 
-    browser
-        .find(Locator::Id("nav-live"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#nav-live").await;
     wait_for_text(&browser, "#live-event", "Свадьба Анны").await;
     // The page is open: a booth's photo shows up without a reload.
     let answer = upload_sample(&app, "/upload/nanobanana/3", "guest-512.jpg").await;

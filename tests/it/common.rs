@@ -105,6 +105,11 @@ pub async fn spawn_app_with_prompt(options: Options, prompt: &str) -> TestApp {
     app
 }
 
+/// The server with slot nanobanana/3 editing photos by a prompt ("vintage look").
+pub async fn demo_app(options: Options) -> TestApp {
+    spawn_app_with_prompt(options, "vintage look").await
+}
+
 /// Starts the server on an existing data folder (as after a restart).
 pub async fn spawn_app_in(dir: TempDir, options: Options) -> TestApp {
     boothgate::install_crypto_provider();
@@ -183,9 +188,19 @@ impl TestApp {
     }
 
     pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.admin_as(ADMIN_PASSWORD, method, path)
+    }
+
+    /// A request signed in as the admin user with `password`: the generated one, or a guess.
+    pub fn admin_as(
+        &self,
+        password: &str,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
         self.client
             .request(method, self.url(path))
-            .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+            .basic_auth(ADMIN_USER, Some(password))
     }
 
     /// A password the first start generated ("admin password", "upload password").
@@ -198,24 +213,27 @@ impl TestApp {
             .clone()
     }
 
-    pub async fn admin_json(&self, path: &str) -> serde_json::Value {
-        let response = self
-            .admin(reqwest::Method::GET, path)
+    /// `GET path` as the admin, whatever it answers.
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.admin(reqwest::Method::GET, path)
             .send()
             .await
-            .expect("request");
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// `GET path` as the admin, which must answer 200.
+    async fn admin_ok(&self, path: &str) -> reqwest::Response {
+        let response = self.admin_get(path).await;
         assert_eq!(response.status(), 200, "GET {path}");
-        response.json().await.expect("JSON")
+        response
+    }
+
+    pub async fn admin_json(&self, path: &str) -> serde_json::Value {
+        self.admin_ok(path).await.json().await.expect("JSON")
     }
 
     pub async fn admin_html(&self, path: &str) -> String {
-        let response = self
-            .admin(reqwest::Method::GET, path)
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(response.status(), 200, "GET {path}");
-        response.text().await.expect("body")
+        self.admin_ok(path).await.text().await.expect("body")
     }
 
     pub async fn put_slot(

@@ -501,14 +501,7 @@ async fn settings_suggest_the_image_models_of_the_key() {
         .await;
     let app = gemini_app(&fake, "20").await;
     app.model_lists_fetched(&["nanobanana"]).await;
-    let page = app
-        .admin(Method::GET, "/admin/settings")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.admin_get("/admin/settings").await.text().await.unwrap();
     assert!(page.contains(r#"<option value="gemini-3.1-flash-image">"#));
     assert!(page.contains(r#"<option value="gemini-3-pro-image">"#));
     assert!(

@@ -3,24 +3,12 @@
 use crate::common::*;
 use boothgate::config::Setting;
 use reqwest::Method;
-use serde_json::json;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SLOT: &str = "/upload/nanobanana/3";
-
-async fn demo_app(options: Options) -> TestApp {
-    let app = spawn_app(options).await;
-    app.put_slot(
-        "nanobanana",
-        3,
-        json!({"kind": "prompt", "prompt": "vintage"}),
-    )
-    .await;
-    app
-}
 
 /// A multipart body from text fields and one photo.
 fn form_body(fields: &[(&str, Vec<u8>)], file_name: &str, photo: &[u8]) -> (String, Vec<u8>) {
@@ -363,14 +351,7 @@ async fn metrics_count_uploads_behind_auth() {
             .status(),
         401
     );
-    let text = app
-        .admin(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.admin_get("/metrics").await.text().await.unwrap();
     assert!(
         text.contains(
             r#"boothgate_uploads_total{provider="nanobanana",slot="3",status="succeeded"} 1"#

@@ -10,10 +10,6 @@ use std::time::{Duration, Instant};
 
 const SLOT: &str = "/upload/nanobanana/3";
 
-async fn demo_app(options: Options) -> TestApp {
-    spawn_app_with_prompt(options, "vintage look").await
-}
-
 fn mean_brightness(bytes: &[u8]) -> f64 {
     let image = image::load_from_memory(bytes).unwrap().into_rgb8();
     image.pixels().map(|p| f64::from(p.0[2])).sum::<f64>()
@@ -580,19 +576,13 @@ async fn job_history_lists_filters_and_opens_photos() {
         ("before", "image/jpeg"),
         ("after", "image/jpeg"),
     ] {
-        let response = app
-            .admin(Method::GET, &format!("/admin/jobs/{ok_id}/{file}"))
-            .send()
-            .await
-            .unwrap();
+        let response = app.admin_get(&format!("/admin/jobs/{ok_id}/{file}")).await;
         assert_eq!(response.status(), 200, "{file}");
         assert_eq!(response.headers()["content-type"], mime);
     }
     let thumb = app
-        .admin(Method::GET, &format!("/admin/jobs/{ok_id}/before"))
-        .send()
+        .admin_get(&format!("/admin/jobs/{ok_id}/before"))
         .await
-        .unwrap()
         .bytes()
         .await
         .unwrap();
@@ -604,19 +594,13 @@ async fn job_history_lists_filters_and_opens_photos() {
         "an upload without a thumbnail gets a plain link"
     );
     let trashed = app
-        .admin(Method::GET, &format!("/admin/jobs/{bad_id}/original"))
-        .send()
-        .await
-        .unwrap();
+        .admin_get(&format!("/admin/jobs/{bad_id}/original"))
+        .await;
     assert_eq!(
         trashed.bytes().await.unwrap().to_vec(),
         sample("truncated.jpg")
     );
-    let none = app
-        .admin(Method::GET, &format!("/admin/jobs/{bad_id}/result"))
-        .send()
-        .await
-        .unwrap();
+    let none = app.admin_get(&format!("/admin/jobs/{bad_id}/result")).await;
     assert_eq!(none.status(), 404);
 }
 

@@ -22,10 +22,6 @@ fn token_links() -> Options {
     }
 }
 
-async fn demo_app(options: Options) -> TestApp {
-    spawn_app_with_prompt(options, "vintage look").await
-}
-
 /// The path of a slot's upload link, as its JSON gives it.
 async fn link_of(app: &TestApp, provider: &str, slot: u8) -> String {
     let json = app
@@ -572,10 +568,8 @@ async fn an_export_past_4_gib_reads_back_whole() {
     let event = event_with_sparse_originals(&app, 5, GIB).await;
     let started = Instant::now();
     let mut response = app
-        .admin(Method::GET, &format!("/admin/api/events/{event}/export"))
-        .send()
-        .await
-        .unwrap();
+        .admin_get(&format!("/admin/api/events/{event}/export"))
+        .await;
     assert_eq!(response.status(), 200);
     let download = tempfile::NamedTempFile::new().unwrap();
     let mut file = std::io::BufWriter::new(download.reopen().unwrap());

@@ -1,0 +1,216 @@
+//! A slot's card: what it shows of the slot (type, prompt, options, fallbacks, reference,
+//! upload link, readiness) and the form it saves with.
+
+use super::Ctx;
+use super::i18n::Strings;
+use super::layout::{Choice, Layout};
+use crate::AppState;
+use crate::domain::{Kind, MAX_FALLBACKS, Provider, Slot, SlotId, SlotUnavailable};
+use crate::error::AppResult;
+use crate::providers::options::OptionInput;
+use crate::providers::registry;
+use askama::Template;
+
+/// One card alone, for the page's script to swap in after a save.
+#[derive(Template)]
+#[template(path = "card.html")]
+pub struct CardPartial {
+    pub layout: Layout,
+    pub card: CardView,
+}
+
+pub struct CardView {
+    pub provider: Provider,
+    pub number: u8,
+    pub name: String,
+    pub enabled: bool,
+    /// The processing-type dropdown.
+    pub kinds: Vec<Choice>,
+    pub prompt: String,
+    /// The booth values the prompt names (`{style}`), filled from the upload URL or the form.
+    pub placeholders: Vec<String>,
+    /// The instruction the model will get, for providers that wrap the prompt in a template.
+    pub instruction: Option<String>,
+    /// The provider's own options of the slot.
+    pub options: Vec<OptionField>,
+    /// The two fallback pickers: every other slot, by tab, with its name and readiness.
+    pub fallbacks: Vec<Vec<Choice>>,
+    pub fallback_after_secs: u32,
+    pub reference_url: Option<String>,
+    pub upload_url: String,
+    /// Why the slot would refuse a photo now, if it would.
+    pub not_ready: Option<&'static str>,
+    pub errors: Vec<(&'static str, String)>,
+    pub saved: bool,
+}
+
+/// How a provider option is typed on the card.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldInput {
+    Text,
+    /// `key=value` lines.
+    Lines,
+    Number,
+    Switch,
+}
+
+/// One provider option as a field of the card's form.
+pub struct OptionField {
+    /// The form field's name: `opt_` and the option's key.
+    pub name: String,
+    pub key: &'static str,
+    pub label: &'static str,
+    pub input: FieldInput,
+    pub value: String,
+    pub checked: bool,
+    pub placeholder: String,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+}
+
+/// What every card of a page is built from: the page's language and address, and all slots
+/// (for the fallback pickers).
+pub struct Cards<'a> {
+    t: &'static Strings,
+    base_url: &'a str,
+    all: Vec<Slot>,
+}
+
+impl<'a> Cards<'a> {
+    pub async fn load(state: &AppState, ctx: &'a Ctx) -> AppResult<Cards<'a>> {
+        Ok(Cards {
+            t: ctx.t,
+            base_url: &ctx.base_url,
+            all: state.store.all_slots().await?,
+        })
+    }
+
+    pub fn card(&self, slot: &Slot) -> CardView {
+        CardView::new(slot, self)
+    }
+
+    /// The choices of one fallback picker, `chosen` selected.
+    fn picker(&self, own: SlotId, chosen: Option<SlotId>) -> Vec<Choice> {
+        let none = Choice {
+            value: String::new(),
+            label: self.t.fallback_none.to_owned(),
+            selected: chosen.is_none(),
+        };
+        let others = self.all.iter().filter(|s| s.id != own).map(|s| {
+            let ready = if s.check_ready().is_ok() {
+                self.t.fallback_ready
+            } else {
+                self.t.fallback_not_ready
+            };
+            let name = if s.name.is_empty() {
+                String::new()
+            } else {
+                format!(" «{}»", s.name)
+            };
+            Choice {
+                value: s.id.to_string(),
+                label: format!(
+                    "{} {}{name} — {ready}",
+                    s.id.provider.display_name(),
+                    s.id.number
+                ),
+                selected: chosen == Some(s.id),
+            }
+        });
+        std::iter::once(none).chain(others).collect()
+    }
+}
+
+impl CardView {
+    fn new(slot: &Slot, cards: &Cards<'_>) -> CardView {
+        let (t, base_url) = (cards.t, cards.base_url);
+        let id = slot.id;
+        let hints = registry::card_hints(slot);
+        let options = registry::spec(id.provider)
+            .options
+            .iter()
+            .map(|spec| {
+                let value = slot.options.get(spec.key);
+                let placeholder = hints
+                    .defaults
+                    .iter()
+                    .find(|(key, _)| *key == spec.key)
+                    .map(|(_, default)| default.clone());
+                let (input, min, max) = match spec.input {
+                    OptionInput::Name { .. } => (FieldInput::Text, None, None),
+                    OptionInput::KeyValueLines => (FieldInput::Lines, None, None),
+                    OptionInput::Number { min, max } => (FieldInput::Number, Some(min), Some(max)),
+                    OptionInput::Switch => (FieldInput::Switch, None, None),
+                };
+                OptionField {
+                    name: format!("opt_{}", spec.key),
+                    key: spec.key,
+                    label: t.option_label(spec.label),
+                    input,
+                    value: spec.input.display(value),
+                    checked: value.and_then(|v| v.as_bool()).unwrap_or(false),
+                    placeholder: placeholder.unwrap_or_else(|| {
+                        if input == FieldInput::Lines {
+                            "key=value".into()
+                        } else {
+                            String::new()
+                        }
+                    }),
+                    min,
+                    max,
+                }
+            })
+            .collect();
+        CardView {
+            provider: id.provider,
+            number: id.number,
+            name: slot.name.clone(),
+            enabled: slot.enabled,
+            kinds: Kind::ALL
+                .into_iter()
+                .map(|k| Choice {
+                    value: k.as_str().into(),
+                    label: t.kind(k).into(),
+                    selected: k == slot.kind,
+                })
+                .collect(),
+            prompt: slot.prompt.clone(),
+            placeholders: crate::placeholders::names(&slot.prompt),
+            instruction: hints.instruction,
+            options,
+            fallbacks: (0..MAX_FALLBACKS)
+                .map(|i| cards.picker(id, slot.fallbacks.get(i).copied()))
+                .collect(),
+            fallback_after_secs: slot.fallback_after_secs,
+            reference_url: slot
+                .reference
+                .as_ref()
+                .map(|name| format!("/admin/references/{}/{}?v={name}", id.provider, id.number)),
+            upload_url: format!("{base_url}{}", slot.upload_path()),
+            not_ready: slot.check_ready().err().map(|reason| match reason {
+                SlotUnavailable::Disabled => t.not_ready_disabled,
+                SlotUnavailable::MissingReference => t.not_ready_reference,
+                SlotUnavailable::MissingPrompt => t.not_ready_prompt,
+            }),
+            errors: Vec::new(),
+            saved: false,
+        }
+    }
+
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+
+    /// Whether any provider option was refused, so its section opens.
+    pub fn options_have_errors(&self) -> bool {
+        self.options.iter().any(|o| self.error(o.key).is_some())
+    }
+
+    pub fn with_errors(mut self, errors: Vec<(&'static str, String)>) -> CardView {
+        self.errors = errors;
+        self
+    }
+}
