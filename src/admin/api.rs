@@ -11,7 +11,7 @@ use crate::error::{AppError, AppResult};
 use crate::extract::{Filters, SlotPath};
 use crate::providers::catalog::Listing;
 use crate::providers::health::Status;
-use crate::providers::registry::{self, REGISTRY};
+use crate::providers::registry::{self, ProviderSpec, REGISTRY};
 use crate::report::Cost;
 use crate::store::JobRecord;
 use crate::store::ProviderCounts;
@@ -182,66 +182,84 @@ async fn stats(
 }
 
 /// What a model list says of one configured model, as the providers JSON shows it.
-fn model_json(
-    state: &AppState,
-    settings: &Settings,
-    listing: Listing,
-) -> serde_json::Map<String, Value> {
-    let check = state.catalog.check(listing, settings);
-    let list = state.catalog.list(listing);
-    serde_json::Map::from_iter([
-        ("model".to_owned(), json!(check.model)),
-        ("model_listed".to_owned(), json!(check.listed)),
-        (
-            "shutdown_date".to_owned(),
-            json!(check.shutdown_date.map(|d| d.to_string())),
-        ),
-        (
-            "models".to_owned(),
-            json!(list.models.iter().map(|m| &m.id).collect::<Vec<_>>()),
-        ),
-        ("list_error".to_owned(), json!(list.error)),
-        (
-            "checked_at".to_owned(),
-            json!(list.checked_at.map(crate::clock::iso_time)),
-        ),
-    ])
+#[derive(Serialize)]
+struct ModelJson {
+    model: String,
+    model_listed: Option<bool>,
+    shutdown_date: Option<String>,
+    models: Vec<String>,
+    list_error: Option<String>,
+    checked_at: Option<String>,
+}
+
+impl ModelJson {
+    fn of(state: &AppState, settings: &Settings, listing: Listing) -> ModelJson {
+        let check = state.catalog.check(listing, settings);
+        let list = state.catalog.list(listing);
+        ModelJson {
+            model: check.model,
+            model_listed: check.listed,
+            shutdown_date: check.shutdown_date.map(|d| d.to_string()),
+            models: list.models.into_iter().map(|m| m.id).collect(),
+            list_error: list.error,
+            checked_at: list.checked_at.map(crate::clock::iso_time),
+        }
+    }
+
+    /// Its fields under `prefix`, beside a provider's own.
+    fn prefixed(self, prefix: &str) -> impl Iterator<Item = (String, Value)> {
+        let fields = match json!(self) {
+            Value::Object(fields) => fields,
+            _ => Map::new(),
+        };
+        let prefix = prefix.to_owned();
+        fields
+            .into_iter()
+            .map(move |(key, value)| (format!("{prefix}{key}"), value))
+    }
+}
+
+/// A provider's entry in the providers JSON.
+#[derive(Serialize)]
+struct ProviderJson {
+    configured: bool,
+    health: Status,
+    /// The last failure its calls met.
+    health_error: Option<String>,
+    health_error_kind: Option<&'static str>,
+    /// The last failure, if the operator has to fix it.
+    last_error: Option<String>,
+    /// The tab's own model list unprefixed, the others it depends on under their prefix.
+    #[serde(flatten)]
+    models: Map<String, Value>,
 }
 
 /// The providers' model lists, what they say of the configured models, and last errors.
-async fn providers(State(state): State<AppState>) -> Json<Value> {
+async fn providers(State(state): State<AppState>) -> Json<BTreeMap<Provider, ProviderJson>> {
     let settings = state.settings();
-    let mut all = serde_json::Map::new();
-    for spec in &REGISTRY {
+    let entry = |spec: &ProviderSpec| {
         let provider = spec.provider;
-        let configured =
-            registry::model_for(provider, &settings, false, &state.cpu, &state.http).is_ok();
         let failure = state.health.last_error(provider);
-        let mut entry = serde_json::Map::from_iter([
-            ("configured".to_owned(), json!(configured)),
-            ("health".to_owned(), json!(state.health.status(provider))),
-            (
-                "health_error".to_owned(),
-                json!(failure.as_ref().map(|f| &f.message)),
-            ),
-            (
-                "health_error_kind".to_owned(),
-                json!(failure.as_ref().map(|f| f.kind)),
-            ),
-            (
-                "last_error".to_owned(),
-                json!(failure.filter(|f| f.for_operator).map(|f| f.message)),
-            ),
-        ]);
-        // The tab's own list unprefixed, the others it depends on under their prefix.
-        for (i, &listing) in spec.listings.iter().enumerate() {
-            let fields = model_json(&state, &settings, listing);
+        let models = spec.listings.iter().enumerate().flat_map(|(i, &listing)| {
             let prefix = if i == 0 { "" } else { listing.json_prefix() };
-            entry.extend(fields.into_iter().map(|(k, v)| (format!("{prefix}{k}"), v)));
+            ModelJson::of(&state, &settings, listing).prefixed(prefix)
+        });
+        ProviderJson {
+            configured: registry::model_for(provider, &settings, false, &state.cpu, &state.http)
+                .is_ok(),
+            health: state.health.status(provider),
+            health_error: failure.as_ref().map(|f| f.message.clone()),
+            health_error_kind: failure.as_ref().map(|f| f.kind),
+            last_error: failure.filter(|f| f.for_operator).map(|f| f.message),
+            models: models.collect(),
         }
-        all.insert(provider.as_str().to_owned(), Value::Object(entry));
-    }
-    Json(Value::Object(all))
+    };
+    Json(
+        REGISTRY
+            .iter()
+            .map(|spec| (spec.provider, entry(spec)))
+            .collect(),
+    )
 }
 
 /// A job with every slot it tried, as the jobs JSON gives it.

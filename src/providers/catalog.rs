@@ -2,7 +2,7 @@
 //! address or model setting changes, and every hour — never on the booth's path. A configured
 //! model missing from its list, or shutting down within 30 days, is a warning for the operator.
 
-use super::{Http, ProviderError, gemini, read_answer};
+use super::{Http, ProviderError, nanobanana, read_answer};
 use crate::clock::Clock;
 use crate::config::{Endpoint, Setting, Settings, SharedSettings};
 use serde_json::Value;
@@ -186,7 +186,7 @@ async fn fetch(
     let key = endpoint.api_key.as_deref()?;
     let base = &endpoint.base_url;
     Some(match listing {
-        Listing::Nanobanana => gemini::list_image_models(&http.api, base, key)
+        Listing::Nanobanana => nanobanana::list_image_models(&http.api, base, key)
             .await
             .map(|ids| {
                 ids.into_iter()

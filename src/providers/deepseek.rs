@@ -72,11 +72,7 @@ pub fn build(settings: &Settings, http: &Http) -> Result<Arc<dyn ImageModel>, St
 /// then the reference.
 pub fn fallback_prompt(kind: Kind, prompt: &str) -> String {
     let prompt = prompt.trim();
-    let extra = if prompt.is_empty() {
-        String::new()
-    } else {
-        format!(" {prompt}")
-    };
+    let extra = super::appended(prompt);
     match kind {
         Kind::FaceSwap => format!(
             "Put the face of the person in the first image onto the person in the second image, so the result \

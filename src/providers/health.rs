@@ -60,12 +60,12 @@ struct Record {
     streak: Vec<Instant>,
     down_until: Option<Instant>,
     probing: bool,
-    last_error: Option<Failure>,
+    last_error: Option<LastFailure>,
 }
 
 /// The last failure a provider's calls met, whether it cost its health or only a warning.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
+pub struct LastFailure {
     /// [`ProviderError::kind`].
     pub kind: &'static str,
     pub message: String,
@@ -73,10 +73,10 @@ pub struct Failure {
     pub for_operator: bool,
 }
 
-impl Failure {
-    fn of(error: &ProviderError) -> Failure {
+impl LastFailure {
+    fn of(error: &ProviderError) -> LastFailure {
         let for_operator = error.for_operator();
-        Failure {
+        LastFailure {
             kind: error.kind(),
             message: for_operator.clone().unwrap_or_else(|| error.to_string()),
             for_operator: for_operator.is_some(),
@@ -134,7 +134,7 @@ impl Health {
                 record.down_until = None;
             }
             Err(error) => {
-                record.last_error = Some(Failure::of(error));
+                record.last_error = Some(LastFailure::of(error));
                 record
                     .streak
                     .retain(|t| now.duration_since(*t) <= FAILURE_WINDOW);
@@ -168,11 +168,11 @@ impl Health {
     /// slot's prompt): remembered, the health unchanged.
     pub fn note(&self, provider: Provider, error: &ProviderError) {
         let mut providers = self.providers.lock().expect("health lock");
-        providers.entry(provider).or_default().last_error = Some(Failure::of(error));
+        providers.entry(provider).or_default().last_error = Some(LastFailure::of(error));
     }
 
     /// The last failure the provider's calls met.
-    pub fn last_error(&self, provider: Provider) -> Option<Failure> {
+    pub fn last_error(&self, provider: Provider) -> Option<LastFailure> {
         let providers = self.providers.lock().expect("health lock");
         providers.get(&provider).and_then(|r| r.last_error.clone())
     }

@@ -5,9 +5,9 @@
 pub mod catalog;
 mod deepseek;
 mod demo;
-mod gemini;
 pub mod health;
 mod images;
+mod nanobanana;
 pub mod options;
 pub mod registry;
 mod retry;
@@ -156,6 +156,15 @@ pub fn transport_error(e: reqwest::Error) -> String {
         cause = inner.source();
     }
     message
+}
+
+/// The slot's prompt as the end of a built-in instruction: after a space, or nothing.
+fn appended(prompt: &str) -> String {
+    if prompt.is_empty() {
+        String::new()
+    } else {
+        format!(" {prompt}")
+    }
 }
 
 /// Of the sizes or ratios a model offers, the one nearest an upload's aspect, compared on a

@@ -9,7 +9,7 @@
 
 use super::catalog::Listing;
 use super::options::{CardHints, OptionSpec};
-use super::{DemoModel, Http, ImageModel, deepseek, gemini, images, turbotext};
+use super::{DemoModel, Http, ImageModel, deepseek, images, nanobanana, turbotext};
 use crate::config::{Group, Settings};
 use crate::domain::{Kind, Provider, Slot};
 use crate::imaging::CpuPool;
@@ -19,6 +19,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub type CheckFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
+
+/// An API method a key may call: its name and description.
+pub type Method = (String, String);
+
+/// Asks the provider which API methods its key may call.
+pub type MethodsCheck = for<'a> fn(&'a Http, &'a Settings) -> CheckFuture<'a, Vec<Method>>;
+
+/// Builds a provider's client under the settings, or says what is missing.
+pub type Factory = fn(&Settings, &Http) -> Result<Arc<dyn ImageModel>, String>;
 
 /// A "Test connection" button of a Settings section.
 pub struct ConnectionTest {
@@ -49,10 +58,9 @@ pub struct ProviderSpec {
     pub writer_price: fn(&Settings) -> Option<f64>,
     pub tests: &'static [ConnectionTest],
     /// The API methods its key may call (name, description), when it can tell.
-    pub methods:
-        Option<for<'a> fn(&'a Http, &'a Settings) -> CheckFuture<'a, Vec<(String, String)>>>,
+    pub methods: Option<MethodsCheck>,
     /// Its client under these settings, or what is missing.
-    pub build: fn(&Settings, &Http) -> Result<Arc<dyn ImageModel>, String>,
+    pub build: Factory,
 }
 
 /// In the order of the admin tabs.
@@ -104,15 +112,15 @@ pub static REGISTRY: [ProviderSpec; 3] = [
     ProviderSpec {
         provider: Provider::Nanobanana,
         groups: &[Group::Nanobanana],
-        options: gemini::OPTIONS,
-        card_hints: gemini::card_hints,
+        options: nanobanana::OPTIONS,
+        card_hints: nanobanana::card_hints,
         listings: &[Listing::Nanobanana],
         fetches_by_link: false,
         price: |s| s.costs.nanobanana,
         writer_price: |_| None,
         tests: &[],
         methods: None,
-        build: gemini::build,
+        build: nanobanana::build,
     },
 ];
 

@@ -33,16 +33,16 @@ const ASPECT_RATIOS: [(u32, u32); 10] = [
     (21, 9),
 ];
 
-pub struct Gemini {
+pub struct Nanobanana {
     http: reqwest::Client,
     base_url: String,
     api_key: String,
     model: String,
 }
 
-impl Gemini {
-    pub fn new(http: reqwest::Client, base_url: &str, api_key: &str, model: &str) -> Gemini {
-        Gemini {
+impl Nanobanana {
+    pub fn new(http: reqwest::Client, base_url: &str, api_key: &str, model: &str) -> Nanobanana {
+        Nanobanana {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key: api_key.to_owned(),
@@ -54,7 +54,7 @@ impl Gemini {
 /// The NanoBanana tab's client under these settings.
 pub fn build(settings: &Settings, http: &Http) -> Result<Arc<dyn ImageModel>, String> {
     let endpoint = &settings.nanobanana;
-    Ok(Arc::new(Gemini::new(
+    Ok(Arc::new(Nanobanana::new(
         http.api.clone(),
         &endpoint.base_url,
         key(&endpoint.api_key, "NanoBanana")?,
@@ -95,11 +95,7 @@ pub fn instruction(kind: Kind, prompt: &str, raw: bool) -> String {
     if raw && !prompt.is_empty() {
         return prompt.to_owned();
     }
-    let extra = if prompt.is_empty() {
-        String::new()
-    } else {
-        format!(" {prompt}")
-    };
+    let extra = super::appended(prompt);
     match kind {
         Kind::FaceSwap => format!(
             "Replace the face of the person in Image 1 with the face of the person in Image 2 so the result is \
@@ -171,7 +167,7 @@ fn request_body(request: &ModelRequest, image_size: Option<&str>) -> Value {
     })
 }
 
-impl ImageModel for Gemini {
+impl ImageModel for Nanobanana {
     fn generate(&self, request: ModelRequest) -> ModelFuture<'_> {
         Box::pin(async move {
             let body = request_body(&request, image_size(&self.model, request.result_side));
@@ -193,7 +189,7 @@ impl ImageModel for Gemini {
     }
 }
 
-impl Gemini {
+impl Nanobanana {
     async fn attempt(&self, body: &Value, deadline: Instant) -> Result<Vec<u8>, Failure> {
         let url = format!("{}/models/{}:generateContent", self.base_url, self.model);
         let time_left = deadline.saturating_duration_since(Instant::now());
