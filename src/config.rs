@@ -10,7 +10,10 @@ mod models;
 mod snapshot;
 mod table;
 
-pub use models::{MODEL_FAMILIES, ModelFamily, model_family};
+pub use models::{
+    DEFAULT_DEEPSEEK, DEFAULT_IMAGES, DEFAULT_NANOBANANA, FreeSize, MODELS, ModelFacts, OLD_DEFAULTS,
+    model_facts,
+};
 pub use snapshot::{
     Costs, DeepseekSettings, Endpoint, Protection, Settings, SharedSettings, TurbotextSettings,
 };

@@ -77,6 +77,10 @@ pub enum ProviderError {
     /// The key has no credit or quota left.
     #[error("no credit on this key: {0}")]
     NoCredit(String),
+    /// An answer this server does not know, in the provider's own words: not retried, and
+    /// shown to the operator, who may have to act.
+    #[error("the provider answered: {0}")]
+    Unrecognised(String),
 }
 
 impl ProviderError {
@@ -90,15 +94,16 @@ impl ProviderError {
             ProviderError::OutOfTime => "out_of_time",
             ProviderError::ModelNotFound(_) => "model_not_found",
             ProviderError::NoCredit(_) => "no_credit",
+            ProviderError::Unrecognised(_) => "unrecognised",
         }
     }
 
-    /// What the operator has to fix (key, model, credit, address), for Settings; `None` when
-    /// it is not the operator's to fix.
+    /// What the operator has to fix (key, model, credit, address) or should read (an answer
+    /// this server does not know), for Settings; `None` when it is not the operator's.
     pub fn for_operator(&self) -> Option<String> {
         match self {
             ProviderError::BadConfig(m) | ProviderError::ModelNotFound(m) => Some(m.clone()),
-            ProviderError::NoCredit(_) => Some(self.to_string()),
+            ProviderError::NoCredit(_) | ProviderError::Unrecognised(_) => Some(self.to_string()),
             _ => None,
         }
     }

@@ -52,6 +52,8 @@ pub enum FieldInput {
     Lines,
     Number,
     Switch,
+    /// A `<select>` of the option's words, blank first.
+    Choice,
 }
 
 /// One provider option as a field of the card's form.
@@ -66,6 +68,8 @@ pub struct OptionField {
     pub placeholder: String,
     pub min: Option<i64>,
     pub max: Option<i64>,
+    /// The words of a choice, blank (the provider's default) first.
+    pub choices: Vec<Choice>,
 }
 
 /// What every card of a page is built from: the page's language and address, and all slots
@@ -141,13 +145,23 @@ impl CardView {
                     OptionInput::KeyValueLines => (FieldInput::Lines, None, None),
                     OptionInput::Number { min, max } => (FieldInput::Number, Some(min), Some(max)),
                     OptionInput::Switch => (FieldInput::Switch, None, None),
+                    OptionInput::Choice(_) => (FieldInput::Choice, None, None),
+                };
+                let shown = spec.input.display(value);
+                let choices = match spec.input {
+                    OptionInput::Choice(words) => Choice::list(
+                        std::iter::once((String::new(), t.option_default.to_owned()))
+                            .chain(words.iter().map(|w| (w.to_string(), w.to_string()))),
+                        &shown,
+                    ),
+                    _ => Vec::new(),
                 };
                 OptionField {
                     name: format!("opt_{}", spec.key),
                     key: spec.key,
                     label: t.option_label(spec.label),
                     input,
-                    value: spec.input.display(value),
+                    value: shown,
                     checked: value.and_then(|v| v.as_bool()).unwrap_or(false),
                     placeholder: placeholder.unwrap_or_else(|| {
                         if input == FieldInput::Lines {
@@ -158,6 +172,7 @@ impl CardView {
                     }),
                     min,
                     max,
+                    choices,
                 }
             })
             .collect();

@@ -121,6 +121,9 @@ impl FieldError {
             Problem::TooManyFallbacks => t.err_too_many_fallbacks.to_owned(),
             Problem::Option(OptionInput::Name { .. }) => t.err_option_name.to_owned(),
             Problem::Option(OptionInput::KeyValueLines) => t.err_option_lines.to_owned(),
+            Problem::Option(OptionInput::Choice(words)) => {
+                format!("{}: {}", t.err_option_choice, words.join(", "))
+            }
             Problem::Option(OptionInput::Number { min, max }) => t.integer_error(min, max),
         }
     }

@@ -251,7 +251,7 @@ mod tests {
         assert_eq!(s.retention_days, 3);
         assert!(!s.is_from_env(Setting::RetentionDays));
         assert_eq!(s.max_result_side, 2048);
-        assert_eq!(s.nanobanana.model, "gemini-3.1-flash-image");
+        assert_eq!(s.nanobanana.model, super::super::DEFAULT_NANOBANANA);
         assert_eq!(s.nanobanana.api_key, None);
         assert_eq!(s.protection.max_unverified_bytes, 2 << 20);
         assert_eq!(s.costs.nanobanana, 0.039);

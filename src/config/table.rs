@@ -195,6 +195,7 @@ const fn def(
     }
 }
 
+use super::models::{DEFAULT_DEEPSEEK, DEFAULT_IMAGES, DEFAULT_NANOBANANA};
 use Group as G;
 use Setting as S;
 use ValueKind as K;
@@ -223,15 +224,15 @@ pub const SETTINGS: &[SettingDef] = &[
     def(S::TurbotextPollMs, "turbotext_poll_ms", "BOOTHGATE_TURBOTEXT_POLL_MS", "1000", K::Integer { min: 200, max: 10_000 }, G::Turbotext),
     def(S::NanobananaApiKey, "gemini_api_key", "BOOTHGATE_GEMINI_API_KEY", "", K::Secret, G::Nanobanana),
     def(S::NanobananaBaseUrl, "gemini_base_url", "BOOTHGATE_GEMINI_BASE_URL", "https://generativelanguage.googleapis.com/v1beta", K::Url, G::Nanobanana),
-    def(S::NanobananaModel, "gemini_model", "BOOTHGATE_GEMINI_MODEL", "gemini-3.1-flash-image", K::Text, G::Nanobanana),
+    def(S::NanobananaModel, "gemini_model", "BOOTHGATE_GEMINI_MODEL", DEFAULT_NANOBANANA, K::Text, G::Nanobanana),
     def(S::DeepseekApiKey, "deepseek_api_key", "BOOTHGATE_DEEPSEEK_API_KEY", "", K::Secret, G::Deepseek),
     def(S::DeepseekBaseUrl, "deepseek_base_url", "BOOTHGATE_DEEPSEEK_BASE_URL", "https://api.deepseek.com", K::Url, G::Deepseek),
-    def(S::DeepseekModel, "deepseek_model", "BOOTHGATE_DEEPSEEK_MODEL", "deepseek-flash", K::Text, G::Deepseek),
+    def(S::DeepseekModel, "deepseek_model", "BOOTHGATE_DEEPSEEK_MODEL", DEFAULT_DEEPSEEK, K::Text, G::Deepseek),
     def(S::DeepseekSendPhoto, "deepseek_send_photo", "BOOTHGATE_DEEPSEEK_SEND_PHOTO", "1", K::Switch, G::Deepseek),
     def(S::DeepseekShareSecs, "deepseek_share_secs", "BOOTHGATE_DEEPSEEK_SHARE_SECS", "10", K::Integer { min: 1, max: 120 }, G::Deepseek),
     def(S::ImagesApiKey, "images_api_key", "BOOTHGATE_IMAGES_API_KEY", "", K::Secret, G::Images),
     def(S::ImagesBaseUrl, "images_base_url", "BOOTHGATE_IMAGES_BASE_URL", "https://api.openai.com/v1", K::Url, G::Images),
-    def(S::ImagesModel, "images_model", "BOOTHGATE_IMAGES_MODEL", "gpt-image-2", K::Text, G::Images),
+    def(S::ImagesModel, "images_model", "BOOTHGATE_IMAGES_MODEL", DEFAULT_IMAGES, K::Text, G::Images),
     def(S::Currency, "currency", "BOOTHGATE_CURRENCY", "USD", K::Text, G::Costs),
     def(S::PriceTurbotext, "price_turbotext", "BOOTHGATE_PRICE_TURBOTEXT", "0", K::Price, G::Costs),
     def(S::PriceDeepseek, "price_deepseek", "BOOTHGATE_PRICE_DEEPSEEK", "0", K::Price, G::Costs),

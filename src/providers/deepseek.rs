@@ -198,7 +198,10 @@ impl PromptWriter {
         let code = json["error"]["code"].as_str().unwrap_or("");
         let lower = message.to_lowercase();
         let failed = match status {
-            _ if lower.contains("model not exist") || code == "model_not_found" => {
+            _ if lower.contains("model not exist")
+                || lower.contains("supported api model names")
+                || code == "model_not_found" =>
+            {
                 ProviderError::ModelNotFound(format!(
                     "DeepSeek has no model '{}' (retired? choose another in Settings): {message}",
                     self.model

@@ -5,7 +5,8 @@
 use super::registry::key;
 use super::retry::Failure;
 use super::{Http, ImageData, ModelRequest, ProviderError, read_answer, request_failed};
-use crate::config::Settings;
+use super::options::{self, OptionInput, OptionLabel, OptionSpec};
+use crate::config::{FreeSize, Settings, model_facts};
 use crate::domain::ImageFormat;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -16,6 +17,13 @@ use tokio::time::Instant;
 /// The sizes every GPT-image model accepts, by aspect.
 const SIZES: [(u32, u32); 3] = [(1024, 1024), (1536, 1024), (1024, 1536)];
 
+/// The options a slot of the DeepSeek tab reads for its drawing.
+pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
+    key: "quality",
+    label: OptionLabel::ImagesQuality,
+    input: OptionInput::Choice(&["auto", "low", "medium", "high"]),
+}];
+
 /// Stage 2: an OpenAI-compatible `images/edits` endpoint.
 pub struct Renderer {
     pub base_url: String,
@@ -24,18 +32,36 @@ pub struct Renderer {
 }
 
 /// For models that take any size: the upload's aspect (kept between 1:3 and 3:1), its long
-/// side the result's, both sides multiples of 16, within 3840×2160.
-pub fn free_size(width: u32, height: u32, result_side: u32) -> String {
+/// side the result's, scaled up to the model's fewest pixels and down to its most and its
+/// longest side, both sides multiples of 16.
+pub fn free_size(width: u32, height: u32, result_side: u32, bounds: FreeSize) -> String {
     let ratio = (f64::from(width.max(1)) / f64::from(height.max(1))).clamp(1.0 / 3.0, 3.0);
-    let long = f64::from(result_side.clamp(256, 3840));
+    let long = f64::from(result_side.max(16));
     let (w, h) = if ratio >= 1.0 {
         (long, long / ratio)
     } else {
         (long * ratio, long)
     };
-    // Within 3840×2160 (or 2160×3840) whatever the aspect.
-    let fit = (3840.0 / w.max(h)).min(2160.0 / w.min(h)).min(1.0);
-    let side = |v: f64| ((v * fit / 16.0).round() as u32).max(1) * 16;
+    let pixels = w * h;
+    let grow = (bounds.min_pixels as f64 / pixels).sqrt().max(1.0);
+    let shrink = (bounds.max_pixels as f64 / pixels)
+        .sqrt()
+        .min(f64::from(bounds.max_side) / w.max(h))
+        .min(f64::from(bounds.max_short_side) / w.min(h))
+        .min(1.0);
+    let scale = if grow > 1.0 { grow } else { shrink };
+    // Rounded up when growing (never below the minimum), down when shrinking (never above).
+    let side = |v: f64| {
+        let sixteenths = v * scale / 16.0;
+        let n = if grow > 1.0 {
+            sixteenths.ceil()
+        } else if shrink < 1.0 {
+            sixteenths.floor()
+        } else {
+            sixteenths.round()
+        };
+        (n as u32).max(1) * 16
+    };
     format!("{}x{}", side(w), side(h))
 }
 
@@ -58,22 +84,24 @@ impl Renderer {
                 .mime_str(image.format.mime())
                 .expect("a valid MIME type")
         };
-        let family = crate::config::model_family(&self.model);
         let (w, h) = request.upload_size;
-        let size = if family.free_size {
-            free_size(w, h, request.result_side)
-        } else {
-            nearest_size(w, h)
+        let size = match model_facts(&self.model).free_size {
+            Some(bounds) => free_size(w, h, request.result_side, bounds),
+            None => nearest_size(w, h),
         };
+        // A photo comes back as JPEG: a smaller answer, decoded faster; PNG keeps a PNG flow.
+        let output_format = match request.photo.format {
+            ImageFormat::Png => "png",
+            _ => "jpeg",
+        };
+        let quality = options::text(&request.options, "quality").unwrap_or("auto");
         let mut form = reqwest::multipart::Form::new()
             .text("model", self.model.clone())
             .text("prompt", prompt.to_owned())
             .text("size", size)
+            .text("quality", quality.to_owned())
+            .text("output_format", output_format)
             .text("n", "1");
-        if family.input_fidelity && request.kind.needs_reference() {
-            // Keeps the guest's face on the models that take it.
-            form = form.text("input_fidelity", "high");
-        }
         let reference = request
             .reference
             .as_ref()
@@ -184,8 +212,11 @@ fn http_error(status: u16, json: &Value, model: &str) -> Failure {
         .to_owned();
     let code = json["error"]["code"].as_str().unwrap_or("");
     let kind = json["error"]["type"].as_str().unwrap_or("");
+    let lower = message.to_lowercase();
+    let no_such_model = code == "model_not_found"
+        || (lower.contains("model") && lower.contains("does not exist"));
     match status {
-        _ if code == "model_not_found" => Failure::Stop(ProviderError::ModelNotFound(format!(
+        _ if no_such_model => Failure::Stop(ProviderError::ModelNotFound(format!(
             "the images endpoint has no model '{model}' (retired? choose another in Settings): {message}"
         ))),
         402 => Failure::Stop(ProviderError::NoCredit(format!(
@@ -255,11 +286,21 @@ mod tests {
     }
 
     #[test]
-    fn free_sizes_follow_the_upload_in_multiples_of_16() {
-        assert_eq!(free_size(6000, 4000, 2048), "2048x1360");
-        assert_eq!(free_size(4000, 6000, 2048), "1360x2048");
-        assert_eq!(free_size(512, 512, 512), "512x512");
-        assert_eq!(free_size(8000, 1000, 2048), "2048x688", "at most 3:1");
-        assert_eq!(free_size(4000, 4000, 8192), "2160x2160", "within 3840×2160");
+    fn free_sizes_follow_the_upload_within_the_model_s_pixels_in_multiples_of_16() {
+        let bounds = model_facts(crate::config::DEFAULT_IMAGES).free_size.unwrap();
+        let size = |w, h, side| free_size(w, h, side, bounds);
+        assert_eq!(size(6000, 4000, 2048), "2048x1360");
+        assert_eq!(size(4000, 6000, 2048), "1360x2048");
+        assert_eq!(size(8000, 1000, 2048), "2048x688", "at most 3:1");
+        assert_eq!(size(4000, 4000, 8192), "2160x2160", "within 3840×2160");
+        assert_eq!(size(7680, 4320, 8192), "3840x2160");
+        for (w, h) in [(512, 512), (800, 800), (896, 592), (400, 1200)] {
+            let side = w.max(h);
+            let answer = size(w, h, side);
+            let (aw, ah) = answer.split_once('x').unwrap();
+            let (aw, ah): (u64, u64) = (aw.parse().unwrap(), ah.parse().unwrap());
+            assert!(aw * ah >= 655_360, "{w}x{h} → {answer}");
+            assert!(aw % 16 == 0 && ah % 16 == 0, "{answer}");
+        }
     }
 }

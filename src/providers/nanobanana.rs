@@ -6,7 +6,7 @@ use super::options::{self, CardHints, OptionInput, OptionLabel, OptionSpec};
 use super::registry::key;
 use super::retry::{Failure, with_retries};
 use super::{ImageData, ImageModel, ModelFuture, ModelRequest, ProviderError, read_answer};
-use crate::config::Settings;
+use crate::config::{ModelFacts, Settings, model_facts};
 use crate::domain::{ImageFormat, Kind};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -69,11 +69,18 @@ pub fn nearest_aspect_ratio(width: u32, height: u32) -> String {
 }
 
 /// The options a NanoBanana slot reads.
-pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
-    key: "raw_prompt",
-    label: OptionLabel::RawPrompt,
-    input: OptionInput::Switch,
-}];
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        key: "raw_prompt",
+        label: OptionLabel::RawPrompt,
+        input: OptionInput::Switch,
+    },
+    OptionSpec {
+        key: "thinking_level",
+        label: OptionLabel::ThinkingLevel,
+        input: OptionInput::Choice(&["minimal", "medium", "high"]),
+    },
+];
 
 /// Whether a slot sends its prompt as it is, without the built-in template.
 fn raw_prompt(options: &serde_json::Map<String, Value>) -> bool {
@@ -120,20 +127,23 @@ fn image_part(image: &ImageData) -> Value {
     json!({"inline_data": {"mime_type": image.format.mime(), "data": BASE64.encode(image.bytes.as_slice())}})
 }
 
-/// The smallest of Gemini's output sizes that covers the result's long side, for models
-/// that take one.
-fn image_size(model: &str, result_side: u32) -> Option<&'static str> {
-    if !crate::config::model_family(model).image_size {
-        return None;
-    }
-    Some(match result_side {
-        0..=1024 => "1K",
-        1025..=2048 => "2K",
-        _ => "4K",
-    })
+/// Of the output sizes the model takes, the smallest that covers the result's long side (the
+/// largest when none does); `None` for a model that takes none.
+fn image_size(model: &ModelFacts, result_side: u32) -> Option<&'static str> {
+    let sizes = model.image_sizes;
+    sizes
+        .iter()
+        .find(|(_, side)| *side >= result_side)
+        .or(sizes.last())
+        .map(|(size, _)| *size)
 }
 
-fn request_body(request: &ModelRequest, image_size: Option<&str>) -> Value {
+/// The slot's thinking level, if the model takes that one.
+fn thinking_level<'a>(model: &ModelFacts, options: &'a serde_json::Map<String, Value>) -> Option<&'a str> {
+    options::text(options, "thinking_level").filter(|level| model.thinking_levels.contains(level))
+}
+
+fn request_body(request: &ModelRequest, model: &ModelFacts) -> Value {
     let text = instruction(request.kind, &request.prompt, raw_prompt(&request.options));
     let mut parts = Vec::new();
     match (request.kind, &request.reference) {
@@ -155,22 +165,23 @@ fn request_body(request: &ModelRequest, image_size: Option<&str>) -> Value {
     parts.push(json!({"text": text}));
     let (w, h) = request.upload_size;
     let mut image_config = json!({"aspectRatio": nearest_aspect_ratio(w, h)});
-    if let Some(size) = image_size {
+    if let Some(size) = image_size(model, request.result_side) {
         image_config["imageSize"] = json!(size);
+    }
+    let mut generation = json!({"responseModalities": ["IMAGE"], "imageConfig": image_config});
+    if let Some(level) = thinking_level(model, &request.options) {
+        generation["thinkingConfig"] = json!({"thinkingLevel": level});
     }
     json!({
         "contents": [{"role": "user", "parts": parts}],
-        "generationConfig": {
-            "responseModalities": ["IMAGE"],
-            "imageConfig": image_config
-        }
+        "generationConfig": generation
     })
 }
 
 impl ImageModel for Nanobanana {
     fn generate(&self, request: ModelRequest) -> ModelFuture<'_> {
         Box::pin(async move {
-            let body = request_body(&request, image_size(&self.model, request.result_side));
+            let body = request_body(&request, &model_facts(&self.model));
             let declines = AtomicU32::new(0);
             with_retries("Gemini", request.deadline, request.may_retry, |_| async {
                 match self.attempt(&body, request.deadline).await {
@@ -236,12 +247,19 @@ impl Nanobanana {
             500 | 503 | 504 => Failure::retry(ProviderError::Transient(format!(
                 "Gemini HTTP {status}: {message}"
             ))),
-            // About the guest's photo, not the key: this photo cannot be helped.
-            400 if message.to_lowercase().contains("image") => Failure::Stop(
-                ProviderError::Refused(format!("Gemini could not use the photo: {message}")),
-            ),
+            // About the guest's photo: this photo cannot be helped, the next one may be fine.
+            400 if is_about_the_photo(&message) => Failure::Stop(ProviderError::Refused(
+                format!("Gemini could not use the photo: {message}"),
+            )),
+            400 if message.contains("API_KEY_INVALID") || message.contains("API key") => {
+                Failure::Stop(ProviderError::BadConfig(format!(
+                    "Gemini refused the request (bad key): {message}"
+                )))
+            }
+            // A request this model cannot take (a size, a setting): every photo would fail.
             400 => Failure::Stop(ProviderError::BadConfig(format!(
-                "Gemini refused the request (bad key?): {message}"
+                "Gemini model '{}' cannot take this request: {message}",
+                self.model
             ))),
             401 | 403 => Failure::Stop(ProviderError::BadConfig(format!(
                 "Gemini denied access (key, billing): {message}"
@@ -255,6 +273,21 @@ impl Nanobanana {
             ))),
         }
     }
+}
+
+/// Gemini's words for a photo it cannot read (as opposed to a request the model cannot take).
+const PHOTO_PROBLEMS: [&str; 6] = [
+    "unable to process input image",
+    "image is too large",
+    "mime type",
+    "could not decode",
+    "invalid image",
+    "image data",
+];
+
+fn is_about_the_photo(message: &str) -> bool {
+    let lower = message.to_lowercase();
+    PHOTO_PROBLEMS.iter().any(|p| lower.contains(p))
 }
 
 /// The image-capable models a key can use, for the Settings page's model list.
@@ -421,11 +454,23 @@ mod tests {
     }
 
     #[test]
-    fn image_size_covers_the_result_for_models_that_take_it() {
-        assert_eq!(image_size("gemini-3.1-flash-image", 1000), Some("1K"));
-        assert_eq!(image_size("gemini-3.1-flash-image", 2048), Some("2K"));
-        assert_eq!(image_size("gemini-3-pro-image", 3000), Some("4K"));
-        assert_eq!(image_size("gemini-2.5-flash-image", 2048), None);
+    fn image_size_covers_the_result_among_the_sizes_the_model_takes() {
+        let size = |model: &str, side| image_size(&model_facts(model), side);
+        assert_eq!(size("gemini-nano-banana-2.1", 1000), Some("1K"));
+        assert_eq!(size("gemini-nano-banana-2.1", 2048), Some("2K"));
+        assert_eq!(size("gemini-3-pro-image", 3000), Some("4K"));
+        assert_eq!(size("gemini-3.1-flash-image", 400), Some("512"));
+        assert_eq!(size("gemini-3.1-flash-lite-image", 2048), Some("1K"), "1K only");
+        assert_eq!(size("some-future-image-model", 2048), None);
+    }
+
+    #[test]
+    fn a_thinking_level_is_sent_only_where_the_model_takes_it() {
+        let options = json!({"thinking_level": "medium"}).as_object().unwrap().clone();
+        let level = |model: &str| thinking_level(&model_facts(model), &options);
+        assert_eq!(level("gemini-nano-banana-2.1"), Some("medium"));
+        assert_eq!(level("gemini-3.1-flash-image"), None, "minimal or high only");
+        assert_eq!(level("gemini-3-pro-image"), None);
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub enum OptionInput {
     Number { min: i64, max: i64 },
     /// On or off.
     Switch,
+    /// One of these words; blank leaves the provider's own default.
+    Choice(&'static [&'static str]),
 }
 
 /// The card's label of an option; the admin's i18n table says it in each language.
@@ -25,6 +27,8 @@ pub enum OptionLabel {
     TurbotextStrength,
     TurbotextFaceRestore,
     RawPrompt,
+    ImagesQuality,
+    ThinkingLevel,
 }
 
 /// One option of a provider's slots.
@@ -58,6 +62,7 @@ impl OptionInput {
                 v.as_i64().is_some_and(|n| (min..=max).contains(&n))
             }
             (OptionInput::Switch, v) => v.is_boolean(),
+            (OptionInput::Choice(words), Value::String(s)) => words.contains(&s.as_str()),
             _ => false,
         }
     }

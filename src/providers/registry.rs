@@ -81,7 +81,7 @@ pub static REGISTRY: [ProviderSpec; 3] = [
     ProviderSpec {
         provider: Provider::Deepseek,
         groups: &[Group::Deepseek, Group::Images],
-        options: &[],
+        options: images::OPTIONS,
         card_hints: |_, _, _| CardHints::none(),
         listings: &[Listing::Deepseek, Listing::Images],
         fetches_by_link: false,

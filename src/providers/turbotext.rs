@@ -296,10 +296,28 @@ fn failure(answer: &Value) -> ProviderError {
     }
 }
 
-/// What Turbotext's `error` value means for the booth and the operator.
+/// Words of Turbotext's answers (English codes and Russian messages) that say the account has
+/// no balance or its limit is spent.
+const NO_CREDIT: [&str; 7] = [
+    "balance",
+    "баланс",
+    "недостаточно",
+    "средств",
+    "пополните",
+    "лимит",
+    "limit",
+];
+
+/// Turbotext's codes for a photo it cannot work with.
+const PHOTO_PROBLEMS: [&str; 4] = ["face_not_detected", "quality_limit", "forbidden", "nsfw"];
+
+/// What Turbotext's `error` value means for the booth and the operator; a value it does not
+/// know keeps Turbotext's own words.
 fn error_value(error: &str) -> ProviderError {
     let lower = error.to_lowercase();
-    if lower == "limit" || lower.contains("balance") {
+    if PHOTO_PROBLEMS.iter().any(|p| lower.contains(p)) {
+        ProviderError::Refused(format!("Turbotext: {error}"))
+    } else if NO_CREDIT.iter().any(|w| lower.contains(w)) {
         ProviderError::NoCredit(format!("Turbotext: {error}"))
     } else if lower.contains("url") {
         ProviderError::BadConfig(format!(
@@ -314,7 +332,7 @@ fn error_value(error: &str) -> ProviderError {
     } else if lower.contains("busy") {
         ProviderError::Transient(format!("Turbotext: {error}"))
     } else {
-        ProviderError::Refused(format!("Turbotext: {error}"))
+        ProviderError::Unrecognised(format!("Turbotext: {error}"))
     }
 }
 
@@ -595,6 +613,24 @@ mod tests {
             error_value("face_not_detected"),
             ProviderError::Refused(_)
         ));
+        assert!(matches!(
+            error_value("quality_limit"),
+            ProviderError::Refused(_)
+        ));
+        for russian in [
+            "Недостаточно средств на балансе",
+            "Пополните баланс",
+            "Исчерпан лимит генераций",
+        ] {
+            assert!(
+                matches!(error_value(russian), ProviderError::NoCredit(_)),
+                "{russian}"
+            );
+        }
+        assert_eq!(
+            error_value("Метод временно отключен"),
+            ProviderError::Unrecognised("Turbotext: Метод временно отключен".into())
+        );
     }
 
     #[test]

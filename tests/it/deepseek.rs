@@ -576,7 +576,7 @@ async fn images_model_not_found_and_no_credit_are_told_apart_and_not_retried() {
 }
 
 #[tokio::test]
-async fn one_image_is_image_several_are_image_array_and_faces_keep_high_fidelity() {
+async fn one_image_is_image_several_are_image_array_and_sizes_follow_the_model() {
     let fakes = Fakes::start().await;
     mount(&fakes.images, "/v1/images/edits", images_answer(), None).await;
     let app = deepseek_app(&fakes, false).await;
@@ -598,23 +598,39 @@ async fn one_image_is_image_several_are_image_array_and_faces_keep_high_fidelity
     };
     assert_eq!(names(&prompt), ["image"]);
     assert_eq!(names(&face), ["image[]", "image[]"]);
-    assert!(!prompt.iter().any(|p| p.name == "input_fidelity"));
-    assert_eq!(text_of(&face, "input_fidelity"), "high");
+    assert!(!face.iter().any(|p| p.name == "input_fidelity"));
     assert_eq!(text_of(&face, "size"), "1024x1024");
+    assert_eq!(text_of(&face, "quality"), "auto", "the model's own by default");
+    assert_eq!(text_of(&face, "output_format"), "jpeg", "a photo comes back as JPEG");
 
-    // A model that takes any size gets the print's, and no fidelity switch.
+    // A model that takes any size gets the print's aspect, at least its fewest pixels (a
+    // 512×768 upload is below gpt-image-2's 655 360), and the quality the slot asks for.
     let fakes = Fakes::start().await;
     mount(&fakes.images, "/v1/images/edits", images_answer(), None).await;
     let app = spawn_app(options(&fakes, false).with(Setting::ImagesModel, "gpt-image-2")).await;
-    app.put_slot("deepseek", 3, json!({"kind": "face_swap"}))
+    let saved = app
+        .put_slot(
+            "deepseek",
+            3,
+            json!({"kind": "face_swap", "options": {"quality": "high"}}),
+        )
         .await;
+    assert_eq!(saved.status(), 200);
     app.put_reference("deepseek", 3, sample("reference-template.jpg"))
         .await;
     let rotated = upload_sample(&app, "/upload/deepseek/3", "guest-exif-rotated.jpg").await;
     assert_eq!(rotated.status, 200);
     let parts = multipart_parts(&render_requests(&fakes).await[0]);
-    assert_eq!(text_of(&parts, "size"), "512x768");
-    assert!(!parts.iter().any(|p| p.name == "input_fidelity"));
+    let size = text_of(&parts, "size");
+    let (w, h) = size.split_once('x').unwrap();
+    let (w, h): (u64, u64) = (w.parse().unwrap(), h.parse().unwrap());
+    assert!(w * h >= 655_360, "{size}");
+    assert!(w % 16 == 0 && h % 16 == 0 && h > w, "{size}: upright, 2:3");
+    assert_eq!(text_of(&parts, "quality"), "high");
+    let refused = app
+        .put_slot("deepseek", 3, json!({"options": {"quality": "best"}}))
+        .await;
+    assert_eq!(refused.status(), 422, "quality is one of the endpoint's words");
 }
 
 #[tokio::test]

@@ -12,8 +12,8 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const KEY: &str = "test-gemini-key-0001";
-const MODEL: &str = "gemini-3.1-flash-image";
-const GENERATE: &str = "/v1beta/models/gemini-3.1-flash-image:generateContent";
+const MODEL: &str = "gemini-nano-banana-2.1";
+const GENERATE: &str = "/v1beta/models/gemini-nano-banana-2.1:generateContent";
 const SLOT: &str = "/upload/nanobanana/3";
 
 async fn gemini_app(fake: &MockServer, deadline_secs: &str) -> TestApp {
@@ -411,7 +411,7 @@ async fn retired_model_is_named_in_the_error() {
         rpc_error(
             404,
             "NOT_FOUND",
-            "models/gemini-3.1-flash-image is not found for API version v1beta",
+            "models/gemini-nano-banana-2.1 is not found for API version v1beta",
         ),
     )
     .await;
@@ -422,7 +422,7 @@ async fn retired_model_is_named_in_the_error() {
         response.json()["message"]
             .as_str()
             .unwrap()
-            .contains("no model 'gemini-3.1-flash-image'")
+            .contains(&format!("no model '{MODEL}'"))
     );
     assert_eq!(requests(&fake).await.len(), 1);
     let settings = app.admin_html("/admin/settings").await;
