@@ -11,13 +11,14 @@ mod snapshot;
 mod table;
 
 pub use models::{
-    DEFAULT_DEEPSEEK, DEFAULT_IMAGES, DEFAULT_NANOBANANA, FreeSize, MODELS, ModelFacts, OLD_DEFAULTS,
-    model_facts,
+    DEFAULT_DEEPSEEK, DEFAULT_IMAGES, DEFAULT_NANOBANANA, FreeSize, MODELS, ModelFacts,
+    OLD_DEFAULTS, model_facts,
 };
 pub use snapshot::{
-    Costs, DeepseekSettings, Endpoint, Protection, Settings, SharedSettings, TurbotextSettings,
+    Costs, DeepseekSettings, Endpoint, ModelChoice, Protection, Settings, SharedSettings,
+    TurbotextSettings,
 };
-pub use table::{Group, SETTINGS, Setting, SettingDef, ValueError, ValueKind};
+pub use table::{Group, MODEL_SETTINGS, SETTINGS, Setting, SettingDef, ValueError, ValueKind};
 
 #[derive(Parser, Debug)]
 #[command(

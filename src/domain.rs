@@ -280,6 +280,26 @@ pub struct Attempt {
     pub message: Option<String>,
 }
 
+/// What a provider's answer says of a model's life (Gemini's `modelStatus`).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct ModelStatus {
+    pub model: String,
+    /// `STABLE`, `PREVIEW`, `DEPRECATED`, `RETIRED`, …
+    pub stage: String,
+    /// When the model stops answering (ms since the epoch).
+    pub retirement_ms: Option<i64>,
+    pub message: Option<String>,
+}
+
+impl ModelStatus {
+    /// The stage that says the model no longer answers.
+    pub const RETIRED: &'static str = "RETIRED";
+
+    pub fn is_retired(&self, now_ms: i64) -> bool {
+        self.stage == ModelStatus::RETIRED || self.retirement_ms.is_some_and(|at| at <= now_ms)
+    }
+}
+
 /// An image format the server accepts and answers in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImageFormat {

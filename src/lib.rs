@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod imaging;
 pub mod ingest;
+pub mod lifecycle;
 pub mod live;
 pub mod media;
 pub mod metrics;
@@ -130,6 +131,8 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
     let mut generated = Vec::new();
     let admin = AdminAuth::init(&store, &config, &secret, &mut generated).await?;
     ensure_upload_password(&store, &config, &mut generated).await?;
+    let catalog = Arc::new(providers::catalog::Catalog::default());
+    lifecycle::load(&store, &catalog).await?;
     let stored = store.stored_settings().await?;
     let metrics = Arc::new(metrics::Metrics::default());
     media.clear_incoming()?;
@@ -148,7 +151,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
             admin::export::CONCURRENT_EXPORTS,
         )),
         http: providers::Http::new(),
-        catalog: Arc::default(),
+        catalog,
         health: Arc::new(providers::health::Health::new(config.provider_cooldown)),
         live: live::Feed::default(),
         admin: Arc::new(admin),
@@ -242,9 +245,11 @@ pub async fn serve(
         state.settings.clone(),
         state.clock.clone(),
     ));
+    let follow = tokio::spawn(lifecycle::run_forever(state.clone()));
     serve::run(listener, app.router, app.tls, limits, shutdown).await;
     cleanup.abort();
     lists.abort();
+    follow.abort();
     app.state.store.close().await;
     Ok(())
 }

@@ -186,7 +186,17 @@ async fn stats(
 struct ModelJson {
     model: String,
     model_listed: Option<bool>,
+    /// The list's shutdown date, or the day an answer said the model retires.
     shutdown_date: Option<String>,
+    /// What the last answer said of the model's life.
+    model_stage: Option<String>,
+    retirement_time: Option<String>,
+    model_message: Option<String>,
+    /// The operator chose it: it never follows a successor by itself.
+    model_pinned: bool,
+    /// The built-in default it took over from, and when.
+    model_switched_from: Option<String>,
+    model_switched_at: Option<String>,
     models: Vec<String>,
     list_error: Option<String>,
     checked_at: Option<String>,
@@ -196,10 +206,22 @@ impl ModelJson {
     fn of(state: &AppState, settings: &Settings, listing: Listing) -> ModelJson {
         let check = state.catalog.check(listing, settings);
         let list = state.catalog.list(listing);
+        let choice = settings.model_choice(listing.model_setting());
+        let status = check.status;
+        let (switched_from, switched_at) = choice.switched_from.unzip();
         ModelJson {
             model: check.model,
             model_listed: check.listed,
             shutdown_date: check.shutdown_date.map(|d| d.to_string()),
+            model_stage: status.as_ref().map(|s| s.stage.clone()),
+            retirement_time: status
+                .as_ref()
+                .and_then(|s| s.retirement_ms)
+                .map(crate::clock::iso_time),
+            model_message: status.and_then(|s| s.message),
+            model_pinned: choice.pinned,
+            model_switched_from: switched_from,
+            model_switched_at: switched_at.map(crate::clock::iso_time),
             models: list.models.into_iter().map(|m| m.id).collect(),
             list_error: list.error,
             checked_at: list.checked_at.map(crate::clock::iso_time),

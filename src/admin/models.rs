@@ -8,7 +8,8 @@ use crate::providers::catalog::Listing;
 
 /// One warning about one configured model.
 pub struct ModelBanner {
-    /// `missing` (jobs fail now) or `retiring` (they will soon).
+    /// `missing` (jobs fail now), `retiring` (they will soon) or `switched` (a built-in default
+    /// followed its successor).
     pub severity: &'static str,
     pub text: String,
     /// The setting's form name, for the choice of another model.
@@ -38,16 +39,33 @@ pub fn banners(
         .iter()
         .filter_map(|&listing| {
             let check = state.catalog.check(listing, settings);
-            let (severity, template) = if check.missing() {
+            let setting = listing.model_setting();
+            let switched = settings.model_choice(setting).switched_from;
+            let (severity, template) = if check.listed == Some(false) {
                 ("missing", t.model_missing.to_owned())
-            } else {
-                let date = check.shutting_down(today)?;
+            } else if check.gone(today) {
+                ("missing", t.model_retired.to_owned())
+            } else if let Some(date) = check.shutting_down(today) {
                 (
                     "retiring",
                     t.model_retiring.replace("{date}", &date.to_string()),
                 )
+            } else {
+                let (from, at) = switched?;
+                let date = crate::clock::iso_time(at);
+                let day = date.get(..10).unwrap_or(&date).to_owned();
+                let text = t.model_switched.replace("{from}", &from);
+                return Some(ModelBanner {
+                    severity: "switched",
+                    text: text
+                        .replace("{date}", &day)
+                        .replace("{model}", &check.model)
+                        .replace("{provider}", listing_name(t, listing)),
+                    setting: setting.def().name,
+                    choices: Vec::new(),
+                    from_env: settings.is_from_env(setting),
+                });
             };
-            let setting = listing.model_setting();
             Some(ModelBanner {
                 severity,
                 text: template

@@ -6,9 +6,12 @@ use super::layout::{Layout, Page};
 use super::models::{self, ModelBanner};
 use super::{Ctx, render};
 use crate::AppState;
-use crate::config::{Group, SETTINGS, Setting, Settings, ValueError, ValueKind, mask_secret};
+use crate::config::{
+    Group, MODEL_SETTINGS, SETTINGS, Setting, Settings, ValueError, ValueKind, mask_secret,
+};
 use crate::error::{AppError, AppResult};
 use crate::extract::TokenForm;
+use crate::lifecycle;
 use crate::providers::catalog::Listing;
 use crate::providers::registry::{self, REGISTRY};
 use askama::Template;
@@ -195,10 +198,9 @@ async fn choose_model(
         .map(|m| m.id)
         .find(|id| id == field("value"))
         .ok_or_else(|| AppError::validation("value", "not a model the provider lists"))?;
-    state
-        .store
-        .save_settings(&[(setting.def().name, value)])
-        .await?;
+    let mut values = lifecycle::chosen(setting, true).to_vec();
+    values.push((setting.def().name.to_owned(), value));
+    lifecycle::save(&state.store, &values).await?;
     state.reload_settings().await?;
     let next = super::back_to(form.get("next").map(String::as_str), "/admin/settings");
     Ok(Redirect::to(&next).into_response())
@@ -404,7 +406,7 @@ async fn save_settings(
     TokenForm(form): TokenForm,
 ) -> AppResult<Response> {
     let settings = state.settings();
-    let mut values = Vec::new();
+    let mut values: Vec<(String, String)> = Vec::new();
     let mut errors = HashMap::new();
     let editable = SETTINGS
         .iter()
@@ -431,7 +433,16 @@ async fn save_settings(
             kind => kind.normalize(typed.unwrap_or_default()),
         };
         match value {
-            Ok(value) => values.push((def.name, value)),
+            // A model is written, and pinned, only when the operator changed it; an emptied
+            // one goes back to the built-in default, which follows its successors.
+            Ok(value) if MODEL_SETTINGS.contains(&def.key) => {
+                if value != settings.get(def.key) {
+                    let pinned = typed.is_some_and(|v| !v.trim().is_empty());
+                    values.extend(lifecycle::chosen(def.key, pinned));
+                    values.push((def.name.to_owned(), value));
+                }
+            }
+            Ok(value) => values.push((def.name.to_owned(), value)),
             Err(e) => {
                 errors.insert(def.name, localized_value_error(ctx.t, e));
             }
@@ -441,7 +452,7 @@ async fn save_settings(
         let page = settings_view(&ctx, &state, &settings, &form, &errors, false);
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
     }
-    state.store.save_settings(&values).await?;
+    lifecycle::save(&state.store, &values).await?;
     state.reload_settings().await?;
     tracing::info!(changed = values.len(), "settings saved");
     Ok(Redirect::to("/admin/settings?saved=1").into_response())

@@ -1,7 +1,7 @@
 //! The effective settings, resolved once into typed values: the rest of the server reads
 //! numbers, durations, switches and URLs, never a setting's text.
 
-use super::table::{SETTINGS, Setting, parse_price};
+use super::table::{MODEL_SETTINGS, SETTINGS, Setting, parse_price};
 use crate::net::{Network, parse_networks};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -13,6 +13,8 @@ pub struct Settings {
     /// As stored, for the Settings page.
     values: HashMap<Setting, String>,
     from_env: HashMap<Setting, bool>,
+    /// What is stored beside the model settings: chosen by the operator, or followed.
+    choices: HashMap<Setting, ModelChoice>,
     /// Without a trailing slash; `None` when not set.
     pub public_url: Option<String>,
     /// How long the booth waits for its answer.
@@ -79,6 +81,43 @@ pub struct DeepseekSettings {
     pub share: Duration,
 }
 
+/// How a model setting got its value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModelChoice {
+    /// The operator chose the model (on the page, with the one-click switch, or by the
+    /// environment): it is never changed silently.
+    pub pinned: bool,
+    /// The model this one took over from, and when (ms).
+    pub switched_from: Option<(String, i64)>,
+}
+
+impl ModelChoice {
+    /// The stored key of whether the model of `setting` is pinned (`1` or `0`).
+    pub fn pin_key(setting: Setting) -> String {
+        format!("pinned:{}", setting.def().name)
+    }
+
+    /// The stored key of the switch to a successor: `<from model> <ms>`.
+    pub fn switch_key(setting: Setting) -> String {
+        format!("switched:{}", setting.def().name)
+    }
+
+    fn read(setting: Setting, stored: &HashMap<String, String>, from_env: bool) -> ModelChoice {
+        let switched_from = stored
+            .get(&ModelChoice::switch_key(setting))
+            .and_then(|v| v.rsplit_once(' '))
+            .and_then(|(from, at)| Some((from.to_owned(), at.parse().ok()?)));
+        ModelChoice {
+            pinned: from_env
+                || stored
+                    .get(&ModelChoice::pin_key(setting))
+                    .map(String::as_str)
+                    == Some("1"),
+            switched_from,
+        }
+    }
+}
+
 /// The prices per image the cost figures use.
 #[derive(Clone, Debug)]
 pub struct Costs {
@@ -107,7 +146,18 @@ impl Settings {
             values.insert(def.key, value);
             from_env.insert(def.key, env);
         }
-        Raw(&values).typed(from_env)
+        let choices = MODEL_SETTINGS
+            .into_iter()
+            .map(|s| (s, ModelChoice::read(s, stored, from_env[&s])))
+            .collect();
+        let mut settings = Raw(&values).typed(from_env);
+        settings.choices = choices;
+        settings
+    }
+
+    /// How a model setting got its value.
+    pub fn model_choice(&self, setting: Setting) -> ModelChoice {
+        self.choices.get(&setting).cloned().unwrap_or_default()
     }
 
     /// The value as stored (or set by the environment), for the Settings page.
@@ -209,6 +259,7 @@ impl Raw<'_> {
             },
             values: self.0.clone(),
             from_env,
+            choices: HashMap::new(),
         }
     }
 }

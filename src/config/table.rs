@@ -39,6 +39,14 @@ pub enum Setting {
     DiskReserveMb,
 }
 
+/// The settings that name a model: pinned when the operator chose one, followed to a successor
+/// when not.
+pub const MODEL_SETTINGS: [Setting; 3] = [
+    Setting::NanobananaModel,
+    Setting::DeepseekModel,
+    Setting::ImagesModel,
+];
+
 /// The sections of the Settings page; `Booth` values are shown under Statistics instead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Group {

@@ -10,7 +10,9 @@ use crate::AppState;
 use crate::config::Settings;
 use crate::domain::{AttemptOutcome as Outcome, Slot, SlotId, SlotUnavailable};
 use crate::error::AppError;
+use crate::lifecycle::{self, Sign};
 use crate::providers::health::Admission;
+use crate::providers::registry;
 use crate::providers::{self, ImageData, ImageModel, ModelOutput, ModelRequest, ProviderError};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -185,6 +187,13 @@ impl Chain<'_> {
             Err(e) => {
                 if counts_against(&e) {
                     self.state.health.record(slot.provider, Err(&e));
+                }
+                if matches!(e, ProviderError::ModelNotFound(_)) {
+                    let state = self.state.clone();
+                    tokio::spawn(async move {
+                        let listings = registry::spec(slot.provider).listings;
+                        lifecycle::follow(&state, listings, Sign::NotFound).await;
+                    });
                 }
                 let error = AppError::from(e);
                 let outcome = if matches!(error, AppError::Timeout) {

@@ -158,6 +158,13 @@ async fn process(state: &AppState, job: &Job, slot: Slot) -> Result<Success, App
     // The model's input is no longer needed: freed before the answer is decoded.
     drop(inputs);
     record_warning(state, drawn.slot, &drawn.output);
+    if let Some(status) = drawn.output.model_status.clone() {
+        tokio::spawn(crate::lifecycle::observe(
+            state.clone(),
+            drawn.slot.provider,
+            status,
+        ));
+    }
     tracing::info!(model_ms = drawn.model_ms, answered_by = %drawn.slot, "model answered");
     let out_format = format.result_format();
     let image = drawn.output.image;
@@ -173,10 +180,18 @@ async fn process(state: &AppState, job: &Job, slot: Slot) -> Result<Success, App
     })
 }
 
-/// A problem met on the way, kept with the provider's health for Settings.
+/// A problem met on the way, kept with the provider's health for Settings; a model that is
+/// not found may have a successor to follow.
 fn record_warning(state: &AppState, slot: SlotId, output: &ModelOutput) {
     if let Some(warning) = &output.warning {
         state.health.note(slot.provider, warning);
+        if matches!(warning, ProviderError::ModelNotFound(_)) {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let listings = crate::providers::registry::spec(slot.provider).listings;
+                crate::lifecycle::follow(&state, listings, crate::lifecycle::Sign::NotFound).await;
+            });
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 //! The models each provider offers, from its own model list: fetched at start, when a key,
-//! address or model setting changes, and every hour — never on the booth's path. A configured
-//! model missing from its list, or shutting down within 30 days, is a warning for the operator.
+//! address or model setting changes, and every hour — never on the booth's path; and what the
+//! providers' answers say of a model's life (stage, retirement). A configured model missing
+//! from its list, retired, or shutting down within 30 days, is a warning for the operator.
 
 use super::{Http, ProviderError, nanobanana, read_answer};
 use crate::clock::Clock;
 use crate::config::{Endpoint, Setting, Settings, SharedSettings};
+use crate::domain::ModelStatus;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -77,22 +79,30 @@ pub struct ModelList {
     pub checked_at: Option<i64>,
 }
 
-/// What the list says of the configured model.
+/// What the list and the answers say of the configured model.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelCheck {
     pub model: String,
     /// `None` while unknown (no key, or the list could not be fetched).
     pub listed: Option<bool>,
+    /// The list's shutdown date, or the day an answer said it retires.
     pub shutdown_date: Option<Date>,
+    /// What the last answer said of the model's life.
+    pub status: Option<ModelStatus>,
 }
 
 impl ModelCheck {
-    /// Missing from its list: jobs will fail until another model is chosen.
-    pub fn missing(&self) -> bool {
+    /// Jobs fail (or will at once): missing from its list, retired, or past its shutdown date.
+    pub fn gone(&self, today: Date) -> bool {
         self.listed == Some(false)
+            || self
+                .status
+                .as_ref()
+                .is_some_and(|s| s.stage == ModelStatus::RETIRED)
+            || self.shutdown_date.is_some_and(|date| date <= today)
     }
 
-    /// Listed, but shutting down within 30 days of `today`.
+    /// Not gone, but shutting down within 30 days of `today`.
     pub fn shutting_down(&self, today: Date) -> Option<Date> {
         self.shutdown_date
             .filter(|date| (*date - today).whole_days() <= WARN_DAYS)
@@ -102,8 +112,12 @@ impl ModelCheck {
 #[derive(Default)]
 pub struct Catalog {
     lists: RwLock<HashMap<Listing, ModelList>>,
+    /// The answers' word on each model's life, by model ID.
+    statuses: RwLock<HashMap<String, ModelStatus>>,
     /// Woken when a setting the lists depend on changes.
     changed: Notify,
+    /// Woken when fresh lists are in.
+    refreshed: Notify,
 }
 
 impl Catalog {
@@ -121,11 +135,44 @@ impl Catalog {
         let list = self.list(listing);
         let known = list.checked_at.is_some() && list.error.is_none();
         let entry = list.models.iter().find(|m| m.id == model);
+        let status = self.status(&model);
+        let retires = status
+            .as_ref()
+            .and_then(|s| s.retirement_ms)
+            .and_then(|ms| time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).ok())
+            .map(|t| t.date());
         ModelCheck {
             listed: known.then_some(entry.is_some()),
-            shutdown_date: entry.and_then(|m| m.shutdown_date),
+            shutdown_date: entry.and_then(|m| m.shutdown_date).or(retires),
+            status,
             model,
         }
+    }
+
+    /// Whether the list, once fetched, names this model.
+    pub fn lists(&self, listing: Listing, model: &str) -> bool {
+        let list = self.list(listing);
+        list.error.is_none() && list.models.iter().any(|m| m.id == model)
+    }
+
+    /// What the last answer said of a model's life.
+    pub fn status(&self, model: &str) -> Option<ModelStatus> {
+        self.statuses
+            .read()
+            .expect("catalog lock")
+            .get(model)
+            .cloned()
+    }
+
+    /// Keeps an answer's word on a model's life.
+    pub fn observe(&self, status: ModelStatus) {
+        let mut statuses = self.statuses.write().expect("catalog lock");
+        statuses.insert(status.model.clone(), status);
+    }
+
+    /// Waits for the next fresh lists.
+    pub async fn refreshed(&self) {
+        self.refreshed.notified().await;
     }
 
     /// Asks for fresh lists soon (a key, address or model changed).
@@ -157,6 +204,7 @@ impl Catalog {
                 .expect("catalog lock")
                 .insert(listing, list);
         }
+        self.refreshed.notify_one();
     }
 }
 
@@ -275,6 +323,7 @@ mod tests {
             model: "m".into(),
             listed: Some(true),
             shutdown_date: Some(time::macros::date!(2026 - 12 - 20)),
+            status: None,
         };
         assert!(
             check
@@ -286,6 +335,21 @@ mod tests {
                 .shutting_down(time::macros::date!(2026 - 10 - 01))
                 .is_none()
         );
-        assert!(!check.missing());
+        assert!(!check.gone(time::macros::date!(2026 - 11 - 28)));
+        assert!(
+            check.gone(time::macros::date!(2026 - 12 - 20)),
+            "on the day"
+        );
+        let retired = ModelCheck {
+            shutdown_date: None,
+            status: Some(ModelStatus {
+                model: "m".into(),
+                stage: ModelStatus::RETIRED.into(),
+                retirement_ms: None,
+                message: None,
+            }),
+            ..check
+        };
+        assert!(retired.gone(time::macros::date!(2026 - 11 - 28)));
     }
 }

@@ -259,6 +259,7 @@ impl ImageModel for DeepseekTab {
                 image,
                 prompt_used: Some(prompt),
                 warning,
+                model_status: None,
             })
         })
     }

@@ -2,10 +2,10 @@
 //! guest's photo (and the reference), the size chosen by the model's family.
 //! Wire format: https://platform.openai.com/docs/api-reference/images/createEdit
 
+use super::options::{self, OptionInput, OptionLabel, OptionSpec};
 use super::registry::key;
 use super::retry::Failure;
 use super::{Http, ImageData, ModelRequest, ProviderError, read_answer, request_failed};
-use super::options::{self, OptionInput, OptionLabel, OptionSpec};
 use crate::config::{FreeSize, Settings, model_facts};
 use crate::domain::ImageFormat;
 use base64::Engine;
@@ -213,8 +213,8 @@ fn http_error(status: u16, json: &Value, model: &str) -> Failure {
     let code = json["error"]["code"].as_str().unwrap_or("");
     let kind = json["error"]["type"].as_str().unwrap_or("");
     let lower = message.to_lowercase();
-    let no_such_model = code == "model_not_found"
-        || (lower.contains("model") && lower.contains("does not exist"));
+    let no_such_model =
+        code == "model_not_found" || (lower.contains("model") && lower.contains("does not exist"));
     match status {
         _ if no_such_model => Failure::Stop(ProviderError::ModelNotFound(format!(
             "the images endpoint has no model '{model}' (retired? choose another in Settings): {message}"
@@ -287,7 +287,9 @@ mod tests {
 
     #[test]
     fn free_sizes_follow_the_upload_within_the_model_s_pixels_in_multiples_of_16() {
-        let bounds = model_facts(crate::config::DEFAULT_IMAGES).free_size.unwrap();
+        let bounds = model_facts(crate::config::DEFAULT_IMAGES)
+            .free_size
+            .unwrap();
         let size = |w, h, side| free_size(w, h, side, bounds);
         assert_eq!(size(6000, 4000, 2048), "2048x1360");
         assert_eq!(size(4000, 6000, 2048), "1360x2048");

@@ -18,7 +18,7 @@ pub use registry::{card_hints, model_for};
 
 pub use crate::error::ProviderError;
 
-use crate::domain::{ImageFormat, Kind};
+use crate::domain::{ImageFormat, Kind, ModelStatus};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -62,6 +62,8 @@ pub struct ModelOutput {
     /// A problem the operator has to fix, met on the way without stopping the job (DeepSeek's
     /// writer failing over to the slot's prompt).
     pub warning: Option<ProviderError>,
+    /// What the answer said of the model's life (Gemini's `modelStatus`).
+    pub model_status: Option<ModelStatus>,
 }
 
 impl From<Vec<u8>> for ModelOutput {
@@ -70,6 +72,7 @@ impl From<Vec<u8>> for ModelOutput {
             image,
             prompt_used: None,
             warning: None,
+            model_status: None,
         }
     }
 }

@@ -5,9 +5,11 @@ use super::Http;
 use super::options::{self, CardHints, OptionInput, OptionLabel, OptionSpec};
 use super::registry::key;
 use super::retry::{Failure, with_retries};
-use super::{ImageData, ImageModel, ModelFuture, ModelRequest, ProviderError, read_answer};
+use super::{
+    ImageData, ImageModel, ModelFuture, ModelOutput, ModelRequest, ProviderError, read_answer,
+};
 use crate::config::{ModelFacts, Settings, model_facts};
-use crate::domain::{ImageFormat, Kind};
+use crate::domain::{ImageFormat, Kind, ModelStatus};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
@@ -139,7 +141,10 @@ fn image_size(model: &ModelFacts, result_side: u32) -> Option<&'static str> {
 }
 
 /// The slot's thinking level, if the model takes that one.
-fn thinking_level<'a>(model: &ModelFacts, options: &'a serde_json::Map<String, Value>) -> Option<&'a str> {
+fn thinking_level<'a>(
+    model: &ModelFacts,
+    options: &'a serde_json::Map<String, Value>,
+) -> Option<&'a str> {
     options::text(options, "thinking_level").filter(|level| model.thinking_levels.contains(level))
 }
 
@@ -183,7 +188,7 @@ impl ImageModel for Nanobanana {
         Box::pin(async move {
             let body = request_body(&request, &model_facts(&self.model));
             let declines = AtomicU32::new(0);
-            with_retries("Gemini", request.deadline, request.may_retry, |_| async {
+            let answer = with_retries("Gemini", request.deadline, request.may_retry, |_| async {
                 match self.attempt(&body, request.deadline).await {
                     Err(Failure::Retry {
                         error: error @ ProviderError::Refused(_),
@@ -194,14 +199,42 @@ impl ImageModel for Nanobanana {
                     other => other,
                 }
             })
-            .await
-            .map(Into::into)
+            .await?;
+            let (image, model_status) = answer;
+            Ok(ModelOutput {
+                model_status,
+                ..image.into()
+            })
         })
     }
 }
 
+/// An answer's `modelStatus`: the model's stage, retirement time and Google's message.
+fn model_status(model: &str, answer: &Value) -> Option<ModelStatus> {
+    let status = answer.get("modelStatus")?;
+    let retirement_ms = status["retirementTime"].as_str().and_then(|t| {
+        let at = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339);
+        at.ok()
+            .map(|at| (at.unix_timestamp_nanos() / 1_000_000) as i64)
+    });
+    Some(ModelStatus {
+        model: model.to_owned(),
+        stage: status["modelStage"]
+            .as_str()
+            .unwrap_or("MODEL_STAGE_UNSPECIFIED")
+            .to_owned(),
+        retirement_ms,
+        message: status["message"].as_str().map(str::to_owned),
+    })
+}
+
 impl Nanobanana {
-    async fn attempt(&self, body: &Value, deadline: Instant) -> Result<Vec<u8>, Failure> {
+    /// One call: the image, and what the answer said of the model's life.
+    async fn attempt(
+        &self,
+        body: &Value,
+        deadline: Instant,
+    ) -> Result<(Vec<u8>, Option<ModelStatus>), Failure> {
         let url = format!("{}/models/{}:generateContent", self.base_url, self.model);
         let time_left = deadline.saturating_duration_since(Instant::now());
         let response = self
@@ -228,7 +261,7 @@ impl Nanobanana {
         if !status.is_success() {
             return Err(self.http_error(status.as_u16(), &json));
         }
-        parse_answer(&json)
+        Ok((parse_answer(&json)?, model_status(&self.model, &json)))
     }
 
     fn http_error(&self, status: u16, json: &Value) -> Failure {
@@ -248,9 +281,9 @@ impl Nanobanana {
                 "Gemini HTTP {status}: {message}"
             ))),
             // About the guest's photo: this photo cannot be helped, the next one may be fine.
-            400 if is_about_the_photo(&message) => Failure::Stop(ProviderError::Refused(
-                format!("Gemini could not use the photo: {message}"),
-            )),
+            400 if is_about_the_photo(&message) => Failure::Stop(ProviderError::Refused(format!(
+                "Gemini could not use the photo: {message}"
+            ))),
             400 if message.contains("API_KEY_INVALID") || message.contains("API key") => {
                 Failure::Stop(ProviderError::BadConfig(format!(
                     "Gemini refused the request (bad key): {message}"
@@ -460,16 +493,27 @@ mod tests {
         assert_eq!(size("gemini-nano-banana-2.1", 2048), Some("2K"));
         assert_eq!(size("gemini-3-pro-image", 3000), Some("4K"));
         assert_eq!(size("gemini-3.1-flash-image", 400), Some("512"));
-        assert_eq!(size("gemini-3.1-flash-lite-image", 2048), Some("1K"), "1K only");
+        assert_eq!(
+            size("gemini-3.1-flash-lite-image", 2048),
+            Some("1K"),
+            "1K only"
+        );
         assert_eq!(size("some-future-image-model", 2048), None);
     }
 
     #[test]
     fn a_thinking_level_is_sent_only_where_the_model_takes_it() {
-        let options = json!({"thinking_level": "medium"}).as_object().unwrap().clone();
+        let options = json!({"thinking_level": "medium"})
+            .as_object()
+            .unwrap()
+            .clone();
         let level = |model: &str| thinking_level(&model_facts(model), &options);
         assert_eq!(level("gemini-nano-banana-2.1"), Some("medium"));
-        assert_eq!(level("gemini-3.1-flash-image"), None, "minimal or high only");
+        assert_eq!(
+            level("gemini-3.1-flash-image"),
+            None,
+            "minimal or high only"
+        );
         assert_eq!(level("gemini-3-pro-image"), None);
     }
 

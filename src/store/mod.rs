@@ -2,6 +2,7 @@
 
 mod events;
 mod jobs;
+mod models;
 mod settings;
 mod slots;
 mod stats;

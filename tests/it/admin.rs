@@ -671,7 +671,7 @@ async fn settings_refuse_bad_values_and_show_env_overrides() {
     let csrf = csrf_token(&page);
     for (model, expected) in [
         ("gemini-3-pro-image", "gemini-3-pro-image"),
-        ("", "gemini-3.1-flash-image"),
+        ("", boothgate::config::DEFAULT_NANOBANANA),
     ] {
         let response = app
             .admin(Method::POST, "/admin/settings")

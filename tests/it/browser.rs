@@ -305,7 +305,7 @@ async fn a_retired_model_is_swapped_from_the_tab_banner() {
     wait_for_text(
         &browser,
         ".model-banner.missing p",
-        "gemini-3.1-flash-image",
+        boothgate::config::DEFAULT_NANOBANANA,
     )
     .await;
     let shot = browser.screenshot().await.unwrap();

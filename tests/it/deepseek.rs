@@ -545,6 +545,50 @@ async fn a_retired_deepseek_model_is_reported_and_not_asked_again_in_words() {
 }
 
 #[tokio::test]
+async fn deepseek_s_current_wrong_model_answer_is_model_not_found_with_its_warning() {
+    let fakes = Fakes::start().await;
+    mount(
+        &fakes.deepseek,
+        "/chat/completions",
+        api_error(
+            400,
+            "invalid_request_error",
+            "The supported API model names are deepseek-flash, deepseek-v4-pro, but you passed deepseek-chat.",
+        ),
+        None,
+    )
+    .await;
+    mount(&fakes.images, "/v1/images/edits", images_answer(), None).await;
+    let app = spawn_app(options(&fakes, true).with(Setting::DeepseekModel, "deepseek-chat")).await;
+    app.put_slot(
+        "deepseek",
+        2,
+        json!({"kind": "prompt", "prompt": "superhero in a red cape"}),
+    )
+    .await;
+    assert_eq!(
+        upload_sample(&app, SLOT, "guest-512.jpg").await.status,
+        200,
+        "the slot's prompt draws"
+    );
+    assert_eq!(chat_requests(&fakes).await.len(), 1, "not retried");
+    let providers = app.admin_json("/admin/api/providers").await;
+    assert_eq!(
+        providers["deepseek"]["health_error_kind"],
+        "model_not_found"
+    );
+    let error = providers["deepseek"]["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("DeepSeek has no model 'deepseek-chat'"),
+        "{error}"
+    );
+    assert!(
+        error.contains("deepseek-v4-pro"),
+        "DeepSeek's own words: {error}"
+    );
+}
+
+#[tokio::test]
 async fn images_model_not_found_and_no_credit_are_told_apart_and_not_retried() {
     for (answer, said) in [
         (
@@ -553,6 +597,10 @@ async fn images_model_not_found_and_no_credit_are_told_apart_and_not_retried() {
                 "model_not_found",
                 "The model `gpt-image-1.5` does not exist or you do not have access to it.",
             ),
+            "no model 'gpt-image-1.5'",
+        ),
+        (
+            api_error(400, "invalid_value", "model 'gpt-image-1.5' does not exist"),
             "no model 'gpt-image-1.5'",
         ),
         (
@@ -600,8 +648,16 @@ async fn one_image_is_image_several_are_image_array_and_sizes_follow_the_model()
     assert_eq!(names(&face), ["image[]", "image[]"]);
     assert!(!face.iter().any(|p| p.name == "input_fidelity"));
     assert_eq!(text_of(&face, "size"), "1024x1024");
-    assert_eq!(text_of(&face, "quality"), "auto", "the model's own by default");
-    assert_eq!(text_of(&face, "output_format"), "jpeg", "a photo comes back as JPEG");
+    assert_eq!(
+        text_of(&face, "quality"),
+        "auto",
+        "the model's own by default"
+    );
+    assert_eq!(
+        text_of(&face, "output_format"),
+        "jpeg",
+        "a photo comes back as JPEG"
+    );
 
     // A model that takes any size gets the print's aspect, at least its fewest pixels (a
     // 512×768 upload is below gpt-image-2's 655 360), and the quality the slot asks for.
@@ -630,7 +686,11 @@ async fn one_image_is_image_several_are_image_array_and_sizes_follow_the_model()
     let refused = app
         .put_slot("deepseek", 3, json!({"options": {"quality": "best"}}))
         .await;
-    assert_eq!(refused.status(), 422, "quality is one of the endpoint's words");
+    assert_eq!(
+        refused.status(),
+        422,
+        "quality is one of the endpoint's words"
+    );
 }
 
 #[tokio::test]

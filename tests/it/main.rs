@@ -15,4 +15,5 @@ mod faults;
 mod gemini;
 mod hardening;
 mod ingest;
+mod lifecycle;
 mod turbotext;

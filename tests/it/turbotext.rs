@@ -22,7 +22,8 @@ enum Ending {
     Uploaded,
     /// `data.image[0]`, relative to the host, as generate_image2image answers.
     Relative,
-    Failed,
+    /// `success: false` with this `error`.
+    Failed(&'static str),
     Forbidden,
     /// `reconnect` forever.
     Never,
@@ -108,7 +109,7 @@ async fn api(
                     "uploaded_image": "SELF/download.php?f=result.png"}),
                 Ending::Relative => json!({"success": true, "error": "",
                     "data": {"user_id": 12, "image": ["image/generate_image2image_id12_0.png"], "seed": 5_443_937_701u64, "strength": 50}}),
-                Ending::Failed => json!({"success": false, "error": "face_not_detected"}),
+                Ending::Failed(error) => json!({"success": false, "error": error}),
                 Ending::Forbidden => json!({"success": true, "error": "",
                     "data": {"image": ["SELF/download.php?f=result.png"], "forbidden_content": true}}),
                 Ending::Never => unreachable!(),
@@ -325,7 +326,7 @@ async fn an_override_method_gets_its_extra_fields() {
 #[tokio::test]
 async fn turbotext_errors_are_502_with_their_message() {
     for (ending, expected) in [
-        (Ending::Failed, "face_not_detected"),
+        (Ending::Failed("face_not_detected"), "face_not_detected"),
         (Ending::Forbidden, "forbidden content"),
     ] {
         let fake = FakeTurbotext::start(ending).await;
@@ -338,6 +339,45 @@ async fn turbotext_errors_are_502_with_their_message() {
         let job = app.job_in_trash(&response, "failed").await;
         assert!(job.message.unwrap().contains(expected));
         assert_eq!(fake.created().len(), 1, "a create is never repeated");
+    }
+}
+
+#[tokio::test]
+async fn unknown_answers_keep_their_words_and_russian_balance_messages_are_no_credit() {
+    for (error, kind, said) in [
+        (
+            "Метод временно отключен администратором",
+            "unrecognised",
+            "Метод временно отключен администратором",
+        ),
+        (
+            "Недостаточно средств на балансе",
+            "no_credit",
+            "no credit on this key",
+        ),
+    ] {
+        let fake = FakeTurbotext::start(Ending::Failed(error)).await;
+        let app = turbotext_app(&fake, "20").await;
+        configure(&app, 3, json!({"kind": "prompt", "prompt": "x"}), None).await;
+        let response = upload_sample(&app, "/upload/turbotext/3", "guest-512.jpg").await;
+        assert_eq!(response.status, 502);
+        let job = app.job_in_trash(&response, "failed").await;
+        let message = job.message.unwrap();
+        assert!(
+            message.contains(error),
+            "the job keeps Turbotext's words: {message}"
+        );
+        assert!(!message.contains("refused"), "{message}");
+        let providers = app.admin_json("/admin/api/providers").await;
+        let turbotext = &providers["turbotext"];
+        assert_eq!(turbotext["health_error_kind"], kind);
+        let last = turbotext["last_error"].as_str().unwrap();
+        assert!(last.contains(said) && last.contains(error), "{last}");
+        let settings = app.admin_html("/admin/settings").await;
+        assert!(
+            settings.contains(error),
+            "Settings shows the provider's words"
+        );
     }
 }
 
