@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::domain::Provider;
 use crate::error::InternalError;
 use crate::providers::registry::REGISTRY;
-use crate::store::{Billable, EventRecord, ProviderCounts, Scope, Store};
+use crate::store::{Billable, Delivery, EventRecord, ProviderCounts, Scope, Store};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -55,6 +55,11 @@ impl Cost {
     pub fn provider_label(&self, provider: &Provider) -> String {
         money(self.by_provider.get(provider).copied().unwrap_or(0.0))
     }
+}
+
+/// "97.5 %", or a dash before there is anything to count.
+pub fn percent_label(rate: Option<f64>) -> String {
+    rate.map_or("—".into(), |r| format!("{:.1} %", r * 100.0))
 }
 
 fn round_money(amount: f64) -> f64 {
@@ -110,7 +115,8 @@ pub struct Report {
     pub failed: i64,
     pub timed_out: i64,
     pub rescued: i64,
-    pub ai_result_rate: Option<f64>,
+    /// What the guests got: AI photos of all booth photos, and the misses by reason.
+    pub delivery: Delivery,
     pub latency: Latency,
     pub cost: Cost,
     pub by_slot: Vec<SlotShare>,
@@ -144,7 +150,7 @@ impl Report {
             failed: total.failed,
             timed_out: total.timed_out,
             rescued: total.rescued,
-            ai_result_rate: store.ai_result_rate(scope).await?,
+            delivery: store.delivery(scope).await?,
             latency: Latency::of(&store.latencies(scope).await?),
             cost: Cost::of(&Billable::sum(billable.values()), settings),
             by_slot,
@@ -163,7 +169,9 @@ impl Report {
             "failed": self.failed,
             "timed_out": self.timed_out,
             "rescued": self.rescued,
-            "ai_result_rate": self.ai_result_rate,
+            "ai_result_rate": self.delivery.ai_result_rate(),
+            "model_success_rate": self.delivery.model_success_rate(),
+            "misses": self.delivery.misses,
             "latency_ms": self.latency,
             "cost": self.cost,
             "by_slot": self.by_slot,
@@ -172,8 +180,7 @@ impl Report {
 
     /// "97.5 %", or a dash before any job reached a model.
     pub fn rate_label(&self) -> String {
-        self.ai_result_rate
-            .map_or("—".into(), |r| format!("{:.1} %", r * 100.0))
+        percent_label(self.delivery.ai_result_rate())
     }
 
     pub fn latency_label(&self) -> String {

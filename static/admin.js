@@ -136,7 +136,7 @@ if (live) {
     }
   };
   const showCounts = (counts) => {
-    for (const [key, id] of [["succeeded", "live-succeeded"], ["failed", "live-failed"], ["timed_out", "live-timed-out"], ["rescued", "live-rescued"]]) {
+    for (const [key, id] of [["succeeded", "live-succeeded"], ["failed", "live-failed"], ["timed_out", "live-timed-out"], ["rescued", "live-rescued"], ["ai_result_rate", "live-rate"]]) {
       document.getElementById(id).textContent = counts[key];
     }
     for (const [provider, health] of Object.entries(counts.health)) {

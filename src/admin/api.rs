@@ -142,7 +142,12 @@ struct StatsJson {
     upload_password: String,
     deadline_secs: u64,
     providers: BTreeMap<Provider, ProviderStats>,
+    /// Guests with an AI photo ÷ every booth photo.
     ai_result_rate: Option<f64>,
+    /// The same over the photos that reached a model.
+    model_success_rate: Option<f64>,
+    /// The photos that got no AI image, by reason.
+    misses: BTreeMap<String, i64>,
     event: Option<i64>,
     cost: Cost,
     tests_cost: Cost,
@@ -174,7 +179,9 @@ async fn stats(
         upload_password: settings.upload_password.clone(),
         deadline_secs: settings.deadline.as_secs(),
         providers,
-        ai_result_rate: numbers.ai_result_rate,
+        ai_result_rate: numbers.delivery.ai_result_rate(),
+        model_success_rate: numbers.delivery.model_success_rate(),
+        misses: numbers.delivery.misses,
         event: q.event,
         cost: numbers.cost,
         tests_cost: numbers.tests_cost,

@@ -4,6 +4,7 @@ use crate::config::Setting;
 use crate::domain::{JobStatus, Kind};
 use crate::providers::health;
 use crate::providers::options::OptionLabel;
+use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
@@ -104,6 +105,16 @@ pub struct Strings {
     pub not_ready_reference: &'static str,
     pub not_ready_prompt: &'static str,
     pub ai_result_rate: &'static str,
+    pub model_success_rate: &'static str,
+    pub misses: &'static str,
+    pub miss_slot_disabled: &'static str,
+    pub miss_slot_not_configured: &'static str,
+    pub miss_no_key: &'static str,
+    pub miss_provider_error: &'static str,
+    pub miss_timeout: &'static str,
+    pub miss_photo: &'static str,
+    pub miss_interrupted: &'static str,
+    pub miss_server: &'static str,
     pub rescued: &'static str,
     pub health_ok: &'static str,
     pub health_degraded: &'static str,
@@ -253,6 +264,34 @@ impl Strings {
         }
     }
 
+    /// Why a booth photo got no AI image, by the job's reason.
+    pub fn miss(&self, reason: &str) -> &'static str {
+        match reason {
+            "slot_disabled" => self.miss_slot_disabled,
+            "slot_not_configured" => self.miss_slot_not_configured,
+            "provider_not_configured" => self.miss_no_key,
+            "timeout" | "timed_out" => self.miss_timeout,
+            "unsupported_media_type" | "unreadable_image" | "payload_too_large" => self.miss_photo,
+            "interrupted" => self.miss_interrupted,
+            "provider_error" => self.miss_provider_error,
+            _ => self.miss_server,
+        }
+    }
+
+    /// "3 — slot switched off, 1 — no API key", the largest first.
+    pub fn misses_text(&self, misses: &BTreeMap<String, i64>) -> String {
+        let mut by_text: BTreeMap<&str, i64> = BTreeMap::new();
+        for (reason, count) in misses {
+            *by_text.entry(self.miss(reason)).or_default() += count;
+        }
+        let mut list: Vec<(&str, i64)> = by_text.into_iter().collect();
+        list.sort_by(|a, b| b.1.cmp(&a.1));
+        list.iter()
+            .map(|(text, count)| format!("{count} — {text}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     pub fn status(&self, status: JobStatus) -> &'static str {
         match status {
             JobStatus::Processing => self.status_processing,
@@ -380,7 +419,17 @@ pub static RU: Strings = Strings {
     not_ready_disabled: "Слот выключен",
     not_ready_reference: "Нужен референс",
     not_ready_prompt: "Нужен промпт",
-    ai_result_rate: "Доставлено ИИ-фото",
+    ai_result_rate: "Гости с ИИ-фото",
+    model_success_rate: "Удачных ответов модели",
+    misses: "Без ИИ-фото",
+    miss_slot_disabled: "слот выключен",
+    miss_slot_not_configured: "слот не настроен",
+    miss_no_key: "нет ключа API или адреса",
+    miss_provider_error: "ошибка модели",
+    miss_timeout: "не успели к сроку",
+    miss_photo: "фото не читается",
+    miss_interrupted: "прервано перезапуском",
+    miss_server: "ошибка сервера",
     rescued: "Спасено запасным слотом",
     health_ok: "работает",
     health_degraded: "есть сбои",
@@ -575,7 +624,17 @@ pub static EN: Strings = Strings {
     not_ready_disabled: "Slot is off",
     not_ready_reference: "Needs a reference image",
     not_ready_prompt: "Needs a prompt",
-    ai_result_rate: "AI photos delivered",
+    ai_result_rate: "Guests with an AI photo",
+    model_success_rate: "Model answers that succeeded",
+    misses: "Without an AI photo",
+    miss_slot_disabled: "slot switched off",
+    miss_slot_not_configured: "slot not set up",
+    miss_no_key: "no API key or address",
+    miss_provider_error: "the model failed",
+    miss_timeout: "out of time",
+    miss_photo: "unreadable photo",
+    miss_interrupted: "interrupted by a restart",
+    miss_server: "server error",
     rescued: "Rescued by a fallback",
     health_ok: "working",
     health_degraded: "some failures",

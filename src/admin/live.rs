@@ -36,6 +36,8 @@ pub struct Counts {
     pub failed: i64,
     pub timed_out: i64,
     pub rescued: i64,
+    /// Guests with an AI photo, "97.5 %", or a dash before any photo.
+    pub ai_result_rate: String,
     pub health: BTreeMap<Provider, &'static str>,
 }
 
@@ -45,7 +47,9 @@ impl Counts {
         let scope = event.as_ref().map_or(Scope::BOOTH, |e| Scope::event(e.id));
         let providers = state.store.provider_counts(scope).await?;
         let total = ProviderCounts::sum(providers.values());
+        let delivery = state.store.delivery(scope).await?;
         Ok(Counts {
+            ai_result_rate: crate::report::percent_label(delivery.ai_result_rate()),
             event: event.map(|e| e.name),
             succeeded: total.processed,
             failed: total.failed,

@@ -12,7 +12,7 @@ use crate::extract::TokenForm;
 use crate::media::day_of;
 use crate::report::Cost;
 use crate::store::{
-    Billable, DayCount, EventRecord, ProviderCounts, Scope, SlotCount, StatusCounts,
+    Billable, DayCount, Delivery, EventRecord, ProviderCounts, Scope, SlotCount, StatusCounts,
 };
 use askama::Template;
 use axum::Router;
@@ -60,6 +60,8 @@ pub struct StatsPage {
     pub tests: Vec<ProviderRow>,
     /// "AI photos delivered", as a percentage with one decimal, when any job reached a model.
     pub ai_result_rate: Option<String>,
+    /// The booth photos without an AI image, by reason.
+    pub misses: String,
     pub slots: Vec<SlotStatsRow>,
     /// Server-rendered SVG, built from numbers only.
     pub chart: String,
@@ -118,7 +120,11 @@ async fn stats_page(
         deadline_secs: settings.deadline.as_secs(),
         booth: per_provider(&state, ctx.t, &numbers.booth),
         tests: per_provider(&state, ctx.t, &numbers.tests),
-        ai_result_rate: numbers.ai_result_rate.map(|r| format!("{:.1}", r * 100.0)),
+        ai_result_rate: numbers
+            .delivery
+            .ai_result_rate()
+            .map(|r| format!("{:.1}", r * 100.0)),
+        misses: ctx.t.misses_text(&numbers.delivery.misses),
         slots,
         chart: chart_svg(&numbers.days, state.clock.now_ms()),
         scopes: scope_choices(ctx.t, &events, q.event),
@@ -159,7 +165,7 @@ const DAY_MS: i64 = 86_400_000;
 pub struct Statistics {
     pub booth: HashMap<Provider, ProviderCounts>,
     pub tests: HashMap<Provider, ProviderCounts>,
-    pub ai_result_rate: Option<f64>,
+    pub delivery: Delivery,
     pub slots: Vec<SlotCount>,
     pub days: Vec<DayCount>,
     /// What the photos sent to each slot cost, whichever slots drew them.
@@ -181,7 +187,7 @@ pub async fn gather(state: &AppState, event: Option<i64>) -> Result<Statistics, 
     Ok(Statistics {
         booth: store.provider_counts(booth).await?,
         tests: store.provider_counts(Scope::TESTS).await?,
-        ai_result_rate: store.ai_result_rate(booth).await?,
+        delivery: store.delivery(booth).await?,
         slots: store.slot_counts(booth).await?,
         days: store
             .daily_counts(chart_start(state.clock.now_ms()))

@@ -54,6 +54,28 @@ impl Billable {
     }
 }
 
+/// What the guests of a scope got: booth photos, those answered with an AI image, those that
+/// reached a model, and the rest by reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    pub photos: i64,
+    pub delivered: i64,
+    pub reached: i64,
+    pub misses: BTreeMap<String, i64>,
+}
+
+impl Delivery {
+    /// Guests with an AI photo ÷ every booth photo; `None` before there is any.
+    pub fn ai_result_rate(&self) -> Option<f64> {
+        (self.photos > 0).then(|| self.delivered as f64 / self.photos as f64)
+    }
+
+    /// The same over the photos that reached a model.
+    pub fn model_success_rate(&self) -> Option<f64> {
+        (self.reached > 0).then(|| self.delivered as f64 / self.reached as f64)
+    }
+}
+
 /// The three numbers statistics show for a slot or a day.
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct StatusCounts {
@@ -171,21 +193,36 @@ impl Store {
         Ok(counts)
     }
 
-    /// Of the jobs in a scope that reached a model (at least one slot really tried), the share
-    /// that got an AI image; `None` before there is any.
-    pub async fn ai_result_rate(&self, scope: Scope) -> Result<Option<f64>, InternalError> {
+    /// How many booth photos of a scope got an AI image, of all of them and of those that
+    /// reached a model (at least one slot really tried), and why the others did not.
+    pub async fn delivery(&self, scope: Scope) -> Result<Delivery, InternalError> {
         let sql = format!(
-            "SELECT COALESCE(SUM(status = 'succeeded'), 0), COUNT(*) FROM jobs j
-             WHERE {} AND (status = 'succeeded' OR EXISTS (
-                 SELECT 1 FROM attempts a WHERE a.job = j.id AND a.outcome != 'skipped'
-                 AND COALESCE(a.reason, '') != 'provider_not_configured'))",
+            "SELECT COALESCE(SUM(status = 'succeeded'), 0), COUNT(*),
+                    COALESCE(SUM(status = 'succeeded' OR EXISTS (
+                        SELECT 1 FROM attempts a WHERE a.job = j.id AND a.outcome != 'skipped'
+                        AND COALESCE(a.reason, '') != 'provider_not_configured')), 0)
+             FROM jobs j WHERE {} AND status != 'processing'",
             scope.condition()
         );
-        let (succeeded, reached): (i64, i64) = scope
+        let (delivered, photos, reached): (i64, i64, i64) = scope
             .bind(sqlx::query_as(AssertSqlSafe(sql)))
             .fetch_one(&self.pool)
             .await?;
-        Ok((reached > 0).then(|| succeeded as f64 / reached as f64))
+        let sql = format!(
+            "SELECT COALESCE(reason, status), COUNT(*) FROM jobs j
+             WHERE {} AND status IN ('failed', 'timed_out', 'interrupted') GROUP BY 1",
+            scope.condition()
+        );
+        let misses: Vec<(String, i64)> = scope
+            .bind(sqlx::query_as(AssertSqlSafe(sql)))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Delivery {
+            photos,
+            delivered,
+            reached,
+            misses: misses.into_iter().collect(),
+        })
     }
 
     /// Jobs per slot that had any, in a scope.

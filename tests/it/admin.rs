@@ -501,8 +501,10 @@ async fn statistics_count_jobs_by_provider_slot_and_day() {
             "turbotext": {"processed": 0, "failed": 0, "timed_out": 1, "rescued": 0, "health": "ok"},
             "deepseek": {"processed": 0, "failed": 0, "timed_out": 0, "rescued": 0, "health": "ok"},
             "nanobanana": {"processed": 2, "failed": 1, "timed_out": 0, "rescued": 0, "health": "ok"}},
-            // Jobs written without attempts: only the two with an image reached a model.
-            "ai_result_rate": 1.0, "event": null,
+            // Two of the five booth photos got an image; written without attempts, only those
+            // two reached a model. The misses carry no reason: their status names them.
+            "ai_result_rate": 0.4, "model_success_rate": 1.0,
+            "misses": {"failed": 1, "interrupted": 1, "timed_out": 1}, "event": null,
             // No attempt returned an image (none were written) and no price is set.
             "cost": {"currency": "USD", "total": 0.0,
                      "by_provider": {"turbotext": 0.0, "deepseek": 0.0, "nanobanana": 0.0}},

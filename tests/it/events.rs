@@ -77,8 +77,10 @@ async fn an_event_counts_its_jobs_latency_and_cost_with_the_fallback_that_drew()
     assert_eq!(report["failed"], 1);
     assert_eq!(report["timed_out"], 0);
     assert_eq!(report["rescued"], 2);
-    // The unreadable photo never reached a model.
-    assert_eq!(report["ai_result_rate"], 1.0);
+    // Two of the three guests got an AI photo; the unreadable photo never reached a model.
+    assert_eq!(report["ai_result_rate"], 2.0 / 3.0);
+    assert_eq!(report["model_success_rate"], 1.0);
+    assert_eq!(report["misses"], json!({"unsupported_media_type": 1}));
     let mut latencies: Vec<i64> = Vec::new();
     for job in &jobs {
         assert_eq!(job["event"], id);

@@ -9,6 +9,7 @@ mod admin;
 mod availability;
 mod browser;
 mod deepseek;
+mod delivery;
 mod events;
 mod fallbacks;
 mod faults;
