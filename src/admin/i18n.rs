@@ -285,7 +285,7 @@ impl Strings {
             *by_text.entry(self.miss(reason)).or_default() += count;
         }
         let mut list: Vec<(&str, i64)> = by_text.into_iter().collect();
-        list.sort_by(|a, b| b.1.cmp(&a.1));
+        list.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
         list.iter()
             .map(|(text, count)| format!("{count} — {text}"))
             .collect::<Vec<_>>()
