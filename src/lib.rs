@@ -180,6 +180,7 @@ fn router(state: AppState) -> Router {
         .merge(ingest::routes())
         .nest("/admin", admin::routes(state.clone()))
         .merge(admin::metrics_route(state.clone()))
+        .merge(admin::tablet_routes())
         .fallback(no_such_page)
         .with_state(state)
 }

@@ -160,7 +160,7 @@ if (live) {
     const figure = document.createElement("figure");
     figure.dataset.job = job.job;
     const img = document.createElement("img");
-    img.src = `/admin/jobs/${encodeURIComponent(job.job)}/after`;
+    img.src = `${live.dataset.photos}/${encodeURIComponent(job.job)}/after`;
     img.alt = job.answered_by || job.slot;
     const caption = document.createElement("figcaption");
     caption.textContent = job.answered_by || job.slot;
@@ -168,7 +168,7 @@ if (live) {
     photos.prepend(figure);
     while (photos.children.length > 12) photos.lastElementChild.remove();
   };
-  const stream = new EventSource("/admin/live/events");
+  const stream = new EventSource(live.dataset.events);
   stream.addEventListener("job", (message) => {
     const { job, counts } = JSON.parse(message.data);
     if (job.type === "started") started(job); else ended(job);

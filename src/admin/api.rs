@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/slots/{provider}/{slot}/link", post(renew_link))
         .route("/api/links/renew", post(renew_all_links))
+        .route("/api/live-link", post(make_live_link))
 }
 
 /// A slot as the JSON API gives it.
@@ -125,6 +126,14 @@ async fn renew_all_links(State(state): State<AppState>) -> AppResult<Json<Value>
     tracing::warn!("every upload link renewed");
     Ok(Json(
         json!({ "renewed": crate::domain::SlotId::all().count() }),
+    ))
+}
+
+/// A new read-only Live link for the tablet; the old one stops working at once.
+async fn make_live_link(ctx: Ctx, State(state): State<AppState>) -> AppResult<Json<Value>> {
+    let token = super::tablet::renew(&state.store).await?;
+    Ok(Json(
+        json!({ "url": super::tablet::url(&ctx.base_url, &token) }),
     ))
 }
 

@@ -32,7 +32,9 @@ async fn switch_language(Path(code): Path<String>, Query(q): Query<NextQuery>) -
     response
 }
 
-async fn static_file(Path(file): Path<String>) -> Response {
+/// The admin's stylesheet and script; nothing in them is secret, so the tablet's page gets them
+/// from a public path too.
+pub(super) async fn static_file(Path(file): Path<String>) -> Response {
     let (body, mime) = match file.as_str() {
         "admin.css" => (
             include_str!("../../static/admin.css"),

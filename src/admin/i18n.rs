@@ -251,6 +251,9 @@ pub struct Strings {
     pub renew_link_confirm: &'static str,
     pub renew_all_links: &'static str,
     pub renew_all_confirm: &'static str,
+    pub tablet_link_make: &'static str,
+    pub tablet_link_hint: &'static str,
+    pub tablet_link_made: &'static str,
     pub links_renewed: &'static str,
     pub disk_low_banner: &'static str,
 }
@@ -566,6 +569,9 @@ pub static RU: Strings = Strings {
     renew_link_confirm: "Старая ссылка этого слота сразу перестанет работать. Будку, которая на неё отправляет, нужно будет перенастроить. Продолжить?",
     renew_all_links: "Обновить ссылки всех слотов",
     renew_all_confirm: "Все старые ссылки сразу перестанут работать, каждую будку нужно будет перенастроить. Продолжить?",
+    tablet_link_make: "Новая ссылка для планшета",
+    tablet_link_hint: "Страница «Live» без пароля админки, только для просмотра; новая ссылка отключает прежнюю.",
+    tablet_link_made: "Ссылка для планшета (показана один раз):",
     links_renewed: "Ссылки всех слотов обновлены: скопируйте будкам новые адреса с карточек.",
     disk_low_banner: "Мало места на диске: свободно {free} МБ при запасе {reserve} МБ. Новые фото отклоняются (код 507), пока место не освободится — удалите старые фото или уменьшите срок хранения.",
 };
@@ -771,6 +777,9 @@ pub static EN: Strings = Strings {
     renew_link_confirm: "This slot's old link stops working at once. A booth that sends to it will need setting up again. Continue?",
     renew_all_links: "Renew every slot's link",
     renew_all_confirm: "Every old link stops working at once; each booth will need setting up again. Continue?",
+    tablet_link_make: "New tablet link",
+    tablet_link_hint: "The Live page without the admin password, read-only; a new link revokes the old one.",
+    tablet_link_made: "The tablet's link (shown once):",
     links_renewed: "Every slot's link is renewed: give the booths the new addresses from the cards.",
     disk_low_banner: "The disk is nearly full: {free} MB free against a reserve of {reserve} MB. New photos are refused (code 507) until space is freed — delete old photos or shorten the retention.",
 };

@@ -74,49 +74,75 @@ pub struct InFlight {
     pub started_at: i64,
 }
 
+/// What the Live page shows, for the admin and for the tablet's link alike.
+pub struct Board {
+    pub counts: Counts,
+    pub photos: Vec<Photo>,
+    pub in_flight: Vec<InFlight>,
+    /// Where the page finds a photo's picture (`{photos}/{job}/after`).
+    pub photos_base: String,
+    /// The page's event stream.
+    pub events_url: String,
+}
+
+impl Board {
+    pub async fn load(
+        state: &AppState,
+        photos_base: String,
+        events_url: String,
+    ) -> AppResult<Board> {
+        let store = &state.store;
+        let filter = |status, limit| JobFilter {
+            status: Some(status),
+            limit,
+            ..JobFilter::default()
+        };
+        let photos = store
+            .jobs(&filter(JobStatus::Succeeded, LAST_PHOTOS * 2))
+            .await?
+            .into_iter()
+            .filter(|j| !j.is_test)
+            .take(LAST_PHOTOS as usize)
+            .map(|j| Photo {
+                slot: format!("{}/{}", j.provider, j.slot),
+                id: j.id,
+            })
+            .collect();
+        let in_flight = store
+            .jobs(&filter(JobStatus::Processing, 100))
+            .await?
+            .into_iter()
+            .filter(|j| !j.is_test)
+            .map(|j| InFlight {
+                slot: format!("{}/{}", j.provider, j.slot),
+                id: j.id,
+                started_at: j.created_at,
+            })
+            .collect();
+        Ok(Board {
+            counts: Counts::now(state).await?,
+            photos,
+            in_flight,
+            photos_base,
+            events_url,
+        })
+    }
+}
+
 #[derive(Template)]
 #[template(path = "live.html")]
 struct LivePage {
     layout: Layout,
-    counts: Counts,
-    photos: Vec<Photo>,
-    in_flight: Vec<InFlight>,
+    t: &'static super::i18n::Strings,
+    board: Board,
 }
 
 async fn live_page(ctx: Ctx, State(state): State<AppState>) -> AppResult<Response> {
-    let store = &state.store;
-    let filter = |status, limit| JobFilter {
-        status: Some(status),
-        limit,
-        ..JobFilter::default()
-    };
-    let photos = store
-        .jobs(&filter(JobStatus::Succeeded, LAST_PHOTOS * 2))
-        .await?
-        .into_iter()
-        .filter(|j| !j.is_test)
-        .take(LAST_PHOTOS as usize)
-        .map(|j| Photo {
-            slot: format!("{}/{}", j.provider, j.slot),
-            id: j.id,
-        })
-        .collect();
-    let in_flight = store
-        .jobs(&filter(JobStatus::Processing, 100))
-        .await?
-        .into_iter()
-        .filter(|j| !j.is_test)
-        .map(|j| InFlight {
-            slot: format!("{}/{}", j.provider, j.slot),
-            id: j.id,
-            started_at: j.created_at,
-        })
-        .collect();
+    let board = Board::load(&state, "/admin/jobs".into(), "/admin/live/events".into()).await?;
     Ok(render(&LivePage {
         layout: Layout::new(&ctx, Page::Live, "/admin/live".into()),
-        counts: Counts::now(&state).await?,
-        photos,
-        in_flight,
+        t: ctx.t,
+        board,
     }))
 }
 
@@ -133,6 +159,11 @@ struct Message {
 async fn live_events(
     State(state): State<AppState>,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    stream(state)
+}
+
+/// Every job that starts or ends, with the counts as they are then.
+pub fn stream(state: AppState) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let receiver = state.live.subscribe();
     let stream = futures_util::stream::unfold((state, receiver), |(state, mut receiver)| async {
         loop {

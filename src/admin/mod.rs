@@ -14,6 +14,7 @@ mod models;
 mod settings;
 mod slot_edit;
 mod stats;
+mod tablet;
 mod tabs;
 
 use crate::AppState;
@@ -34,13 +35,7 @@ const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; style-src 'se
                    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 pub fn routes(state: AppState) -> Router<AppState> {
-    let header = |name: &'static str, value: &'static str| {
-        SetResponseHeaderLayer::overriding(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        )
-    };
-    Router::new()
+    let admin = Router::new()
         .merge(tabs::routes())
         .merge(settings::routes())
         .merge(jobs::routes())
@@ -54,7 +49,24 @@ pub fn routes(state: AppState) -> Router<AppState> {
             state.clone(),
             auth::refuse_cross_site,
         ))
-        .layer(middleware::from_fn_with_state(state, auth::require_admin))
+        .layer(middleware::from_fn_with_state(state, auth::require_admin));
+    secured(admin)
+}
+
+/// The tablet's Live link and the public assets, without the admin's credentials.
+pub fn tablet_routes() -> Router<AppState> {
+    secured(tablet::routes())
+}
+
+/// The headers every page of ours carries.
+fn secured(router: Router<AppState>) -> Router<AppState> {
+    let header = |name: &'static str, value: &'static str| {
+        SetResponseHeaderLayer::overriding(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        )
+    };
+    router
         .layer(header("content-security-policy", CSP))
         .layer(header("x-frame-options", "DENY"))
         .layer(header("x-content-type-options", "nosniff"))

@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/test/{stage}", post(test_connection))
         .route("/settings/model", post(choose_model))
         .route("/settings/links/renew", post(renew_all_links))
+        .route("/settings/live-link", post(make_live_link))
 }
 
 pub struct SettingsSection {
@@ -99,6 +100,8 @@ pub struct SettingsPage {
     pub saved: bool,
     /// Every upload link was just renewed.
     pub links_renewed: bool,
+    /// The tablet's new Live link, shown once.
+    pub live_link: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -211,6 +214,18 @@ async fn renew_all_links(State(state): State<AppState>, _form: TokenForm) -> App
     state.store.renew_all_links().await?;
     tracing::warn!("every upload link renewed");
     Ok(Redirect::to("/admin/settings?renewed=1").into_response())
+}
+
+/// A new read-only Live link for the tablet, shown once on the page (only its hash is kept).
+async fn make_live_link(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    _form: TokenForm,
+) -> AppResult<Response> {
+    let token = super::tablet::renew(&state.store).await?;
+    let mut page = current_settings_page(&ctx, &state, false).await;
+    page.live_link = Some(super::tablet::url(&ctx.base_url, &token));
+    Ok(render(&page))
 }
 
 /// "Test connection" of the DeepSeek tab's two stages, shown in the stage's section.
@@ -387,6 +402,7 @@ fn settings_view(
         sections,
         saved,
         links_renewed: false,
+        live_link: None,
     }
 }
 

@@ -9,6 +9,7 @@ mod stats;
 
 pub use events::{EventRecord, MAX_EVENT_NAME};
 pub use jobs::{JobFilter, JobRecord, NewJob, Outcome};
+pub use slots::new_link_token;
 pub use stats::{Billable, DayCount, Delivery, ProviderCounts, Scope, SlotCount, StatusCounts};
 
 use crate::clock::Clock;

@@ -4,6 +4,7 @@
 mod common;
 mod samples;
 mod strangers;
+mod tablet;
 
 mod admin;
 mod availability;
