@@ -23,6 +23,7 @@ pub struct Layout {
 pub enum Page {
     Tab(Provider),
     Live,
+    Booths,
     Events,
     Jobs,
     Settings,

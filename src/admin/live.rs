@@ -1,6 +1,7 @@
 //! The Live page for a tablet beside the booth: the last photos, the jobs in flight, provider
 //! health and the running event's counts, kept current by server-sent events.
 
+use super::i18n::Strings;
 use super::layout::{Layout, Page};
 use super::{Ctx, render};
 use crate::AppState;
@@ -83,11 +84,14 @@ pub struct Board {
     pub photos_base: String,
     /// The page's event stream.
     pub events_url: String,
+    /// Booths sending wrong upload passwords.
+    pub booth_warnings: Vec<String>,
 }
 
 impl Board {
     pub async fn load(
         state: &AppState,
+        t: &Strings,
         photos_base: String,
         events_url: String,
     ) -> AppResult<Board> {
@@ -125,6 +129,7 @@ impl Board {
             in_flight,
             photos_base,
             events_url,
+            booth_warnings: super::booths::warnings(t, &super::booths::all(state).await?),
         })
     }
 }
@@ -133,12 +138,18 @@ impl Board {
 #[template(path = "live.html")]
 struct LivePage {
     layout: Layout,
-    t: &'static super::i18n::Strings,
+    t: &'static Strings,
     board: Board,
 }
 
 async fn live_page(ctx: Ctx, State(state): State<AppState>) -> AppResult<Response> {
-    let board = Board::load(&state, "/admin/jobs".into(), "/admin/live/events".into()).await?;
+    let board = Board::load(
+        &state,
+        ctx.t,
+        "/admin/jobs".into(),
+        "/admin/live/events".into(),
+    )
+    .await?;
     Ok(render(&LivePage {
         layout: Layout::new(&ctx, Page::Live, "/admin/live".into()),
         t: ctx.t,

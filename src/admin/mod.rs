@@ -3,6 +3,7 @@
 mod api;
 mod assets;
 pub mod auth;
+mod booths;
 mod card;
 mod events;
 pub(crate) mod export;
@@ -42,6 +43,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(stats::routes())
         .merge(events::routes())
         .merge(live::routes())
+        .merge(booths::routes())
         .merge(api::routes())
         .merge(assets::routes())
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))

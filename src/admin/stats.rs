@@ -62,6 +62,8 @@ pub struct StatsPage {
     pub ai_result_rate: Option<String>,
     /// The booth photos without an AI image, by reason.
     pub misses: String,
+    /// Booths sending wrong upload passwords.
+    pub booth_warnings: Vec<String>,
     pub slots: Vec<SlotStatsRow>,
     /// Server-rendered SVG, built from numbers only.
     pub chart: String,
@@ -125,6 +127,7 @@ async fn stats_page(
             .ai_result_rate()
             .map(|r| format!("{:.1}", r * 100.0)),
         misses: ctx.t.misses_text(&numbers.delivery.misses),
+        booth_warnings: super::booths::warnings(ctx.t, &super::booths::all(&state).await?),
         slots,
         chart: chart_svg(&numbers.days, state.clock.now_ms()),
         scopes: scope_choices(ctx.t, &events, q.event),

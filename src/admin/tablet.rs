@@ -75,7 +75,13 @@ async fn tablet_page(
 ) -> AppResult<Response> {
     check(&state.store, &token).await?;
     let base = format!("/live/{token}");
-    let board = Board::load(&state, format!("{base}/photos"), format!("{base}/events")).await?;
+    let board = Board::load(
+        &state,
+        ctx.t,
+        format!("{base}/photos"),
+        format!("{base}/events"),
+    )
+    .await?;
     Ok(render(&TabletPage {
         lang: ctx.lang.code(),
         t: ctx.t,

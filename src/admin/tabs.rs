@@ -286,7 +286,7 @@ async fn try_slot(
 ) -> Response {
     let started = Instant::now();
     let settings = state.settings();
-    let check_token = |token: &str| state.admin.require_csrf(Some(token));
+    let check_token = |token: &str, _: &_| state.admin.require_csrf(Some(token));
     let read = ingest::read_form(
         request,
         &state.media,
@@ -309,6 +309,7 @@ async fn try_slot(
         started,
         deadline: started + settings.deadline,
         values: BoothValues::new(Vec::new(), fields),
+        address: None,
     };
     ingest::run_job(state, start, photo).await
 }

@@ -25,7 +25,8 @@ pub struct UploadForm {
 /// Reads a multipart form as a stream, refusing it once it passes `max_bytes`. The photo is
 /// written to a temporary file chunk by chunk, never held whole in memory. Text fields are
 /// kept (bounded), except `secret_field` (the upload password, or an admin form's token): it is
-/// handed to `check_secret` as soon as it has arrived, before the rest of the body is read, and
+/// handed to `check_secret` with the fields read before it as soon as it has arrived, before the
+/// rest of the body is read, and
 /// never stored. A form without it is checked with an empty secret once it has been read.
 ///
 /// A photo that arrives before the secret is taken from `unverified` as it arrives (when
@@ -35,7 +36,10 @@ pub async fn read_form(
     media: &Media,
     max_bytes: usize,
     secret_field: &str,
-    mut check_secret: impl FnMut(&str) -> Result<(), AppError>,
+    mut check_secret: impl FnMut(
+        &str,
+        &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), AppError>,
     mut unverified: Option<Unverified>,
 ) -> Result<UploadForm, AppError> {
     let declared = declared_length(&request);
@@ -73,7 +77,7 @@ pub async fn read_form(
         if name == secret_field {
             if !secret_checked {
                 secret_checked = true;
-                refused = check_secret(&text).err();
+                refused = check_secret(&text, &form.fields).err();
                 if refused.is_none() {
                     unverified = None;
                 }
@@ -87,7 +91,7 @@ pub async fn read_form(
         return Err(error);
     }
     if !secret_checked {
-        check_secret("")?;
+        check_secret("", &form.fields)?;
     }
     Ok(form)
 }

@@ -21,6 +21,8 @@ pub struct JobStart {
     pub deadline: Instant,
     /// What the booth sent that prompts may name, and the form fields kept with the job.
     pub values: BoothValues,
+    /// Where the booth's request came from; `None` for the admin's test.
+    pub address: Option<std::net::IpAddr>,
 }
 
 /// A recorded job: its original is on disk and its row says `processing`.

@@ -145,7 +145,7 @@ async fn upload(state: AppState, slot: SlotId, link: Link, request: Request) -> 
         ip,
     };
     // Checked as soon as its field arrives: a wrong guess's photo is never read.
-    let check_password = |given: &str| {
+    let check_password = |given: &str, fields: &serde_json::Map<String, serde_json::Value>| {
         hang_up.throttle = None;
         let attempt = state
             .upload_throttle
@@ -157,6 +157,7 @@ async fn upload(state: AppState, slot: SlotId, link: Link, request: Request) -> 
         } else {
             tracing::warn!(%ip, "wrong upload password");
             attempt.failed();
+            record_wrong_password(&state, ip, fields, slot, link);
             Err(AppError::InvalidPassword)
         }
     };
@@ -186,9 +187,42 @@ async fn upload(state: AppState, slot: SlotId, link: Link, request: Request) -> 
         started,
         deadline,
         values: BoothValues::new(query, form.fields),
+        address: Some(ip),
     };
     run_job(state, job, photo).await
 }
+
+/// Keeps a wrong password's trace for the Booths page, in the background: the booth's answer
+/// never waits for it. Only the address, the booth's name and the slot are kept.
+fn record_wrong_password(
+    state: &AppState,
+    ip: IpAddr,
+    fields: &serde_json::Map<String, serde_json::Value>,
+    slot: SlotId,
+    link: Link,
+) {
+    let name = fields
+        .get("name")
+        .and_then(|v| v.as_str())
+        .map(|n| n.chars().take(MAX_BOOTH_NAME).collect::<String>())
+        .filter(|n| !n.trim().is_empty());
+    let path = match link {
+        Link::Plain => slot.upload_path(),
+        Link::Token => format!("{}/…", slot.upload_path()),
+    };
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store
+            .record_wrong_password(&ip.to_string(), name.as_deref(), &path)
+            .await
+        {
+            tracing::warn!(error = %e, "a wrong password could not be recorded");
+        }
+    });
+}
+
+/// The most of a booth's name kept with a wrong password.
+const MAX_BOOTH_NAME: usize = 80;
 
 fn unverified_limits(settings: &Settings) -> UnverifiedLimits {
     UnverifiedLimits {

@@ -102,6 +102,7 @@ async fn record(
             is_test: start.is_test,
             original_path: original_path.clone(),
             booth_name,
+            booth_address: start.address.map(|ip| ip.to_string()),
             fields: start.values.fields().clone(),
             prompt: prompt.clone(),
             event,

@@ -12,6 +12,8 @@ pub struct NewJob {
     pub is_test: bool,
     pub original_path: String,
     pub booth_name: Option<String>,
+    /// Where the booth's request came from; `None` for the admin's test.
+    pub booth_address: Option<String>,
     pub fields: serde_json::Map<String, serde_json::Value>,
     /// The prompt as it was sent: the slot's, its placeholders filled.
     pub prompt: String,
@@ -101,8 +103,9 @@ impl Store {
     pub async fn insert_job(&self, job: &NewJob) -> Result<(), InternalError> {
         sqlx::query(
             "INSERT INTO jobs (id, created_at, provider, slot, kind, status, is_test,
-                               original_path, booth_name, fields, prompt, event_id)
-             VALUES (?, ?, ?, ?, ?, 'processing', ?, ?, ?, ?, ?, ?)",
+                               original_path, booth_name, booth_address, fields, prompt,
+                               event_id)
+             VALUES (?, ?, ?, ?, ?, 'processing', ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&job.id)
         .bind(job.created_at)
@@ -112,6 +115,7 @@ impl Store {
         .bind(job.is_test)
         .bind(&job.original_path)
         .bind(&job.booth_name)
+        .bind(&job.booth_address)
         .bind(serde_json::Value::Object(job.fields.clone()).to_string())
         .bind(&job.prompt)
         .bind(job.event)

@@ -1,5 +1,6 @@
 //! SQLite through sqlx: slots, settings, jobs and events. WAL mode, migrations embedded in the binary.
 
+mod booths;
 mod events;
 mod jobs;
 mod models;
@@ -7,6 +8,7 @@ mod settings;
 mod slots;
 mod stats;
 
+pub use booths::BoothRecord;
 pub use events::{EventRecord, MAX_EVENT_NAME};
 pub use jobs::{JobFilter, JobRecord, NewJob, Outcome};
 pub use slots::new_link_token;

@@ -454,6 +454,7 @@ fn insert_job(id: &str, provider: Provider, slot: u8, is_test: bool, created_at:
         is_test,
         original_path: format!("originals/x/{id}.jpg"),
         booth_name: Some("BOOTH-1".into()),
+        booth_address: None,
         fields: Default::default(),
         prompt: String::new(),
         event: None,

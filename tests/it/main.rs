@@ -8,6 +8,7 @@ mod tablet;
 
 mod admin;
 mod availability;
+mod booths;
 mod browser;
 mod deepseek;
 mod delivery;
