@@ -26,7 +26,7 @@ pub fn routes() -> Router<AppState> {
 pub struct Booth {
     #[serde(flatten)]
     record: BoothRecord,
-    /// `last_seen` as ISO 8601 (the record's milliseconds are left out of the JSON).
+    /// `last_seen` as ISO 8601.
     #[serde(rename = "last_seen")]
     seen: String,
     /// Its address is blocked for wrong passwords now.

@@ -15,6 +15,8 @@ pub struct BoothRecord {
     pub name: Option<String>,
     /// Where its last request came from.
     pub address: Option<String>,
+    /// Milliseconds; the JSON gives it as ISO 8601 instead.
+    #[serde(skip)]
     pub last_seen: i64,
     pub photos: i64,
     pub event_photos: i64,
