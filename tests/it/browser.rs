@@ -373,3 +373,51 @@ async fn operator_starts_an_event_and_watches_photos_arrive_live() {
     std::fs::write(&path, shot).unwrap();
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_red_booth_on_its_page_and_live_on_the_tablet_link_without_a_password() {
+    let app = demo_app(Options::demo()).await;
+    let (content_type, body) = dslr_body(
+        "mistyped",
+        "IMG_0001.JPG",
+        "image/jpeg",
+        &sample("guest-512.jpg"),
+    );
+    assert_eq!(
+        dslr_post(app.addr, "/upload/nanobanana/3", &content_type, &body)
+            .await
+            .status,
+        401
+    );
+    let made = app
+        .admin(reqwest::Method::POST, "/admin/api/live-link")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let tablet: serde_json::Value = made.json().await.unwrap();
+    let tablet = tablet["url"].as_str().unwrap().to_owned();
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, browser) = start_browser(profile.path()).await;
+    let base = format!("http://{ADMIN_USER}:{ADMIN_PASSWORD}@{}", app.addr);
+    browser.goto(&format!("{base}/admin/booths")).await.unwrap();
+    wait_for_text(&browser, "tr.booth.alarm td.name", "DESKTOP-K968T3F").await;
+    let shot = browser.screenshot().await.unwrap();
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-booths.png");
+    std::fs::write(&path, shot).unwrap();
+
+    // The tablet opens its link with no credentials, and new photos arrive on it.
+    browser.goto(&tablet).await.unwrap();
+    wait_for_text(&browser, "#live .alarm", "DESKTOP-K968T3F").await;
+    assert!(
+        browser
+            .find(Locator::Css("a[href^='/admin']"))
+            .await
+            .is_err(),
+        "no way into the admin"
+    );
+    let answer = upload_sample(&app, "/upload/nanobanana/3", "guest-512.jpg").await;
+    assert_eq!(answer.status, 200);
+    wait_for_text(&browser, "#live-succeeded", "1").await;
+    browser.close().await.unwrap();
+}
