@@ -6,6 +6,7 @@ use super::layout::{Layout, Page};
 use super::{Ctx, render};
 use crate::AppState;
 use crate::clock::iso_time;
+use crate::domain::JobStatus;
 use crate::error::AppResult;
 use crate::store::BoothRecord;
 use askama::Template;
@@ -37,6 +38,24 @@ impl Booth {
     /// Red: it sent wrong upload passwords in the last hour.
     pub fn alarm(&self) -> bool {
         self.record.wrong_passwords_1h > 0
+    }
+
+    /// Its last photo's outcome and, for a miss, why, in the page's language.
+    pub fn outcome(&self, t: &Strings) -> String {
+        let status = self
+            .record
+            .last_status
+            .as_deref()
+            .and_then(JobStatus::parse);
+        let Some(status) = status else {
+            return String::new();
+        };
+        match self.record.last_reason.as_deref() {
+            Some(reason) if status != JobStatus::Succeeded => {
+                format!("{} · {}", t.status(status), t.miss(reason))
+            }
+            _ => t.status(status).to_owned(),
+        }
     }
 
     pub fn label(&self) -> &str {
