@@ -295,3 +295,36 @@ async fn a_photo_gemini_cannot_read_is_the_photo_s_problem() {
         "nothing for the operator to fix"
     );
 }
+
+/// Writes a data folder's settings as a version before pinning did: the model a Settings save
+/// stored, and no word on whether it was chosen.
+async fn as_before_pinning(data_dir: &std::path::Path, model: &str) {
+    let url = format!("sqlite://{}", data_dir.join("boothgate.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("DELETE FROM settings WHERE key LIKE 'pinned:%'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT OR REPLACE INTO settings (key, value) VALUES ('gemini_model', ?)")
+        .bind(model)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn an_upgraded_install_s_stored_default_is_not_pinned_and_another_model_is() {
+    let fake = gemini(&[NEW], answer_with_status(json!({"modelStage": "STABLE"}))).await;
+    for (stored, pinned) in [(OLD, false), (NEW, false), ("gemini-3-pro-image", true)] {
+        let app = spawn_app(options(&fake)).await;
+        let dir = app.stop().await;
+        as_before_pinning(&dir.path().join("data"), stored).await;
+        let app = spawn_app_in(dir, options(&fake)).await;
+        assert_eq!(
+            nanobanana(&app).await["model_pinned"],
+            pinned,
+            "a stored {stored}"
+        );
+    }
+}
