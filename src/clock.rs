@@ -49,6 +49,17 @@ pub fn iso_time(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A stored time (ms) on the operator's clock, in a `strftime` format.
+pub fn local_time(ms: i64, zone: &jiff::tz::TimeZone, format: &str) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|at| {
+            at.to_zoned_datetime(zone.clone())
+                .strftime(format)
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 fn system_ms() -> i64 {
     (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }

@@ -15,8 +15,8 @@ pub use models::{
     OLD_DEFAULTS, model_facts,
 };
 pub use snapshot::{
-    Costs, DeepseekSettings, Endpoint, ModelChoice, Protection, Settings, SharedSettings,
-    TurbotextSettings,
+    AlertSettings, Costs, DeepseekSettings, Endpoint, ModelChoice, Protection, Settings,
+    SharedSettings, Telegram, TurbotextSettings,
 };
 pub use table::{Group, MODEL_SETTINGS, SETTINGS, Setting, SettingDef, ValueError, ValueKind};
 
@@ -90,6 +90,8 @@ pub struct Config {
     pub max_connections: usize,
     /// How long a failing provider stays down before one job probes it again.
     pub provider_cooldown: std::time::Duration,
+    /// How often the alert conditions no request meets are checked.
+    pub alert_watch: std::time::Duration,
 }
 
 impl Config {
@@ -105,6 +107,7 @@ impl Config {
             write_timeout: std::time::Duration::from_secs(60),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             provider_cooldown: DEFAULT_PROVIDER_COOLDOWN,
+            alert_watch: crate::alerts::watch::EVERY,
         }
     }
 

@@ -2,6 +2,7 @@
 //! the result back in the same HTTP request.
 
 pub mod admin;
+pub mod alerts;
 pub mod clock;
 pub mod config;
 pub mod disk;
@@ -71,6 +72,8 @@ pub struct AppState {
     pub health: Arc<providers::health::Health>,
     /// Booth jobs starting and ending, for the Live page.
     pub live: live::Feed,
+    /// What the operator is told away from the screen.
+    pub alerts: Arc<alerts::Alerts>,
     pub admin: Arc<AdminAuth>,
     /// Per-install random key: signs CSRF tokens.
     pub secret: Arc<[u8; 32]>,
@@ -107,6 +110,7 @@ pub struct App {
     header_timeout: std::time::Duration,
     write_timeout: std::time::Duration,
     max_connections: usize,
+    alert_watch: std::time::Duration,
 }
 
 /// Opens the data folder and the database, recovers from a crash, and builds the router.
@@ -154,6 +158,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         catalog,
         health: Arc::new(providers::health::Health::new(config.provider_cooldown)),
         live: live::Feed::default(),
+        alerts: Arc::new(alerts::Alerts::new(clock.clone())),
         admin: Arc::new(admin),
         secret: Arc::new(secret),
         settings: SharedSettings::new(Settings::resolve(&config.overrides, &stored)),
@@ -169,6 +174,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         header_timeout: config.header_timeout,
         write_timeout: config.write_timeout,
         max_connections: config.max_connections,
+        alert_watch: config.alert_watch,
     })
 }
 
@@ -247,10 +253,14 @@ pub async fn serve(
         state.clock.clone(),
     ));
     let follow = tokio::spawn(lifecycle::run_forever(state.clone()));
+    let alerts = tokio::spawn(alerts::deliver::run_forever(state.clone()));
+    let watch = tokio::spawn(alerts::watch::run_forever(state.clone(), app.alert_watch));
     serve::run(listener, app.router, app.tls, limits, shutdown).await;
     cleanup.abort();
     lists.abort();
     follow.abort();
+    watch.abort();
+    alerts.abort();
     app.state.store.close().await;
     Ok(())
 }

@@ -5,6 +5,7 @@ use super::jobs::JobsQuery;
 use super::slot_edit::{self, SlotEdit};
 use super::stats::{self, StatsQuery};
 use crate::AppState;
+use crate::clock::iso_time;
 use crate::config::Settings;
 use crate::domain::{Attempt, AttemptOutcome, JobStatus, Kind, Provider, Slot};
 use crate::error::{AppError, AppResult};
@@ -40,6 +41,36 @@ pub fn routes() -> Router<AppState> {
         .route("/api/slots/{provider}/{slot}/link", post(renew_link))
         .route("/api/links/renew", post(renew_all_links))
         .route("/api/live-link", post(make_live_link))
+        .route("/api/alerts", get(alerts))
+        .route("/api/alerts/test", post(send_test_alert))
+}
+
+/// The last alerts, newest first, with how each was delivered.
+async fn alerts(State(state): State<AppState>) -> AppResult<Json<Value>> {
+    let alerts: Vec<Value> = state
+        .store
+        .alerts()
+        .await?
+        .into_iter()
+        .map(|a| {
+            json!({
+                "kind": a.kind,
+                "subject": a.subject,
+                "message": a.message,
+                "at": iso_time(a.at),
+                "delivery": {"telegram": a.telegram, "webhook": a.webhook},
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "alerts": alerts })))
+}
+
+/// Sends a test alert to every channel set up, and says how each went.
+async fn send_test_alert(State(state): State<AppState>) -> Json<Value> {
+    let delivery = crate::alerts::deliver::send_test(&state).await;
+    Json(json!({
+        "delivery": {"telegram": delivery.telegram, "webhook": delivery.webhook},
+    }))
 }
 
 /// A slot as the JSON API gives it.

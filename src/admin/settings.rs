@@ -6,6 +6,7 @@ use super::layout::{Layout, Page};
 use super::models::{self, ModelBanner};
 use super::{Ctx, render};
 use crate::AppState;
+use crate::clock::local_time;
 use crate::config::{
     Group, MODEL_SETTINGS, SETTINGS, Setting, Settings, ValueError, ValueKind, mask_secret,
 };
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/model", post(choose_model))
         .route("/settings/links/renew", post(renew_all_links))
         .route("/settings/live-link", post(make_live_link))
+        .route("/settings/alerts/test", post(send_test_alert))
 }
 
 pub struct SettingsSection {
@@ -53,6 +55,25 @@ pub struct SettingsSection {
     pub test_result: Option<(bool, String)>,
     /// Offers to renew every slot's upload link.
     pub renew_links: bool,
+    /// The alerts' section: its test button and the alerts raised.
+    pub alerts: Option<AlertsView>,
+}
+
+/// What the alerts' section shows beside its settings.
+#[derive(Default)]
+pub struct AlertsView {
+    /// The last alerts, newest first: time (in the operator's zone), kind, message, deliveries.
+    pub recent: Vec<AlertRow>,
+    /// How the test alert just sent was delivered.
+    pub test_outcome: Option<String>,
+}
+
+pub struct AlertRow {
+    pub at: String,
+    pub kind: &'static str,
+    pub message: String,
+    pub telegram: &'static str,
+    pub webhook: &'static str,
 }
 
 /// How a setting is typed on the page.
@@ -144,7 +165,51 @@ async fn current_settings_page(ctx: &Ctx, state: &AppState, saved: bool) -> Sett
     if let Some(general) = page.sections.first_mut() {
         general.note = Some(retention);
     }
+    if let Some(view) = page.sections.iter_mut().find_map(|s| s.alerts.as_mut()) {
+        view.recent = recent_alerts(ctx.t, state, &settings).await;
+    }
     page
+}
+
+/// The alerts kept, for the page: times on the operator's clock, words in the page's language.
+async fn recent_alerts(
+    t: &'static Strings,
+    state: &AppState,
+    settings: &Settings,
+) -> Vec<AlertRow> {
+    let alerts = state.store.alerts().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the alerts could not be read");
+        Vec::new()
+    });
+    alerts
+        .into_iter()
+        .map(|a| AlertRow {
+            at: local_time(a.at, &settings.time_zone, "%Y-%m-%d %H:%M"),
+            kind: t.alert_kind(&a.kind),
+            message: a.message,
+            telegram: t.delivery(&a.telegram),
+            webhook: t.delivery(&a.webhook),
+        })
+        .collect()
+}
+
+/// "Send a test alert": sent now to every channel set up, its outcome in the alerts' section.
+async fn send_test_alert(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    _form: TokenForm,
+) -> AppResult<Response> {
+    let delivery = crate::alerts::deliver::send_test(&state).await;
+    let mut page = current_settings_page(&ctx, &state, false).await;
+    if let Some(view) = page.sections.iter_mut().find_map(|s| s.alerts.as_mut()) {
+        view.test_outcome = Some(
+            ctx.t
+                .alert_test_outcome
+                .replace("{telegram}", ctx.t.delivery(delivery.telegram.as_str()))
+                .replace("{webhook}", ctx.t.delivery(delivery.webhook.as_str())),
+        );
+    }
+    Ok(render(&page))
 }
 
 /// Each model field suggests the models its provider lists; each list's trouble (it could not
@@ -295,6 +360,7 @@ fn group_title(t: &Strings, group: Group) -> &'static str {
         Group::Deepseek => t.group_deepseek,
         Group::Images => t.group_images,
         Group::Costs => t.group_costs,
+        Group::Alerts => t.group_alerts,
     }
 }
 
@@ -325,6 +391,7 @@ fn settings_view(
                     _ => None,
                 },
                 renew_links: group == Group::Protection,
+                alerts: (group == Group::Alerts).then(AlertsView::default),
                 discovery: own.and_then(|spec| spec.methods).map(|_| Vec::new()),
                 test: owner
                     .and_then(|spec| spec.tests.iter().find(|t| t.group == group))
@@ -376,6 +443,17 @@ fn settings_view(
                                 current.to_owned(),
                                 "127.0.0.1, 10.0.0.0/8".to_owned(),
                             ),
+                            ValueKind::Choice(_) | ValueKind::TimeZone => (
+                                SettingInput::Text,
+                                current.to_owned(),
+                                def.default.to_owned(),
+                            ),
+                        };
+                        let suggestions = match def.kind {
+                            ValueKind::Choice(codes) => {
+                                codes.iter().map(|c| (*c).to_owned()).collect()
+                            }
+                            _ => Vec::new(),
                         };
                         let value = match (def.kind, submitted.get(def.name)) {
                             (ValueKind::Secret, _) | (_, None) => value,
@@ -389,7 +467,7 @@ fn settings_view(
                             placeholder,
                             from_env: settings.is_from_env(def.key),
                             error: errors.get(def.name).cloned(),
-                            suggestions: Vec::new(),
+                            suggestions,
                         }
                     })
                     .collect(),
@@ -413,6 +491,8 @@ fn localized_value_error(t: &Strings, e: ValueError) -> String {
         ValueError::TooLong => t.err_too_long.to_owned(),
         ValueError::NotPrice => t.err_price.to_owned(),
         ValueError::NotAddresses => t.err_addresses.to_owned(),
+        ValueError::NotChoice(codes) => t.err_choice.replace("{codes}", &codes.join(", ")),
+        ValueError::NotTimeZone => t.err_time_zone.to_owned(),
     }
 }
 

@@ -38,6 +38,32 @@ pub struct Settings {
     /// The OpenAI-compatible images endpoint that draws for the DeepSeek tab.
     pub images: Endpoint,
     pub costs: Costs,
+    /// What the server writes without a browser (alerts, the CSV) is in.
+    pub server_lang: crate::admin::i18n::Lang,
+    /// The operator's time zone: alerts, exports and schedules tell time in it.
+    pub time_zone: jiff::tz::TimeZone,
+    pub alerts: AlertSettings,
+}
+
+/// Where alerts go, and what raises them.
+#[derive(Clone, Debug)]
+pub struct AlertSettings {
+    /// A bot's token and the chat it writes to; `None` unless both are set.
+    pub telegram: Option<Telegram>,
+    /// Gets each alert as JSON; `None` when not set.
+    pub webhook_url: Option<String>,
+    /// In a running event, a share of guests with an AI photo below this (percent) is alerted.
+    pub min_ai_rate: u32,
+    /// A booth of the running event silent this long is alerted; `None`: never.
+    pub booth_silent: Option<Duration>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Telegram {
+    pub token: String,
+    pub chat_id: String,
+    /// The Bot API's address, without a trailing slash.
+    pub base_url: String,
 }
 
 /// Who may upload, and what strangers may cost.
@@ -256,6 +282,28 @@ impl Raw<'_> {
                 deepseek: self.price(S::PriceDeepseek),
                 nanobanana: self.price(S::PriceNanobanana),
                 deepseek_writer: self.price(S::PriceDeepseekWriter),
+            },
+            server_lang: match self.text(S::ServerLanguage).as_str() {
+                "en" => crate::admin::i18n::Lang::En,
+                _ => crate::admin::i18n::Lang::Ru,
+            },
+            time_zone: jiff::tz::TimeZone::get(&self.text(S::TimeZone))
+                .or_else(|_| jiff::tz::TimeZone::get(S::TimeZone.def().default))
+                .unwrap_or(jiff::tz::TimeZone::UTC),
+            alerts: AlertSettings {
+                telegram: self
+                    .optional(S::TelegramBotToken)
+                    .zip(self.optional(S::TelegramChatId))
+                    .map(|(token, chat_id)| Telegram {
+                        token,
+                        chat_id,
+                        base_url: self.text(S::TelegramBaseUrl),
+                    }),
+                webhook_url: self.optional(S::AlertWebhookUrl),
+                min_ai_rate: self.small(S::AlertMinAiRate),
+                booth_silent: Some(self.integer(S::AlertBoothSilentMin))
+                    .filter(|m| *m > 0)
+                    .map(|m| Duration::from_secs(m * 60)),
             },
             values: self.0.clone(),
             from_env,

@@ -37,6 +37,14 @@ pub enum Setting {
     MaxUnverifiedPerAddress,
     TrustedProxies,
     DiskReserveMb,
+    ServerLanguage,
+    TimeZone,
+    TelegramBotToken,
+    TelegramChatId,
+    TelegramBaseUrl,
+    AlertWebhookUrl,
+    AlertMinAiRate,
+    AlertBoothSilentMin,
 }
 
 /// The settings that name a model: pinned when the operator chose one, followed to a successor
@@ -59,10 +67,12 @@ pub enum Group {
     Deepseek,
     Images,
     Costs,
+    /// Where the server tells the operator of trouble, and when.
+    Alerts,
 }
 
 impl Group {
-    pub const ON_SETTINGS_PAGE: [Group; 7] = [
+    pub const ON_SETTINGS_PAGE: [Group; 8] = [
         Group::General,
         Group::Protection,
         Group::Turbotext,
@@ -70,6 +80,7 @@ impl Group {
         Group::Deepseek,
         Group::Images,
         Group::Costs,
+        Group::Alerts,
     ];
 }
 
@@ -88,6 +99,10 @@ pub enum ValueKind {
     Price,
     /// IP addresses and networks (`10.0.0.0/8`), separated by commas or spaces.
     Addresses,
+    /// One of a few codes.
+    Choice(&'static [&'static str]),
+    /// An IANA time-zone name (`Europe/Moscow`).
+    TimeZone,
 }
 
 /// Most a price per image may be, in any currency.
@@ -101,6 +116,8 @@ pub enum ValueError {
     TooLong,
     NotPrice,
     NotAddresses,
+    NotChoice(&'static [&'static str]),
+    NotTimeZone,
 }
 
 impl ValueError {
@@ -115,6 +132,8 @@ impl ValueError {
             ValueError::NotAddresses => {
                 "must be IP addresses or networks such as 10.0.0.0/8, separated by commas".into()
             }
+            ValueError::NotChoice(codes) => format!("must be one of {}", codes.join(", ")),
+            ValueError::NotTimeZone => "must be a time zone such as Europe/Moscow".into(),
         }
     }
 }
@@ -158,6 +177,15 @@ impl ValueKind {
                         .join(", ")
                 })
                 .ok_or(ValueError::NotAddresses),
+            ValueKind::Choice(codes) => codes
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(value))
+                .map(|c| (*c).to_owned())
+                .ok_or(ValueError::NotChoice(codes)),
+            ValueKind::TimeZone => jiff::tz::TimeZone::get(value)
+                .ok()
+                .and_then(|tz| tz.iana_name().map(str::to_owned))
+                .ok_or(ValueError::NotTimeZone),
             ValueKind::Switch => Ok(if matches!(value, "1" | "true" | "on" | "yes") {
                 "1".into()
             } else {
@@ -219,6 +247,9 @@ pub const SETTINGS: &[SettingDef] = &[
     def(S::MaxResultSide, "max_result_side", "BOOTHGATE_MAX_RESULT_SIDE", "2048", K::Integer { min: 256, max: 8192 }, G::General),
     def(S::ProviderMaxSide, "provider_max_side", "BOOTHGATE_PROVIDER_MAX_SIDE", "2048", K::Integer { min: 256, max: 4096 }, G::General),
     def(S::DemoDelayMs, "demo_delay_ms", "BOOTHGATE_DEMO_DELAY_MS", "1500", K::Integer { min: 0, max: 600_000 }, G::General),
+    // What the server writes without a browser (alerts, the CSV) is in this language.
+    def(S::ServerLanguage, "server_language", "BOOTHGATE_LANGUAGE", "ru", K::Choice(&["ru", "en"]), G::General),
+    def(S::TimeZone, "time_zone", "BOOTHGATE_TIME_ZONE", "Europe/Moscow", K::TimeZone, G::General),
     // Off for a new install; an install upgraded from before upload-link tokens has it on
     // (migration 0005), so booths already set up keep working.
     def(S::SimpleLinks, "simple_links", "BOOTHGATE_SIMPLE_LINKS", "0", K::Switch, G::Protection),
@@ -246,6 +277,13 @@ pub const SETTINGS: &[SettingDef] = &[
     def(S::PriceDeepseek, "price_deepseek", "BOOTHGATE_PRICE_DEEPSEEK", "0", K::Price, G::Costs),
     def(S::PriceNanobanana, "price_nanobanana", "BOOTHGATE_PRICE_NANOBANANA", "0", K::Price, G::Costs),
     def(S::PriceDeepseekWriter, "price_deepseek_writer", "BOOTHGATE_PRICE_DEEPSEEK_WRITER", "0", K::Price, G::Costs),
+    def(S::TelegramBotToken, "telegram_bot_token", "BOOTHGATE_TELEGRAM_BOT_TOKEN", "", K::Secret, G::Alerts),
+    def(S::TelegramChatId, "telegram_chat_id", "BOOTHGATE_TELEGRAM_CHAT_ID", "", K::Text, G::Alerts),
+    def(S::TelegramBaseUrl, "telegram_base_url", "BOOTHGATE_TELEGRAM_BASE_URL", "https://api.telegram.org", K::Url, G::Alerts),
+    def(S::AlertWebhookUrl, "alert_webhook_url", "BOOTHGATE_ALERT_WEBHOOK_URL", "", K::Url, G::Alerts),
+    def(S::AlertMinAiRate, "alert_min_ai_rate", "BOOTHGATE_ALERT_MIN_AI_RATE", "90", K::Integer { min: 0, max: 100 }, G::Alerts),
+    // 0: a silent booth raises nothing.
+    def(S::AlertBoothSilentMin, "alert_booth_silent_min", "BOOTHGATE_ALERT_BOOTH_SILENT_MIN", "0", K::Integer { min: 0, max: 1440 }, G::Alerts),
 ];
 
 impl Setting {

@@ -7,11 +7,12 @@
 use super::inputs;
 use super::job::Job;
 use crate::AppState;
+use crate::alerts::Event;
 use crate::config::Settings;
-use crate::domain::{AttemptOutcome as Outcome, Slot, SlotId, SlotUnavailable};
+use crate::domain::{AttemptOutcome as Outcome, Provider, Slot, SlotId, SlotUnavailable};
 use crate::error::AppError;
 use crate::lifecycle::{self, Sign};
-use crate::providers::health::Admission;
+use crate::providers::health::{Admission, Change};
 use crate::providers::registry;
 use crate::providers::{self, ImageData, ImageModel, ModelOutput, ModelRequest, ProviderError};
 use futures_util::StreamExt;
@@ -163,6 +164,19 @@ impl Chain<'_> {
         }
     }
 
+    /// Tells the operator when a provider went down or came back.
+    fn tell(&self, provider: Provider, change: Option<Change>, error: Option<&ProviderError>) {
+        let event = match change {
+            Some(Change::WentDown) => Event::ProviderDown {
+                provider,
+                error: error.map(ToString::to_string).unwrap_or_default(),
+            },
+            Some(Change::Recovered) => Event::ProviderRecovered { provider },
+            None => return,
+        };
+        self.state.alerts.raise(event);
+    }
+
     /// Records an attempt's end; the image, if it drew one.
     fn ended(
         &mut self,
@@ -175,7 +189,8 @@ impl Chain<'_> {
         match result {
             Ok(output) => {
                 job.attempts.end(index, at, Outcome::Succeeded, None);
-                self.state.health.record(slot.provider, Ok(()));
+                let change = self.state.health.record(slot.provider, Ok(()));
+                self.tell(slot.provider, change, None);
                 let model_ms = at - job.attempts.started_ms(index);
                 // The others are dropped with the chain: abandoned.
                 Some(Drawn {
@@ -186,7 +201,12 @@ impl Chain<'_> {
             }
             Err(e) => {
                 if counts_against(&e) {
-                    self.state.health.record(slot.provider, Err(&e));
+                    let change = self.state.health.record(slot.provider, Err(&e));
+                    self.tell(slot.provider, change, Some(&e));
+                }
+                if matches!(e, ProviderError::NoCredit(_)) {
+                    let provider = slot.provider;
+                    self.state.alerts.raise(Event::NoCredit { provider });
                 }
                 if matches!(e, ProviderError::ModelNotFound(_)) {
                     let state = self.state.clone();

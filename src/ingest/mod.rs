@@ -19,6 +19,7 @@ use unverified::Limits as UnverifiedLimits;
 pub use unverified::UnverifiedBudget;
 
 use crate::AppState;
+use crate::alerts::Event;
 use crate::config::Settings;
 use crate::domain::SlotId;
 use crate::error::AppError;
@@ -130,12 +131,19 @@ async fn upload(state: AppState, slot: SlotId, link: Link, request: Request) -> 
     }
     let declared = form::declared_length(&request);
     let reserve = settings.protection.disk_reserve_bytes;
+    let was_low = state.disk.low().is_some();
     if let Err(e) = state.disk.admit(
         state.media.root(),
         reserve,
         declared.unwrap_or(0) as u64,
         state.clock.now_ms(),
     ) {
+        if let Some(low) = state.disk.low().filter(|_| !was_low) {
+            state.alerts.raise(Event::DiskLow {
+                free_mb: low.free_bytes >> 20,
+                reserve_mb: low.reserve_bytes >> 20,
+            });
+        }
         return refuse(request, e).await;
     }
     let deadline = started + settings.deadline;
@@ -210,6 +218,9 @@ fn record_wrong_password(
         Link::Plain => slot.upload_path(),
         Link::Token => format!("{}/…", slot.upload_path()),
     };
+    state
+        .alerts
+        .wrong_password(name.as_deref().unwrap_or(&ip.to_string()));
     let store = state.store.clone();
     tokio::spawn(async move {
         if let Err(e) = store

@@ -42,6 +42,13 @@ impl Status {
     }
 }
 
+/// What an attempt's end changed: worth telling the operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    WentDown,
+    Recovered,
+}
+
 /// Whether a job may call a provider now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Admission {
@@ -119,7 +126,11 @@ impl Health {
     }
 
     /// An attempt's end: `Err` for a provider-side failure.
-    pub fn record(&self, provider: Provider, outcome: Result<(), &ProviderError>) {
+    pub fn record(
+        &self,
+        provider: Provider,
+        outcome: Result<(), &ProviderError>,
+    ) -> Option<Change> {
         let now = Instant::now();
         let mut providers = self.providers.lock().expect("health lock");
         let record = providers.entry(provider).or_default();
@@ -128,10 +139,12 @@ impl Health {
         if record.recent.len() > REMEMBERED {
             record.recent.pop_front();
         }
+        let was_down = record.down_until.is_some();
         match outcome {
             Ok(()) => {
                 record.streak.clear();
                 record.down_until = None;
+                was_down.then_some(Change::Recovered)
             }
             Err(error) => {
                 record.last_error = Some(LastFailure::of(error));
@@ -140,9 +153,10 @@ impl Health {
                     .retain(|t| now.duration_since(*t) <= FAILURE_WINDOW);
                 record.streak.push(now);
                 // A failed probe, or the third failure in a row: down for a minute.
-                if record.down_until.is_some() || record.streak.len() >= FAILURES_TO_DOWN {
+                if was_down || record.streak.len() >= FAILURES_TO_DOWN {
                     record.down_until = Some(now + self.down_for);
                 }
+                (!was_down && record.down_until.is_some()).then_some(Change::WentDown)
             }
         }
     }
@@ -217,12 +231,17 @@ mod tests {
         let p = Provider::Nanobanana;
         assert_eq!(health.status(p), Status::Ok);
         let overloaded = ProviderError::Transient("overloaded".into());
-        health.record(p, Err(&overloaded));
+        assert_eq!(health.record(p, Err(&overloaded)), None);
         assert_eq!(health.status(p), Status::Degraded);
-        health.record(p, Err(&overloaded));
+        assert_eq!(health.record(p, Err(&overloaded)), None);
         assert_eq!(health.admit(p), Admission::Go);
-        health.record(p, Err(&overloaded));
+        assert_eq!(health.record(p, Err(&overloaded)), Some(Change::WentDown));
         assert_eq!(health.status(p), Status::Down);
+        assert_eq!(
+            health.record(p, Err(&overloaded)),
+            None,
+            "still down: no second change"
+        );
         assert_eq!(health.admit(p), Admission::Skip);
         let failure = health.last_error(p).unwrap();
         assert_eq!(failure.kind, "transient");
@@ -248,7 +267,8 @@ mod tests {
             .down_until = Some(Instant::now() - Duration::from_millis(1));
         assert_eq!(health.admit(p), Admission::Probe);
         assert_eq!(health.admit(p), Admission::Skip, "one probe at a time");
-        health.record(p, Ok(()));
+        assert_eq!(health.record(p, Ok(())), Some(Change::Recovered));
+        assert_eq!(health.record(p, Ok(())), None);
         assert_eq!(health.admit(p), Admission::Go);
         assert_eq!(health.status(p), Status::Ok);
     }

@@ -1,5 +1,6 @@
 //! SQLite through sqlx: slots, settings, jobs and events. WAL mode, migrations embedded in the binary.
 
+mod alerts;
 mod booths;
 mod events;
 mod jobs;
@@ -8,6 +9,7 @@ mod settings;
 mod slots;
 mod stats;
 
+pub use alerts::AlertRecord;
 pub use booths::BoothRecord;
 pub use events::{EventRecord, MAX_EVENT_NAME};
 pub use jobs::{JobFilter, JobRecord, NewJob, Outcome};

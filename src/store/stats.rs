@@ -105,31 +105,46 @@ pub struct DayCount {
 pub struct Scope {
     pub tests: bool,
     pub event: Option<i64>,
+    /// Only the jobs created at or after this time (ms).
+    pub since: Option<i64>,
 }
 
 impl Scope {
     pub const BOOTH: Scope = Scope {
         tests: false,
         event: None,
+        since: None,
     };
     pub const TESTS: Scope = Scope {
         tests: true,
         event: None,
+        since: None,
     };
 
     pub fn event(id: i64) -> Scope {
         Scope {
             tests: false,
             event: Some(id),
+            since: None,
+        }
+    }
+
+    /// The same jobs, created at or after `ms`.
+    pub fn since(self, ms: i64) -> Scope {
+        Scope {
+            since: Some(ms),
+            ..self
         }
     }
 
     /// The condition on a jobs table aliased `j`, its parameters bound by [`Scope::bind`].
     /// Two shapes, so that SQLite uses the event index when there is an event.
     fn condition(self) -> &'static str {
-        match self.event {
-            Some(_) => "j.event_id = ? AND j.is_test = ?",
-            None => "j.is_test = ?",
+        match (self.event, self.since) {
+            (Some(_), None) => "j.event_id = ? AND j.is_test = ?",
+            (None, None) => "j.is_test = ?",
+            (Some(_), Some(_)) => "j.event_id = ? AND j.is_test = ? AND j.created_at >= ?",
+            (None, Some(_)) => "j.is_test = ? AND j.created_at >= ?",
         }
     }
 
@@ -137,9 +152,13 @@ impl Scope {
         self,
         query: sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments>,
     ) -> sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments> {
-        match self.event {
+        let query = match self.event {
             Some(event) => query.bind(event).bind(self.tests),
             None => query.bind(self.tests),
+        };
+        match self.since {
+            Some(ms) => query.bind(ms),
+            None => query,
         }
     }
 }

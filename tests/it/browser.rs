@@ -2,6 +2,7 @@
 //! Needs `chromium` and `chromium-driver` (`.ci/run` installs them).
 
 use crate::common::*;
+use boothgate::config::Setting;
 use boothgate::domain::{Kind, Provider, SlotId};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -375,8 +376,14 @@ async fn operator_starts_an_event_and_watches_photos_arrive_live() {
 }
 
 #[tokio::test]
-async fn a_red_booth_on_its_page_and_live_on_the_tablet_link_without_a_password() {
-    let app = demo_app(Options::demo()).await;
+async fn a_red_booth_its_alert_and_live_on_the_tablet_link_without_a_password() {
+    let webhook = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&webhook)
+        .await;
+    let hook = format!("{}/hooks/booth", webhook.uri());
+    let app = demo_app(Options::demo().with(Setting::AlertWebhookUrl, &hook)).await;
     let (content_type, body) = dslr_body(
         "mistyped",
         "IMG_0001.JPG",
@@ -405,6 +412,21 @@ async fn a_red_booth_on_its_page_and_live_on_the_tablet_link_without_a_password(
     let shot = browser.screenshot().await.unwrap();
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-booths.png");
     std::fs::write(&path, shot).unwrap();
+
+    // Settings → Alerts: a test alert goes out, and the page says how each channel took it.
+    browser
+        .goto(&format!("{base}/admin/settings"))
+        .await
+        .unwrap();
+    click(&browser, "#send-test-alert").await;
+    wait_for_text(
+        &browser,
+        "#test-alert-outcome",
+        "Telegram — не настроено, вебхук — доставлено",
+    )
+    .await;
+    wait_for_text(&browser, "table.alerts", "Проверка").await;
+    assert_eq!(webhook.received_requests().await.unwrap().len(), 1);
 
     // The tablet opens its link with no credentials, and new photos arrive on it.
     browser.goto(&tablet).await.unwrap();

@@ -7,6 +7,7 @@ mod strangers;
 mod tablet;
 
 mod admin;
+mod alerts;
 mod availability;
 mod booths;
 mod browser;
