@@ -47,6 +47,9 @@ pub enum AppError {
     InsufficientStorage,
     #[error("the form's text fields are larger than {limit_kb} KB in all")]
     FieldsTooLarge { limit_kb: usize },
+    /// A setup to import that cannot be taken: what is wrong with it.
+    #[error("{0}")]
+    InvalidSetup(String),
     #[error("{field}: {message}")]
     Validation { field: String, message: String },
     #[error(transparent)]
@@ -185,9 +188,9 @@ impl AppError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::UnreadableImage(_) | AppError::Validation { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            AppError::UnreadableImage(_)
+            | AppError::Validation { .. }
+            | AppError::InvalidSetup(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Provider(_) => StatusCode::BAD_GATEWAY,
             AppError::ProviderNotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Timeout => StatusCode::GATEWAY_TIMEOUT,
@@ -226,6 +229,7 @@ impl AppError {
             AppError::Busy(_) => "busy",
             AppError::InsufficientStorage => "insufficient_storage",
             AppError::Validation { .. } => "invalid_value",
+            AppError::InvalidSetup(_) => "invalid_setup",
             AppError::Internal(_) => "internal_error",
         }
     }

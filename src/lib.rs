@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod disk;
 pub mod domain;
+pub mod drill;
 pub mod error;
 pub mod imaging;
 pub mod ingest;
@@ -74,6 +75,8 @@ pub struct AppState {
     pub live: live::Feed,
     /// What the operator is told away from the screen.
     pub alerts: Arc<alerts::Alerts>,
+    /// Providers whose calls fail on purpose for a while.
+    pub drills: Arc<drill::Drills>,
     pub admin: Arc<AdminAuth>,
     /// Per-install random key: signs CSRF tokens.
     pub secret: Arc<[u8; 32]>,
@@ -159,6 +162,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         health: Arc::new(providers::health::Health::new(config.provider_cooldown)),
         live: live::Feed::default(),
         alerts: Arc::new(alerts::Alerts::new(clock.clone())),
+        drills: Arc::default(),
         admin: Arc::new(admin),
         secret: Arc::new(secret),
         settings: SharedSettings::new(Settings::resolve(&config.overrides, &stored)),

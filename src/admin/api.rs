@@ -89,7 +89,7 @@ struct SlotJson<'a> {
     fallback_after_secs: u32,
 }
 
-fn slot_json(slot: &Slot, base_url: &str) -> Value {
+pub(super) fn slot_json(slot: &Slot, base_url: &str) -> Value {
     json!(SlotJson {
         provider: slot.id.provider,
         slot: slot.id.number,
@@ -344,6 +344,8 @@ struct JobJson<'a> {
     message: &'a Option<String>,
     latency_ms: Option<i64>,
     is_test: bool,
+    /// Its chain met a provider under a fire drill.
+    drill: bool,
     answered_by: &'a Option<String>,
     event: Option<i64>,
     attempts: Vec<AttemptJson<'a>>,
@@ -371,6 +373,7 @@ fn job_json(job: &JobRecord, attempts: &[Attempt]) -> Value {
         message: &job.message,
         latency_ms: job.latency_ms,
         is_test: job.is_test,
+        drill: job.drill,
         answered_by: &job.answered_by,
         event: job.event_id,
         attempts: attempts

@@ -26,12 +26,10 @@ pub async fn export(State(state): State<AppState>, Path(id): Path<i64>) -> AppRe
     let place = Arc::clone(&state.exports)
         .try_acquire_owned()
         .map_err(|_| AppError::Busy("other exports are being written; try again shortly"))?;
-    // Four chunks in flight: at most 1 MB per export, whatever its size.
-    let (sender, receiver) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+    let (mut zip, response) = streamed_zip(&format!("event-{}.zip", event.id));
     let (store, media) = (state.store.clone(), state.media.clone());
     let now_ms = state.clock.now_ms();
     tokio::spawn(async move {
-        let mut zip = ZipStream::new(sender);
         match write_archive(&mut zip, &store, &media, id, now_ms).await {
             Ok(()) => match zip.finish().await {
                 Ok(()) => tracing::info!(event = id, "export written"),
@@ -41,6 +39,13 @@ pub async fn export(State(state): State<AppState>, Path(id): Path<i64>) -> AppRe
         }
         drop::<OwnedSemaphorePermit>(place);
     });
+    Ok(response)
+}
+
+/// A ZIP answer whose body is what the returned stream is given, as it is written: four
+/// chunks in flight, at most 1 MB per archive whatever its size.
+pub fn streamed_zip(file_name: &str) -> (ZipStream, Response) {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
     let body = Body::from_stream(futures_util::stream::unfold(receiver, |mut r| async {
         r.recv().await.map(|chunk| (chunk, r))
     }));
@@ -50,12 +55,11 @@ pub async fn export(State(state): State<AppState>, Path(id): Path<i64>) -> AppRe
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/zip"),
     );
-    let file = format!("attachment; filename=\"event-{}.zip\"", event.id);
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&file).expect("ASCII file name"),
-    );
-    Ok(response)
+    let file = format!("attachment; filename=\"{file_name}\"");
+    if let Ok(value) = HeaderValue::from_str(&file) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    (ZipStream::new(sender), response)
 }
 
 /// The files of one job that go into the archive.

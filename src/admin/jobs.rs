@@ -35,6 +35,8 @@ pub struct JobRow {
     pub status: &'static str,
     pub status_label: &'static str,
     pub is_test: bool,
+    /// Its chain met a provider under a fire drill.
+    pub drill: bool,
     pub latency: String,
     pub reason: String,
     pub message: String,
@@ -131,6 +133,7 @@ fn job_row(t: &Strings, media: &Media, job: JobRecord, attempts: &[Attempt]) -> 
         status: job.status.as_str(),
         status_label: t.status(job.status),
         is_test: job.is_test,
+        drill: job.drill,
         latency: job
             .latency_ms
             .map(|ms| format!("{:.1}", ms as f64 / 1000.0))

@@ -16,6 +16,8 @@ pub struct Layout {
     pub other_lang: &'static str,
     /// Why new photos are refused now (the disk floor), in the page's language.
     pub disk_low: Option<String>,
+    /// The fire drills on, in the page's language.
+    pub drills: Vec<String>,
 }
 
 /// The admin's pages, as the top bar highlights them.
@@ -51,6 +53,16 @@ impl Layout {
                     .replace("{free}", &(low.free_bytes >> 20).to_string())
                     .replace("{reserve}", &(low.reserve_bytes >> 20).to_string())
             }),
+            drills: ctx
+                .drills
+                .iter()
+                .map(|(provider, until)| {
+                    ctx.t
+                        .drill_banner
+                        .replace("{provider}", provider.display_name())
+                        .replace("{until}", until)
+                })
+                .collect(),
         }
     }
 

@@ -5,6 +5,7 @@ mod assets;
 pub mod auth;
 mod booths;
 mod card;
+mod drill;
 mod events;
 pub(crate) mod export;
 pub mod i18n;
@@ -13,12 +14,14 @@ mod layout;
 mod live;
 mod models;
 mod settings;
+mod setup;
 mod slot_edit;
 mod stats;
 mod tablet;
 mod tabs;
 
 use crate::AppState;
+use crate::clock::local_time;
 use crate::error::AppError;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
@@ -44,6 +47,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(events::routes())
         .merge(live::routes())
         .merge(booths::routes())
+        .merge(drill::routes())
+        .merge(setup::routes())
         .merge(api::routes())
         .merge(assets::routes())
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
@@ -116,6 +121,8 @@ pub struct Ctx {
     pub base_url: String,
     /// New photos are being refused for want of disk space.
     pub disk_low: Option<crate::disk::DiskLow>,
+    /// The fire drills on, each with its end on the operator's clock (`21:40`).
+    pub drills: Vec<(crate::domain::Provider, String)>,
 }
 
 impl FromRequestParts<AppState> for Ctx {
@@ -154,6 +161,12 @@ impl FromRequestParts<AppState> for Ctx {
             demo: state.demo,
             base_url,
             disk_low: state.disk.low(),
+            drills: state
+                .drills
+                .on(state.clock.now_ms())
+                .into_iter()
+                .map(|(p, until)| (p, local_time(until, &settings.time_zone, "%H:%M")))
+                .collect(),
         })
     }
 }

@@ -123,6 +123,8 @@ pub struct SettingsPage {
     pub links_renewed: bool,
     /// The tablet's new Live link, shown once.
     pub live_link: Option<String>,
+    /// How an imported setup went: taken or not, and what was said.
+    pub setup_outcome: Option<(bool, String)>,
 }
 
 #[derive(Deserialize)]
@@ -143,7 +145,11 @@ async fn settings_page(
 
 /// The Settings page with the stored values, the retention preview and the model suggestions;
 /// the buttons that test or discover something add their outcome to it.
-async fn current_settings_page(ctx: &Ctx, state: &AppState, saved: bool) -> SettingsPage {
+pub(super) async fn current_settings_page(
+    ctx: &Ctx,
+    state: &AppState,
+    saved: bool,
+) -> SettingsPage {
     let settings = state.settings();
     let mut page = settings_view(
         ctx,
@@ -481,6 +487,7 @@ fn settings_view(
         saved,
         links_renewed: false,
         live_link: None,
+        setup_outcome: None,
     }
 }
 

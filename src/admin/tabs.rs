@@ -35,6 +35,9 @@ pub fn routes() -> Router<AppState> {
 pub struct ProviderPage {
     pub layout: Layout,
     pub provider_name: &'static str,
+    pub provider_slug: &'static str,
+    /// Every slot's id, for the cards' "copy to slot" field.
+    pub all_slots: Vec<String>,
     /// What the operator should know about how this tab works.
     pub intro: Option<&'static str>,
     /// Warnings about the tab's models (retired, shutting down).
@@ -61,6 +64,10 @@ fn tab_page(ctx: &Ctx, state: &AppState, provider: Provider, cards: Vec<CardView
     ProviderPage {
         layout: Layout::new(ctx, Page::Tab(provider), format!("/admin/{provider}")),
         provider_name: provider.display_name(),
+        provider_slug: provider.as_str(),
+        all_slots: crate::domain::SlotId::all()
+            .map(|id| id.to_string())
+            .collect(),
         intro: (provider == Provider::Deepseek).then_some(ctx.t.deepseek_intro),
         banners: models::banners(state, &settings, ctx.t, registry::spec(provider).listings),
         health: {

@@ -264,6 +264,22 @@ impl Chain<'_> {
                 .end(index, job.elapsed_ms(), outcome, Some(&error));
             Err(error)
         };
+        // Under a fire drill the call fails at once, unsent, and costs the provider no health.
+        if self
+            .state
+            .drills
+            .is_on(id.provider, self.state.clock.now_ms())
+        {
+            job.drill.store(true, std::sync::atomic::Ordering::Relaxed);
+            let drilled = format!(
+                "fire drill: {} answers as overloaded",
+                id.provider.display_name()
+            );
+            return refuse(
+                Outcome::Failed,
+                AppError::Provider(ProviderError::Transient(drilled)),
+            );
+        }
         // A provider that is down is passed over while another slot can take the photo; the
         // last slot of the chain is tried all the same.
         if more && self.state.health.admit(id.provider) == Admission::Skip {

@@ -38,12 +38,18 @@ pub struct Job {
     pub prompt: String,
     /// Every slot it tried, kept even when the deadline cuts the chain short.
     pub attempts: Attempts,
+    /// Its chain met a provider under a fire drill.
+    pub drill: std::sync::atomic::AtomicBool,
 }
 
 impl Job {
     /// When the models must have answered, so that the end is recorded before the deadline.
     pub fn model_deadline(&self) -> Instant {
         self.start.deadline - FINALISE_MARGIN
+    }
+
+    pub fn met_drill(&self) -> bool {
+        self.drill.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Milliseconds since the job started.

@@ -123,6 +123,7 @@ async fn record(
         original_path,
         prompt,
         attempts: Attempts::default(),
+        drill: Default::default(),
     })
 }
 
@@ -323,6 +324,7 @@ fn success_outcome(job: &Job, success: &Success, latency_ms: i64) -> Outcome {
         original_path: job.original_path.clone(),
         result_path: Some(success.result_path.clone()),
         prompt_used: success.prompt_used.clone(),
+        drill: job.met_drill(),
     }
 }
 
@@ -357,6 +359,7 @@ async fn failure_outcome(state: &AppState, job: &Job, e: &AppError, latency_ms: 
         original_path,
         result_path: None,
         prompt_used: None,
+        drill: job.met_drill(),
     }
 }
 

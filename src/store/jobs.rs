@@ -38,6 +38,8 @@ pub struct Outcome {
     pub result_path: Option<String>,
     /// The instruction the model got, when the provider wrote it.
     pub prompt_used: Option<String>,
+    /// The chain met a provider under a fire drill.
+    pub drill: bool,
 }
 
 #[derive(sqlx::FromRow, Clone, Debug, Serialize)]
@@ -62,6 +64,7 @@ pub struct JobRecord {
     pub prompt_used: Option<String>,
     pub answered_by: Option<String>,
     pub event_id: Option<i64>,
+    pub drill: bool,
 }
 
 #[derive(Default, Clone, Debug)]
@@ -148,7 +151,7 @@ impl Store {
         sqlx::query(
             "UPDATE jobs SET status = ?, reason = ?, message = ?, latency_ms = ?, model_ms = ?,
                     original_path = ?, result_path = ?, prompt_used = ?, answered_by = ?,
-                    finished_at = ?
+                    finished_at = ?, drill = ?
              WHERE id = ?",
         )
         .bind(outcome.status)
@@ -161,6 +164,7 @@ impl Store {
         .bind(&outcome.prompt_used)
         .bind(outcome.answered_by.map(|slot| slot.to_string()))
         .bind(self.clock.now_ms())
+        .bind(outcome.drill)
         .bind(id)
         .execute(&mut *tx)
         .await?;

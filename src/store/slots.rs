@@ -62,6 +62,43 @@ async fn set_link_token(
     Ok(())
 }
 
+/// Writes a slot's operator fields, and with `whole` its reference and link token too.
+async fn update_slot(
+    executor: impl sqlx::SqliteExecutor<'_>,
+    slot: &Slot,
+    now_ms: i64,
+    whole: bool,
+) -> Result<(), InternalError> {
+    let sql = if whole {
+        "UPDATE slots SET name = ?, enabled = ?, kind = ?, prompt = ?, options = ?, fallbacks = ?,
+                fallback_after_secs = ?, updated_at = ?, reference = ?, link_token = ?
+         WHERE provider = ? AND number = ?"
+    } else {
+        "UPDATE slots SET name = ?, enabled = ?, kind = ?, prompt = ?, options = ?, fallbacks = ?,
+                fallback_after_secs = ?, updated_at = ?
+         WHERE provider = ? AND number = ?"
+    };
+    let fallbacks: Vec<String> = slot.fallbacks.iter().map(SlotId::to_string).collect();
+    let mut query = sqlx::query(sql)
+        .bind(&slot.name)
+        .bind(slot.enabled)
+        .bind(slot.kind)
+        .bind(&slot.prompt)
+        .bind(serde_json::Value::Object(slot.options.clone()).to_string())
+        .bind(serde_json::json!(fallbacks).to_string())
+        .bind(slot.fallback_after_secs)
+        .bind(now_ms);
+    if whole {
+        query = query.bind(&slot.reference).bind(&slot.link_token);
+    }
+    query
+        .bind(slot.id.provider)
+        .bind(slot.id.number)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     pub(super) async fn create_missing_slots(&self) -> Result<(), InternalError> {
         let mut tx = self.pool.begin().await?;
@@ -149,32 +186,26 @@ impl Store {
 
     /// Saves the operator's fields of one slot; the reference image has its own call.
     pub async fn save_slot(&self, slot: &Slot) -> Result<(), InternalError> {
-        sqlx::query(
-            "UPDATE slots SET name = ?, enabled = ?, kind = ?, prompt = ?, options = ?,
-                    fallbacks = ?, fallback_after_secs = ?, updated_at = ?
-             WHERE provider = ? AND number = ?",
-        )
-        .bind(&slot.name)
-        .bind(slot.enabled)
-        .bind(slot.kind)
-        .bind(&slot.prompt)
-        .bind(serde_json::Value::Object(slot.options.clone()).to_string())
-        .bind(
-            serde_json::json!(
-                slot.fallbacks
-                    .iter()
-                    .map(SlotId::to_string)
-                    .collect::<Vec<_>>()
-            )
-            .to_string(),
-        )
-        .bind(slot.fallback_after_secs)
-        .bind(self.clock.now_ms())
-        .bind(slot.id.provider)
-        .bind(slot.id.number)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        update_slot(&self.pool, slot, self.clock.now_ms(), false).await
+    }
+
+    /// Replaces the given slots whole — fields, reference and link token — in one
+    /// transaction; the reference files they pointed at before.
+    pub async fn replace_slots(&self, slots: &[Slot]) -> Result<Vec<String>, InternalError> {
+        let mut tx = self.pool.begin().await?;
+        let mut previous = Vec::new();
+        for slot in slots {
+            let reference: Option<String> =
+                sqlx::query_scalar("SELECT reference FROM slots WHERE provider = ? AND number = ?")
+                    .bind(slot.id.provider)
+                    .bind(slot.id.number)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            previous.extend(reference);
+            update_slot(&mut *tx, slot, self.clock.now_ms(), true).await?;
+        }
+        tx.commit().await?;
+        Ok(previous)
     }
 
     /// Points the slot at a new reference file (or none) and gives back the one it replaced.

@@ -492,6 +492,7 @@ async fn statistics_count_jobs_by_provider_slot_and_day() {
             original_path: String::new(),
             result_path: None,
             prompt_used: None,
+            drill: false,
         };
         store.finish_job(id, &outcome).await.unwrap();
     }

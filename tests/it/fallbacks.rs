@@ -72,7 +72,7 @@ impl Fakes {
             .with(Setting::DeadlineSecs, "30")
     }
 
-    async fn generations(&self) -> usize {
+    pub async fn generations(&self) -> usize {
         let asked = self.gemini.received_requests().await.unwrap();
         asked
             .iter()
@@ -80,7 +80,7 @@ impl Fakes {
             .count()
     }
 
-    async fn renders(&self) -> usize {
+    pub async fn renders(&self) -> usize {
         let asked = self.images.received_requests().await.unwrap();
         asked
             .iter()
@@ -122,7 +122,7 @@ pub async fn job_json(app: &TestApp, response: &RawResponse) -> Value {
     app.admin_json(&format!("/admin/api/jobs/{id}")).await
 }
 
-fn outcomes(job: &Value) -> Vec<(String, String)> {
+pub fn outcomes(job: &Value) -> Vec<(String, String)> {
     job["attempts"]
         .as_array()
         .unwrap()
@@ -136,7 +136,7 @@ fn outcomes(job: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn pair(slot: &str, outcome: &str) -> (String, String) {
+pub fn pair(slot: &str, outcome: &str) -> (String, String) {
     (slot.to_owned(), outcome.to_owned())
 }
 

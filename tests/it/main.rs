@@ -20,4 +20,5 @@ mod gemini;
 mod hardening;
 mod ingest;
 mod lifecycle;
+mod rehearsal;
 mod turbotext;
