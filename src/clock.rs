@@ -60,6 +60,20 @@ pub fn local_time(ms: i64, zone: &jiff::tz::TimeZone, format: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A time as an operator or a script gives it — RFC 3339 with its offset, or the operator's own
+/// clock (`2026-12-05T18:00`, as a browser's date-and-time field sends it) — in ms.
+pub fn parse_local(text: &str, zone: &jiff::tz::TimeZone) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(at) = text.parse::<jiff::Timestamp>() {
+        return Some(at.as_millisecond());
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|format| jiff::civil::DateTime::strptime(format, text).ok())
+        .and_then(|local| local.to_zoned_datetime(zone.clone()).ok())
+        .map(|at| at.timestamp().as_millisecond())
+}
+
 fn system_ms() -> i64 {
     (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
@@ -67,6 +81,18 @@ fn system_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_local_time_is_read_on_the_operators_clock() {
+        let moscow = jiff::tz::TimeZone::get("Europe/Moscow").unwrap();
+        // 18:00 in Moscow (UTC+3) is 15:00 UTC.
+        let at = parse_local("2026-12-05T18:00", &moscow).unwrap();
+        assert_eq!(iso_time(at), "2026-12-05T15:00:00Z");
+        assert_eq!(local_time(at, &moscow, "%H:%M"), "18:00");
+        let offset = parse_local("2026-12-05T18:00:00+05:00", &moscow).unwrap();
+        assert_eq!(iso_time(offset), "2026-12-05T13:00:00Z");
+        assert_eq!(parse_local("tomorrow", &moscow), None);
+    }
 
     #[test]
     fn an_advanced_clock_moves_every_copy_and_the_date_with_it() {

@@ -90,8 +90,9 @@ pub struct Config {
     pub max_connections: usize,
     /// How long a failing provider stays down before one job probes it again.
     pub provider_cooldown: std::time::Duration,
-    /// How often the alert conditions no request meets are checked.
-    pub alert_watch: std::time::Duration,
+    /// How often the background loops look at the clock: alert conditions no request meets,
+    /// the event schedule.
+    pub watch_every: std::time::Duration,
 }
 
 impl Config {
@@ -107,7 +108,7 @@ impl Config {
             write_timeout: std::time::Duration::from_secs(60),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             provider_cooldown: DEFAULT_PROVIDER_COOLDOWN,
-            alert_watch: crate::alerts::watch::EVERY,
+            watch_every: crate::alerts::watch::EVERY,
         }
     }
 

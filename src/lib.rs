@@ -20,6 +20,7 @@ pub mod placeholders;
 pub mod providers;
 pub mod report;
 pub mod retention;
+pub mod schedule;
 mod serve;
 pub use serve::install_crypto_provider;
 pub mod extract;
@@ -113,7 +114,7 @@ pub struct App {
     header_timeout: std::time::Duration,
     write_timeout: std::time::Duration,
     max_connections: usize,
-    alert_watch: std::time::Duration,
+    watch_every: std::time::Duration,
 }
 
 /// Opens the data folder and the database, recovers from a crash, and builds the router.
@@ -178,7 +179,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         header_timeout: config.header_timeout,
         write_timeout: config.write_timeout,
         max_connections: config.max_connections,
-        alert_watch: config.alert_watch,
+        watch_every: config.watch_every,
     })
 }
 
@@ -258,12 +259,14 @@ pub async fn serve(
     ));
     let follow = tokio::spawn(lifecycle::run_forever(state.clone()));
     let alerts = tokio::spawn(alerts::deliver::run_forever(state.clone()));
-    let watch = tokio::spawn(alerts::watch::run_forever(state.clone(), app.alert_watch));
+    let watch = tokio::spawn(alerts::watch::run_forever(state.clone(), app.watch_every));
+    let planned = tokio::spawn(schedule::run_forever(state.clone(), app.watch_every));
     serve::run(listener, app.router, app.tls, limits, shutdown).await;
     cleanup.abort();
     lists.abort();
     follow.abort();
     watch.abort();
+    planned.abort();
     alerts.abort();
     app.state.store.close().await;
     Ok(())

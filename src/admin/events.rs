@@ -5,10 +5,11 @@ use super::i18n::Strings;
 use super::layout::{Layout, Page};
 use super::{Ctx, render};
 use crate::AppState;
+use crate::clock::{iso_time, local_time, parse_local};
 use crate::error::{AppError, AppResult};
 use crate::extract::TokenForm;
 use crate::report::Report;
-use crate::store::MAX_EVENT_NAME;
+use crate::store::{MAX_EVENT_NAME, ScheduledEvent};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -25,6 +26,115 @@ pub fn routes() -> Router<AppState> {
         .route("/api/events/{id}", get(one))
         .route("/api/events/{id}/end", post(end))
         .route("/api/events/{id}/export", get(super::export::export))
+        .route("/api/events/schedule", get(scheduled).post(schedule))
+        .route(
+            "/api/events/schedule/{id}",
+            axum::routing::delete(unschedule),
+        )
+        .route("/events/schedule", post(schedule_from_page))
+        .route("/events/schedule/{id}/cancel", post(unschedule_from_page))
+}
+
+#[derive(Deserialize)]
+struct PlannedEvent {
+    name: String,
+    starts_at: String,
+    ends_at: String,
+}
+
+/// Plans an event: its times on the operator's clock (or RFC 3339), the end after the start
+/// and not past.
+async fn plan(state: &AppState, planned: &PlannedEvent) -> AppResult<ScheduledEvent> {
+    let name = event_name(&planned.name)?;
+    let zone = &state.settings().time_zone;
+    let time = |field: &str, text: &str| {
+        parse_local(text, zone).ok_or_else(|| {
+            AppError::validation(field, "must be a date and time such as 2026-12-05T18:00")
+        })
+    };
+    let starts_at = time("starts_at", &planned.starts_at)?;
+    let ends_at = time("ends_at", &planned.ends_at)?;
+    if ends_at <= starts_at || ends_at <= state.clock.now_ms() {
+        return Err(AppError::validation(
+            "ends_at",
+            "must be after the start, and not past",
+        ));
+    }
+    let planned = state
+        .store
+        .schedule_event(&name, starts_at, ends_at)
+        .await?;
+    tracing::info!(id = planned.id, "an event was scheduled");
+    Ok(planned)
+}
+
+fn scheduled_json(planned: &ScheduledEvent) -> Value {
+    json!({
+        "id": planned.id,
+        "name": planned.name,
+        "starts_at": iso_time(planned.starts_at),
+        "ends_at": iso_time(planned.ends_at),
+        "event": planned.event_id,
+    })
+}
+
+async fn schedule(
+    State(state): State<AppState>,
+    Json(planned): Json<PlannedEvent>,
+) -> AppResult<(axum::http::StatusCode, Json<Value>)> {
+    let planned = plan(&state, &planned).await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(scheduled_json(&planned)),
+    ))
+}
+
+async fn scheduled(State(state): State<AppState>) -> AppResult<Json<Value>> {
+    let list: Vec<Value> = state
+        .store
+        .scheduled_events()
+        .await?
+        .iter()
+        .map(scheduled_json)
+        .collect();
+    Ok(Json(json!({ "scheduled": list })))
+}
+
+async fn unschedule(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> AppResult<axum::http::StatusCode> {
+    match state
+        .store
+        .unschedule_event(id, state.clock.now_ms())
+        .await?
+    {
+        true => Ok(axum::http::StatusCode::NO_CONTENT),
+        false => Err(AppError::NotFound),
+    }
+}
+
+async fn schedule_from_page(State(state): State<AppState>, form: TokenForm) -> AppResult<Response> {
+    let field = |name: &str| form.0.get(name).cloned().unwrap_or_default();
+    let planned = PlannedEvent {
+        name: field("name"),
+        starts_at: field("starts_at"),
+        ends_at: field("ends_at"),
+    };
+    plan(&state, &planned).await?;
+    Ok(Redirect::to("/admin/events").into_response())
+}
+
+async fn unschedule_from_page(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    _form: TokenForm,
+) -> AppResult<Response> {
+    state
+        .store
+        .unschedule_event(id, state.clock.now_ms())
+        .await?;
+    Ok(Redirect::to("/admin/events").into_response())
 }
 
 #[derive(Deserialize)]
@@ -97,6 +207,8 @@ struct EventsPage {
     layout: Layout,
     reports: Vec<Report>,
     running: bool,
+    /// The planned events, soonest first, with their times on the operator's clock.
+    planned: Vec<(ScheduledEvent, String)>,
     t: &'static Strings,
 }
 
@@ -105,7 +217,23 @@ async fn events_page(ctx: Ctx, State(state): State<AppState>) -> AppResult<Respo
     for event in state.store.events().await? {
         reports.push(Report::build(&state.store, &state.settings(), event).await?);
     }
+    let zone = state.settings().time_zone.clone();
+    let planned = state
+        .store
+        .scheduled_events()
+        .await?
+        .into_iter()
+        .map(|p| {
+            let when = format!(
+                "{} – {}",
+                local_time(p.starts_at, &zone, "%Y-%m-%d %H:%M"),
+                local_time(p.ends_at, &zone, "%Y-%m-%d %H:%M")
+            );
+            (p, when)
+        })
+        .collect();
     Ok(render(&EventsPage {
+        planned,
         running: reports.iter().any(|r| r.event.ended_at.is_none()),
         layout: Layout::new(&ctx, Page::Events, "/admin/events".into()),
         t: ctx.t,

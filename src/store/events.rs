@@ -88,3 +88,78 @@ impl Store {
         .await?)
     }
 }
+
+/// An event planned ahead.
+#[derive(sqlx::FromRow, Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ScheduledEvent {
+    pub id: i64,
+    pub name: String,
+    /// Milliseconds.
+    pub starts_at: i64,
+    pub ends_at: i64,
+    /// The event it started, once it has.
+    pub event_id: Option<i64>,
+    pub done: bool,
+}
+
+impl Store {
+    pub async fn schedule_event(
+        &self,
+        name: &str,
+        starts_at: i64,
+        ends_at: i64,
+    ) -> Result<ScheduledEvent, InternalError> {
+        Ok(sqlx::query_as(
+            "INSERT INTO scheduled_events (name, starts_at, ends_at) VALUES (?, ?, ?) RETURNING *",
+        )
+        .bind(name)
+        .bind(starts_at)
+        .bind(ends_at)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// The planned events not yet over, soonest first.
+    pub async fn scheduled_events(&self) -> Result<Vec<ScheduledEvent>, InternalError> {
+        Ok(
+            sqlx::query_as("SELECT * FROM scheduled_events WHERE done = 0 ORDER BY starts_at, id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Forgets a planned event; one it started is ended. Whether there was one.
+    pub async fn unschedule_event(&self, id: i64, now: i64) -> Result<bool, InternalError> {
+        let planned: Option<ScheduledEvent> =
+            sqlx::query_as("SELECT * FROM scheduled_events WHERE id = ? AND done = 0")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(planned) = planned else {
+            return Ok(false);
+        };
+        if let Some(event) = planned.event_id {
+            self.end_event(event, now).await?;
+        }
+        self.schedule_done(id).await?;
+        Ok(true)
+    }
+
+    /// A planned event has started `event`.
+    pub async fn schedule_started(&self, id: i64, event: i64) -> Result<(), InternalError> {
+        sqlx::query("UPDATE scheduled_events SET event_id = ? WHERE id = ?")
+            .bind(event)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn schedule_done(&self, id: i64) -> Result<(), InternalError> {
+        sqlx::query("UPDATE scheduled_events SET done = 1 WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

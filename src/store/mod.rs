@@ -11,7 +11,7 @@ mod stats;
 
 pub use alerts::AlertRecord;
 pub use booths::BoothRecord;
-pub use events::{EventRecord, MAX_EVENT_NAME};
+pub use events::{EventRecord, MAX_EVENT_NAME, ScheduledEvent};
 pub use jobs::{JobFilter, JobRecord, NewJob, Outcome};
 pub use slots::new_link_token;
 pub use stats::{Billable, DayCount, Delivery, ProviderCounts, Scope, SlotCount, StatusCounts};

@@ -64,7 +64,7 @@ impl Channels {
                 Setting::AlertWebhookUrl,
                 &format!("{}/hooks/booth", self.webhook.uri()),
             );
-        options.alert_watch = Some(Duration::from_millis(100));
+        options.watch_every = Some(Duration::from_millis(100));
         options
     }
 

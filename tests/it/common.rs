@@ -43,8 +43,8 @@ pub struct Options {
     pub provider_cooldown: Option<std::time::Duration>,
     /// A shorter write timeout than the default.
     pub write_timeout: Option<std::time::Duration>,
-    /// How often the alert conditions no request meets are checked, if not the default.
-    pub alert_watch: Option<std::time::Duration>,
+    /// How often the background loops look at the clock, if not the default.
+    pub watch_every: Option<std::time::Duration>,
     /// Only the slots' token links, as on a new install. Otherwise the plain
     /// `/upload/{provider}/{slot}` paths answer too ("Simple links"), which most tests use.
     pub token_links: bool,
@@ -139,8 +139,8 @@ pub async fn spawn_app_in(dir: TempDir, options: Options) -> TestApp {
     if let Some(timeout) = options.write_timeout {
         config.write_timeout = timeout;
     }
-    if let Some(every) = options.alert_watch {
-        config.alert_watch = every;
+    if let Some(every) = options.watch_every {
+        config.watch_every = every;
     }
     if !options.token_links {
         config.overrides.insert(Setting::SimpleLinks, "1".into());

@@ -329,3 +329,74 @@ async fn a_card_copied_onto_another_slot_keeps_the_targets_link() {
         .unwrap();
     assert_eq!(onto_itself.status(), 422);
 }
+
+/// The running event's name, once `done` holds of it.
+async fn running_event(app: &TestApp, done: impl Fn(Option<&str>) -> bool) -> Option<String> {
+    for _ in 0..100 {
+        let running = app
+            .state
+            .store
+            .running_event()
+            .await
+            .unwrap()
+            .map(|e| e.name);
+        if done(running.as_deref()) {
+            return running;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the schedule was not followed");
+}
+
+#[tokio::test]
+async fn a_scheduled_event_starts_and_ends_on_time() {
+    let mut options = Options::demo();
+    options.watch_every = Some(std::time::Duration::from_millis(20));
+    let app = demo_app(options).await;
+    // On the operator's clock (Moscow, UTC+3): in one hour, for two.
+    let zone = jiff::tz::TimeZone::get("Europe/Moscow").unwrap();
+    let now = jiff::Timestamp::now().to_zoned_datetime(zone);
+    let local = |hours: i64| {
+        let at = now.checked_add(jiff::Span::new().hours(hours)).unwrap();
+        at.strftime("%Y-%m-%dT%H:%M").to_string()
+    };
+    let planned = app
+        .admin(reqwest::Method::POST, "/admin/api/events/schedule")
+        .json(&json!({"name": "Выпускной", "starts_at": local(1), "ends_at": local(3)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(planned.status(), 201);
+    let planned: Value = planned.json().await.unwrap();
+    assert!(planned["starts_at"].as_str().unwrap().ends_with('Z'));
+    let page = app.admin_html("/admin/events").await;
+    assert!(
+        page.contains("Следующее: «Выпускной»"),
+        "the next one is shown"
+    );
+    assert_eq!(running_event(&app, |e| e.is_none()).await, None);
+
+    app.state
+        .clock
+        .advance(std::time::Duration::from_secs(3600));
+    let name = running_event(&app, |e| e.is_some()).await;
+    assert_eq!(name.as_deref(), Some("Выпускной"));
+    let answer = upload_sample(&app, "/upload/nanobanana/3", "guest-512.jpg").await;
+    let job = job_json(&app, &answer).await;
+    assert!(job["event"].is_i64(), "the booth's photo belongs to it");
+
+    app.state
+        .clock
+        .advance(std::time::Duration::from_secs(2 * 3600));
+    assert_eq!(running_event(&app, |e| e.is_none()).await, None);
+    let list = app.admin_json("/admin/api/events/schedule").await;
+    assert_eq!(list["scheduled"], json!([]), "done");
+
+    let backwards = app
+        .admin(reqwest::Method::POST, "/admin/api/events/schedule")
+        .json(&json!({"name": "x", "starts_at": local(5), "ends_at": local(4)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(backwards.status(), 422);
+}
