@@ -17,6 +17,7 @@ pub mod media;
 pub mod metrics;
 pub mod net;
 pub mod placeholders;
+pub mod preflight;
 pub mod providers;
 pub mod report;
 pub mod retention;
@@ -78,6 +79,8 @@ pub struct AppState {
     pub alerts: Arc<alerts::Alerts>,
     /// Providers whose calls fail on purpose for a while.
     pub drills: Arc<drill::Drills>,
+    /// The pre-flight boards, and the slots whose last one failed.
+    pub preflights: Arc<preflight::Preflights>,
     pub admin: Arc<AdminAuth>,
     /// Per-install random key: signs CSRF tokens.
     pub secret: Arc<[u8; 32]>,
@@ -164,6 +167,7 @@ pub async fn build_app(config: Config) -> Result<App, InternalError> {
         live: live::Feed::default(),
         alerts: Arc::new(alerts::Alerts::new(clock.clone())),
         drills: Arc::default(),
+        preflights: Arc::default(),
         admin: Arc::new(admin),
         secret: Arc::new(secret),
         settings: SharedSettings::new(Settings::resolve(&config.overrides, &stored)),

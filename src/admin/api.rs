@@ -127,6 +127,7 @@ async fn put_slot(
         .apply(&slot, state.settings().deadline.as_secs() as u32)
         .map_err(|errors| AppError::from(errors[0]))?;
     state.store.save_slot(&next).await?;
+    state.preflights.forget(next.id);
     Ok(Json(slot_json(&next, &ctx.base_url)))
 }
 

@@ -22,6 +22,8 @@ pub struct CardPartial {
 pub struct CardView {
     pub provider: Provider,
     pub number: u8,
+    /// Why the slot's last pre-flight failed, until it passes or the slot is edited.
+    pub preflight_failed: Option<String>,
     pub name: String,
     pub enabled: bool,
     /// The processing-type dropdown.
@@ -78,6 +80,7 @@ pub struct Cards<'a> {
     t: &'static Strings,
     base_url: &'a str,
     all: Vec<Slot>,
+    preflights: std::sync::Arc<crate::preflight::Preflights>,
 }
 
 impl<'a> Cards<'a> {
@@ -86,6 +89,7 @@ impl<'a> Cards<'a> {
             t: ctx.t,
             base_url: &ctx.base_url,
             all: state.store.all_slots().await?,
+            preflights: state.preflights.clone(),
         })
     }
 
@@ -179,6 +183,7 @@ impl CardView {
         CardView {
             provider: id.provider,
             number: id.number,
+            preflight_failed: cards.preflights.failure(id),
             name: slot.name.clone(),
             enabled: slot.enabled,
             kinds: Kind::ALL

@@ -201,6 +201,12 @@ async fn end(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<Js
     ))
 }
 
+/// An amount with at most four decimals, no trailing zeros.
+fn amount(value: f64) -> String {
+    let text = format!("{value:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 #[derive(Template)]
 #[template(path = "events.html")]
 struct EventsPage {
@@ -209,6 +215,8 @@ struct EventsPage {
     running: bool,
     /// The planned events, soonest first, with their times on the operator's clock.
     planned: Vec<(ScheduledEvent, String)>,
+    /// The pre-flight offered: what it runs and costs, in words, and its confirmation.
+    preflight: (String, String),
     t: &'static Strings,
 }
 
@@ -232,7 +240,14 @@ async fn events_page(ctx: Ctx, State(state): State<AppState>) -> AppResult<Respo
             (p, when)
         })
         .collect();
+    let (runs, cost) = super::preflight::offer(&state).await?;
+    let fill = |text: &str| {
+        text.replace("{runs}", &runs.to_string())
+            .replace("{cost}", &amount(cost))
+            .replace("{currency}", &state.settings().costs.currency)
+    };
     Ok(render(&EventsPage {
+        preflight: (fill(ctx.t.preflight_runs), fill(ctx.t.preflight_confirm)),
         planned,
         running: reports.iter().any(|r| r.event.ended_at.is_none()),
         layout: Layout::new(&ctx, Page::Events, "/admin/events".into()),

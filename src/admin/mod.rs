@@ -13,6 +13,7 @@ mod jobs;
 mod layout;
 mod live;
 mod models;
+mod preflight;
 mod settings;
 mod setup;
 mod slot_edit;
@@ -49,6 +50,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(booths::routes())
         .merge(drill::routes())
         .merge(setup::routes())
+        .merge(preflight::routes())
         .merge(api::routes())
         .merge(assets::routes())
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))

@@ -264,6 +264,7 @@ pub async fn import(state: &AppState, bytes: Bytes) -> AppResult<usize> {
     match state.store.replace_slots(&slots).await {
         Ok(previous) => {
             remove_references(state, &previous).await;
+            SlotId::all().for_each(|id| state.preflights.forget(id));
             tracing::warn!(slots = named.len(), "a setup was imported");
             Ok(named.len())
         }

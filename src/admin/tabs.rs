@@ -203,6 +203,7 @@ async fn save_slot_card(
         }
     };
     state.store.save_slot(&next).await?;
+    state.preflights.forget(next.id);
     if form.ticked("renew_link") {
         state.store.renew_link(id).await?;
         tracing::warn!(slot = %id, "upload link renewed");
@@ -317,6 +318,7 @@ async fn try_slot(
         deadline: started + settings.deadline,
         values: BoothValues::new(Vec::new(), fields),
         address: None,
+        alone: false,
     };
     ingest::run_job(state, start, photo).await
 }

@@ -73,7 +73,11 @@ pub async fn run(
     prepared: &Prepared,
     booth: Slot,
 ) -> Result<Drawn, AppError> {
-    let mut waiting = booth.fallbacks.clone();
+    let mut waiting = if job.start.alone {
+        Vec::new()
+    } else {
+        booth.fallbacks.clone()
+    };
     waiting.reverse();
     let mut chain = Chain {
         state,
@@ -242,7 +246,7 @@ fn counts_against(e: &ProviderError) -> bool {
     !matches!(e, ProviderError::Refused(_))
 }
 
-pub(super) fn unavailable(reason: SlotUnavailable) -> AppError {
+pub fn unavailable(reason: SlotUnavailable) -> AppError {
     match reason {
         SlotUnavailable::Disabled => AppError::SlotDisabled,
         SlotUnavailable::MissingReference => {

@@ -23,6 +23,8 @@ pub struct JobStart {
     pub values: BoothValues,
     /// Where the booth's request came from; `None` for the admin's test.
     pub address: Option<std::net::IpAddr>,
+    /// The slot on its own, none of its fallbacks (a pre-flight's run).
+    pub alone: bool,
 }
 
 /// A recorded job: its original is on disk and its row says `processing`.

@@ -12,6 +12,7 @@ mod job;
 mod pipeline;
 mod unverified;
 
+pub use chain::unavailable;
 pub use form::{UploadForm, read_form};
 pub use job::JobStart;
 pub use pipeline::run_job;
@@ -196,6 +197,7 @@ async fn upload(state: AppState, slot: SlotId, link: Link, request: Request) -> 
         deadline,
         values: BoothValues::new(query, form.fields),
         address: Some(ip),
+        alone: false,
     };
     run_job(state, job, photo).await
 }

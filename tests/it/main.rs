@@ -20,5 +20,6 @@ mod gemini;
 mod hardening;
 mod ingest;
 mod lifecycle;
+mod preflight;
 mod rehearsal;
 mod turbotext;
