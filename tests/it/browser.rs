@@ -443,3 +443,45 @@ async fn a_red_booth_its_alert_and_live_on_the_tablet_link_without_a_password() 
     wait_for_text(&browser, "#live-succeeded", "1").await;
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_preflight_board_fills_in_and_a_drill_shows_its_banner() {
+    let (app, _gemini, _images) = crate::preflight::preflight_app().await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, browser) = start_browser(profile.path()).await;
+    let base = format!("http://{ADMIN_USER}:{ADMIN_PASSWORD}@{}", app.addr);
+    browser.goto(&format!("{base}/admin/events")).await.unwrap();
+    wait_for_text(&browser, "#preflight-offer", "Запусков: 4").await;
+    click(&browser, "#preflight-start").await;
+    // The page asks before it spends money.
+    let asked = browser.get_alert_text().await.unwrap();
+    assert!(asked.contains("не больше 0.158 USD"), "{asked}");
+    browser.accept_alert().await.unwrap();
+    wait_for_text(&browser, "#preflight-status", "Идёт проверка").await;
+    wait_for_text(&browser, "tr.outcome-succeeded", "nanobanana/3").await;
+    wait_for_text(&browser, "tr.outcome-timed_out", "nanobanana/5").await;
+    wait_for_text(&browser, "#preflight-status", "Проверка закончена").await;
+    let loaded = browser
+        .execute(
+            "const img = document.querySelector('tr.outcome-succeeded img.thumb');
+             return img !== null && img.complete && img.naturalWidth > 0;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(loaded, serde_json::json!(true), "the result's thumbnail");
+    let shot = browser.screenshot().await.unwrap();
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-preflight.png");
+    std::fs::write(&path, shot).unwrap();
+
+    browser.goto(&format!("{base}/admin/nanobanana")).await.unwrap();
+    click(&browser, "#drill-start").await;
+    wait_for_text(&browser, "#drill-banner", "Учебная тревога: NanoBanana").await;
+    click(&browser, "#drill-end").await;
+    wait_for_text(&browser, "h1", "NanoBanana").await;
+    assert!(
+        browser.find(Locator::Css("#drill-banner")).await.is_err(),
+        "ended"
+    );
+    browser.close().await.unwrap();
+}
