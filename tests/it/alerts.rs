@@ -409,11 +409,8 @@ async fn a_test_alert_says_how_each_channel_took_it() {
     )
     .await;
     let answer: Value = app
-        .admin(reqwest::Method::POST, "/admin/api/alerts/test")
-        .header("content-type", "application/json")
-        .send()
+        .admin_post("/admin/api/alerts/test", None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -431,11 +428,8 @@ async fn a_test_alert_says_how_each_channel_took_it() {
     // Without channels, nothing is sent and the page says so.
     let quiet = spawn_app(Options::default()).await;
     let answer: Value = quiet
-        .admin(reqwest::Method::POST, "/admin/api/alerts/test")
-        .header("content-type", "application/json")
-        .send()
+        .admin_post("/admin/api/alerts/test", None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -474,7 +474,10 @@ async fn the_preflight_board_fills_in_and_a_drill_shows_its_banner() {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-preflight.png");
     std::fs::write(&path, shot).unwrap();
 
-    browser.goto(&format!("{base}/admin/nanobanana")).await.unwrap();
+    browser
+        .goto(&format!("{base}/admin/nanobanana"))
+        .await
+        .unwrap();
     click(&browser, "#drill-start").await;
     wait_for_text(&browser, "#drill-banner", "Учебная тревога: NanoBanana").await;
     click(&browser, "#drill-end").await;

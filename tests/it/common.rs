@@ -233,6 +233,24 @@ impl TestApp {
         response
     }
 
+    /// A script's POST to the JSON API: `body`, or none, with the JSON type.
+    pub async fn admin_post(
+        &self,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let request = self
+            .admin(reqwest::Method::POST, path)
+            .header("content-type", "application/json");
+        match body {
+            Some(body) => request.json(&body),
+            None => request,
+        }
+        .send()
+        .await
+        .expect("request")
+    }
+
     pub async fn admin_json(&self, path: &str) -> serde_json::Value {
         self.admin_ok(path).await.json().await.expect("JSON")
     }

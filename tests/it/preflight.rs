@@ -70,6 +70,14 @@ pub async fn preflight_app() -> (TestApp, MockServer, MockServer) {
     (app, gemini, images)
 }
 
+/// Starts a pre-flight; its id.
+async fn start(app: &TestApp, body: Option<Value>) -> String {
+    let started = app.admin_post("/admin/api/preflight", body).await;
+    assert_eq!(started.status(), 202);
+    let answer: Value = started.json().await.unwrap();
+    answer["id"].as_str().unwrap().to_owned()
+}
+
 /// The board once it is done.
 pub async fn finished_board(app: &TestApp, id: &str) -> Value {
     for _ in 0..300 {
@@ -85,17 +93,11 @@ pub async fn finished_board(app: &TestApp, id: &str) -> Value {
 #[tokio::test]
 async fn a_preflight_runs_each_slot_and_fallback_alone_and_says_how_each_went() {
     let (app, gemini, images) = preflight_app().await;
-    let started = app
-        .admin(reqwest::Method::POST, "/admin/api/preflight")
-        .json(&json!({"slots": ["nanobanana/3", "nanobanana/5"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(started.status(), 202);
-    let id = started.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start(
+        &app,
+        Some(json!({"slots": ["nanobanana/3", "nanobanana/5"]})),
+    )
+    .await;
     let running = app.admin_json(&format!("/admin/api/preflight/{id}")).await;
     assert_eq!(running["status"], "running");
     let board = finished_board(&app, &id).await;
@@ -181,17 +183,7 @@ async fn without_a_list_every_ready_slot_runs_with_the_built_in_photo() {
         page.contains("Запусков: 4, стоимость не больше 0.158 USD"),
         "the page says what it will cost"
     );
-    let started = app
-        .admin(reqwest::Method::POST, "/admin/api/preflight")
-        .header("content-type", "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(started.status(), 202);
-    let id = started.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start(&app, None).await;
     let board = finished_board(&app, &id).await;
     let slots: Vec<(&str, &Value)> = board["results"]
         .as_array()
