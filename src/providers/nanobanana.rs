@@ -324,6 +324,16 @@ fn is_about_the_photo(message: &str) -> bool {
 }
 
 /// The image-capable models a key can use, for the Settings page's model list.
+/// "Test connection": the model list answers with the key — a call that costs nothing.
+pub async fn check_key(http: &Http, settings: &Settings) -> Result<(), String> {
+    let endpoint = &settings.nanobanana;
+    let key = key(&endpoint.api_key, "NanoBanana")?;
+    list_image_models(&http.api, &endpoint.base_url, key)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 pub async fn list_image_models(
     http: &reqwest::Client,
     base_url: &str,

@@ -118,7 +118,11 @@ pub static REGISTRY: [ProviderSpec; 3] = [
         fetches_by_link: false,
         price: |s| s.costs.nanobanana,
         writer_price: |_| None,
-        tests: &[],
+        tests: &[ConnectionTest {
+            group: Group::Nanobanana,
+            stage: "nanobanana",
+            run: |http, settings| Box::pin(nanobanana::check_key(http, settings)),
+        }],
         methods: None,
         build: nanobanana::build,
     },

@@ -693,3 +693,56 @@ async fn refusal_messages_are_kept_and_a_photo_the_model_cannot_use_is_not_a_con
         "the key is fine: {providers}"
     );
 }
+
+#[tokio::test]
+async fn settings_test_the_nanobanana_key_with_a_model_list_and_say_it_beside_the_button() {
+    let fake = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1beta/models"))
+        .and(wiremock::matchers::header(
+            "x-goog-api-key",
+            "test-gemini-key-0001",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"models": [
+            {"name": "models/gemini-nano-banana-2.1", "displayName": "Nano Banana 2.1",
+             "supportedGenerationMethods": ["generateContent", "countTokens"]}]})),
+        )
+        .mount(&fake)
+        .await;
+    let without_key = spawn_app(Options::default()).await;
+    let page = without_key.admin_html("/admin/settings").await;
+    assert!(
+        !page.contains("name=\"clear_gemini_api_key\""),
+        "nothing to delete without a key"
+    );
+    let app = spawn_app(
+        Options::default()
+            .with(Setting::NanobananaApiKey, "test-gemini-key-0001")
+            .with(
+                Setting::NanobananaBaseUrl,
+                &format!("{}/v1beta", fake.uri()),
+            ),
+    )
+    .await;
+    let page = app.admin_html("/admin/settings").await;
+    assert!(page.contains(r#"formaction="/admin/settings/test/nanobanana#section-nanobanana""#));
+    assert!(
+        page.contains(r#"id="section-nanobanana""#),
+        "the result comes back to its button"
+    );
+    let csrf = csrf_token(&page);
+    let tested = app
+        .admin(reqwest::Method::POST, "/admin/settings/test/nanobanana")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tested
+            .text()
+            .await
+            .unwrap()
+            .contains("notice test-result\">Соединение работает")
+    );
+}
