@@ -146,7 +146,7 @@ impl Event {
             Event::ProviderDown { provider, error } => t
                 .alert_provider_down
                 .replace("{provider}", &provider_name(provider))
-                .replace("{error}", error),
+                .replace("{error}", &shortened(error)),
             Event::ProviderRecovered { provider } => t
                 .alert_provider_recovered
                 .replace("{provider}", &provider_name(provider)),
@@ -195,6 +195,16 @@ impl Event {
                 .replace("{reserve}", &reserve_mb.to_string()),
             Event::Test => t.alert_test.to_owned(),
         }
+    }
+}
+
+/// The most of a provider's words an alert quotes (a Telegram message holds 4096 characters).
+const QUOTED: usize = 300;
+
+fn shortened(words: &str) -> String {
+    match words.char_indices().nth(QUOTED) {
+        Some((end, _)) => format!("{}…", &words[..end]),
+        None => words.to_owned(),
     }
 }
 
@@ -340,6 +350,18 @@ mod tests {
         );
         alerts.wrong_password("BOOTH-1");
         assert!(inbox.try_recv().is_err(), "quiet for ten minutes");
+    }
+
+    #[test]
+    fn a_long_provider_error_is_quoted_short() {
+        let t = crate::admin::i18n::Lang::En.strings();
+        let event = Event::ProviderDown {
+            provider: Provider::Nanobanana,
+            error: "x".repeat(5000),
+        };
+        let message = event.message(t);
+        assert!(message.chars().count() < 500, "{}", message.len());
+        assert!(message.ends_with('…'));
     }
 
     #[test]

@@ -146,6 +146,7 @@ async fn check(state: &AppState, mut archive: Archive) -> AppResult<Vec<Incoming
         .ok_or_else(|| invalid(format!("{SLOTS_FILE}: no list of slots")))?;
     let deadline = state.settings().deadline.as_secs() as u32;
     let mut by_id: HashMap<SlotId, Incoming> = HashMap::new();
+    let mut tokens = HashSet::new();
     for entry in entries {
         let id = entry["slot"]
             .as_str()
@@ -155,6 +156,9 @@ async fn check(state: &AppState, mut archive: Archive) -> AppResult<Vec<Incoming
         if let Some(token) = entry.get("link_token").and_then(Value::as_str) {
             if !is_link_token(token) {
                 return Err(invalid(format!("{id}: link_token is not a link token")));
+            }
+            if !tokens.insert(token) {
+                return Err(invalid(format!("{id}: its link_token is another slot's")));
             }
             token.clone_into(&mut blank.link_token);
         }

@@ -249,6 +249,19 @@ async fn an_exported_setup_imports_back_byte_for_byte_and_a_bad_one_changes_noth
             "turbotext/2",
         ),
         (
+            "a link token twice",
+            zip_of(&[
+                (
+                    "slots.json",
+                    slots_json(&|j| {
+                        j["slots"][1]["link_token"] = j["slots"][0]["link_token"].clone()
+                    }),
+                ),
+                (&reference.0, reference.1.clone()),
+            ]),
+            "another slot's",
+        ),
+        (
             "a missing reference",
             zip_of(&[("slots.json", json.to_string().into_bytes())]),
             "is missing from the archive",
