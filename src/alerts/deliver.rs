@@ -137,7 +137,7 @@ async fn to_telegram(client: &reqwest::Client, alerts: &AlertSettings, message: 
     let body = serde_json::json!({
         "chat_id": bot.chat_id,
         "text": message,
-        "disable_web_page_preview": true,
+        "link_preview_options": {"is_disabled": true},
     });
     with_retries("telegram", || client.post(&url).json(&body)).await
 }

@@ -78,6 +78,7 @@ impl Channels {
                 assert_eq!(r.url.path(), SEND_MESSAGE);
                 let body: Value = serde_json::from_slice(&r.body).unwrap();
                 assert_eq!(body["chat_id"], CHAT_ID);
+                assert_eq!(body["link_preview_options"]["is_disabled"], true);
                 body["text"].as_str().unwrap().to_owned()
             })
             .collect()
