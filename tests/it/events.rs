@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use std::io::Read;
 use std::time::Duration;
 
-async fn start_event(app: &TestApp, name: &str) -> reqwest::Response {
+pub async fn start_event(app: &TestApp, name: &str) -> reqwest::Response {
     app.admin(reqwest::Method::POST, "/admin/api/events")
         .json(&json!({ "name": name }))
         .send()
