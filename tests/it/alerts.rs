@@ -37,19 +37,25 @@ struct Channels {
 }
 
 impl Channels {
+    /// Both channels taking every alert.
     async fn start() -> Channels {
+        Channels::answering(telegram_sent(), ResponseTemplate::new(204)).await
+    }
+
+    /// The bot answering `telegram`, the webhook `webhook`.
+    async fn answering(telegram: ResponseTemplate, webhook: ResponseTemplate) -> Channels {
         let channels = Channels {
             telegram: MockServer::start().await,
             webhook: MockServer::start().await,
         };
         Mock::given(method("POST"))
             .and(path(SEND_MESSAGE))
-            .respond_with(telegram_sent())
+            .respond_with(telegram)
             .mount(&channels.telegram)
             .await;
         Mock::given(method("POST"))
             .and(path("/hooks/booth"))
-            .respond_with(ResponseTemplate::new(204))
+            .respond_with(webhook)
             .mount(&channels.webhook)
             .await;
         channels
@@ -336,26 +342,17 @@ async fn a_model_missing_from_its_list_is_told_once() {
 
 #[tokio::test]
 async fn wrong_passwords_are_told_with_the_booth_name_and_the_booth_never_waits_for_it() {
-    let channels = Channels {
-        telegram: MockServer::start().await,
-        webhook: MockServer::start().await,
-    };
     // The bot answers slowly; the webhook fails once, then takes it.
-    Mock::given(method("POST"))
-        .and(path(SEND_MESSAGE))
-        .respond_with(telegram_sent().set_delay(Duration::from_secs(3)))
-        .mount(&channels.telegram)
-        .await;
+    let channels = Channels::answering(
+        telegram_sent().set_delay(Duration::from_secs(3)),
+        ResponseTemplate::new(200),
+    )
+    .await;
     Mock::given(method("POST"))
         .and(path("/hooks/booth"))
         .respond_with(ResponseTemplate::new(500).set_body_string("Internal Server Error"))
         .up_to_n_times(1)
         .with_priority(1)
-        .mount(&channels.webhook)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/hooks/booth"))
-        .respond_with(ResponseTemplate::new(200))
         .mount(&channels.webhook)
         .await;
     let app = demo_app(channels.options(Options::demo())).await;
@@ -398,20 +395,11 @@ async fn wrong_passwords_are_told_with_the_booth_name_and_the_booth_never_waits_
 
 #[tokio::test]
 async fn a_test_alert_says_how_each_channel_took_it() {
-    let channels = Channels {
-        telegram: MockServer::start().await,
-        webhook: MockServer::start().await,
-    };
-    Mock::given(method("POST"))
-        .and(path(SEND_MESSAGE))
-        .respond_with(telegram_error(400, "Bad Request: chat not found"))
-        .mount(&channels.telegram)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/hooks/booth"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&channels.webhook)
-        .await;
+    let channels = Channels::answering(
+        telegram_error(400, "Bad Request: chat not found"),
+        ResponseTemplate::new(200),
+    )
+    .await;
     let app = spawn_app(
         channels
             .options(Options::default())
