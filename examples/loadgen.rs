@@ -24,6 +24,7 @@
 //! jobs each and times the Events page and `GET /admin/api/events` over them.
 
 #[path = "../tests/it/samples.rs"]
+#[allow(dead_code)]
 mod samples;
 
 use std::path::PathBuf;

@@ -165,9 +165,17 @@ pub struct Slot {
     pub fallback_after_secs: u32,
     /// The random last segment of the slot's upload link.
     pub link_token: String,
+    /// How its results are checked for people; `None`: its type's default.
+    pub people_check: Option<crate::checks::PeopleRule>,
 }
 
 impl Slot {
+    /// The rule its results are checked by: its own, or its type's.
+    pub fn people_rule(&self) -> crate::checks::PeopleRule {
+        self.people_check
+            .unwrap_or_else(|| crate::checks::PeopleRule::default_for(self.kind))
+    }
+
     /// The slot's upload link path: the plain path and its token.
     pub fn upload_path(&self) -> String {
         format!("{}/{}", self.id.upload_path(), self.link_token)
@@ -254,6 +262,8 @@ pub enum AttemptOutcome {
     Abandoned,
     /// Still running at the deadline.
     TimedOut,
+    /// Drew an image that failed the result checks.
+    Rejected,
 }
 
 impl AttemptOutcome {
@@ -265,6 +275,7 @@ impl AttemptOutcome {
             AttemptOutcome::Skipped => "skipped",
             AttemptOutcome::Abandoned => "abandoned",
             AttemptOutcome::TimedOut => "timed_out",
+            AttemptOutcome::Rejected => "rejected",
         }
     }
 }
@@ -278,6 +289,8 @@ pub struct Attempt {
     pub outcome: AttemptOutcome,
     pub reason: Option<String>,
     pub message: Option<String>,
+    /// What the result checks made of its image; `None` where no check ran.
+    pub check: Option<crate::checks::Check>,
 }
 
 /// What a provider's answer says of a model's life (Gemini's `modelStatus`).
@@ -398,6 +411,7 @@ mod tests {
             fallbacks: Vec::new(),
             fallback_after_secs: DEFAULT_FALLBACK_AFTER_SECS,
             link_token: "t".into(),
+            people_check: None,
         };
         assert_eq!(slot.check_ready(), Err(SlotUnavailable::MissingPrompt));
         slot.kind = Kind::FaceSwap;

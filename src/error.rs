@@ -28,6 +28,10 @@ pub enum AppError {
     ProviderNotConfigured(String),
     #[error("no result before the deadline")]
     Timeout,
+    /// Every image the models drew before the deadline failed the result checks; the words of
+    /// the last verdict.
+    #[error("no image passed the result checks: {0}")]
+    RejectedResult(String),
     #[error("not found")]
     NotFound,
     #[error("authentication required")]
@@ -191,7 +195,7 @@ impl AppError {
             AppError::UnreadableImage(_)
             | AppError::Validation { .. }
             | AppError::InvalidSetup(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::Provider(_) => StatusCode::BAD_GATEWAY,
+            AppError::Provider(_) | AppError::RejectedResult(_) => StatusCode::BAD_GATEWAY,
             AppError::ProviderNotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -220,6 +224,7 @@ impl AppError {
             AppError::Provider(_) => "provider_error",
             AppError::ProviderNotConfigured(_) => "provider_not_configured",
             AppError::Timeout => "timeout",
+            AppError::RejectedResult(_) => "rejected_result",
             AppError::NotFound => "not_found",
             AppError::Unauthorized => "unauthorized",
             AppError::Forbidden(_) => "forbidden",

@@ -103,15 +103,23 @@ impl Pixels {
         self.resized_copy(width, height)
     }
 
-    /// A scaled copy, the source left as it is (no copy of its pixels is made first).
+    /// A scaled copy, the source left as it is (no copy of its pixels is made first); the
+    /// centre is cropped when the aspect differs.
     fn resized_copy(&self, width: u32, height: u32) -> Result<Pixels, ImagingError> {
+        self.scaled_copy(width, height, true)
+    }
+
+    /// A scaled copy, its centre cropped when the aspect differs, or else stretched.
+    fn scaled_copy(&self, width: u32, height: u32, crop: bool) -> Result<Pixels, ImagingError> {
         let pixel_type = self.pixel_type();
         let src =
             ImageRef::new(self.width, self.height, &self.data, pixel_type).map_err(unreadable)?;
         let mut dst = Image::new(width, height, pixel_type);
-        let options = ResizeOptions::new()
-            .resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom))
-            .fit_into_destination(Some((0.5, 0.5)));
+        let mut options =
+            ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
+        if crop {
+            options = options.fit_into_destination(Some((0.5, 0.5)));
+        }
         Resizer::new()
             .resize(&src, &mut dst, &options)
             .map_err(unreadable)?;
@@ -190,6 +198,34 @@ impl Pixels {
         }
     }
 
+    /// The reduced copies a result check looks at: grey for the face detector, within
+    /// [`GLANCE_PIXELS`], and a tiny colour square of the whole image for comparing two.
+    fn glance(&self, pixels: u64) -> Result<Glance, ImagingError> {
+        let scale = (pixels as f64 / (f64::from(self.width) * f64::from(self.height)))
+            .sqrt()
+            .min(1.0);
+        let side = |s: u32| ((f64::from(s) * scale).round() as u32).max(1);
+        let small = self
+            .resized_copy(side(self.width), side(self.height))?
+            .without_alpha();
+        let grey = small
+            .data
+            .chunks_exact(3)
+            .map(|px| {
+                let luma = 299 * u32::from(px[0]) + 587 * u32::from(px[1]) + 114 * u32::from(px[2]);
+                (luma / 1000) as u8
+            })
+            .collect();
+        // Stretched, not cropped: an edit near the edge of a wide group photo still shows.
+        let square = small.scaled_copy(SIGNATURE_SIDE, SIGNATURE_SIDE, false)?;
+        Ok(Glance {
+            width: small.width,
+            height: small.height,
+            grey,
+            signature: square.data,
+        })
+    }
+
     /// Made from these pixels, already reduced for the model or the answer, never from the
     /// full-size upload.
     fn thumbnail(&self) -> Result<Vec<u8>, ImagingError> {
@@ -214,6 +250,25 @@ pub fn fit_within(width: u32, height: u32, max_side: u32) -> (u32, u32) {
     (side(width), side(height))
 }
 
+/// The pixels of the copy the face detector reads: enough for a face a tenth of a group
+/// photo's width to be seen (rustface's smallest window is 20 pixels), small enough to be
+/// read in about 20 ms.
+pub const GLANCE_PIXELS: u64 = 120_000;
+/// The second look's copy, taken only when the first found fewer faces than it needed.
+pub const CLOSER_PIXELS: u64 = 360_000;
+/// Side of the colour square two images are compared by.
+pub const SIGNATURE_SIDE: u32 = 64;
+
+/// An image reduced for the result checks.
+pub struct Glance {
+    pub width: u32,
+    pub height: u32,
+    /// Luma, one byte a pixel, `width`×`height`.
+    pub grey: Vec<u8>,
+    /// RGB, [`SIGNATURE_SIDE`] squared, the whole image squeezed into it.
+    pub signature: Vec<u8>,
+}
+
 /// A guest photo made ready for a model.
 pub struct PreparedInput {
     /// Upright size of the upload.
@@ -223,6 +278,8 @@ pub struct PreparedInput {
     pub model_input: Vec<u8>,
     pub model_format: ImageFormat,
     pub thumbnail: Vec<u8>,
+    /// The reduced copies the result checks compare the model's answer with.
+    pub glance: Glance,
 }
 
 /// Decodes an upload, turns it upright and scales it for the model.
@@ -231,6 +288,7 @@ pub fn prepare_input(bytes: &[u8], max_side: u32) -> Result<PreparedInput, Imagi
     let (pixels, orientation) = decode(bytes, max_side)?;
     let pixels = pixels.fitted_within(max_side)?.oriented(orientation);
     let thumbnail = pixels.thumbnail()?;
+    let glance = pixels.glance(GLANCE_PIXELS)?;
     let model_format = if pixels.alpha {
         ImageFormat::Png
     } else {
@@ -242,6 +300,7 @@ pub fn prepare_input(bytes: &[u8], max_side: u32) -> Result<PreparedInput, Imagi
         model_input: pixels.encode(model_format, JPEG_QUALITY)?,
         model_format,
         thumbnail,
+        glance,
     })
 }
 
@@ -251,19 +310,50 @@ pub struct FinishedResult {
     pub thumbnail: Vec<u8>,
 }
 
-/// Fits a model's answer to the upload: its aspect and orientation, its pixel size up to
-/// `max_side`, and its format family (PNG for PNG, else JPEG).
-pub fn finish_result(
+/// A model's answer decoded, upright, at least the size the booth gets back: checked, then
+/// fitted, from one decode.
+pub struct Decoded {
+    pixels: Pixels,
+    /// The size the booth gets back.
+    width: u32,
+    height: u32,
+}
+
+/// Decodes a model's answer for the upload's aspect, its pixel size up to `max_side`.
+pub fn decode_answer(
     model_output: &[u8],
     upload_size: (u32, u32),
     max_side: u32,
-    format: ImageFormat,
-) -> Result<FinishedResult, ImagingError> {
+) -> Result<Decoded, ImagingError> {
     let (width, height) = fit_within(upload_size.0, upload_size.1, max_side);
     let (pixels, orientation) = decode(model_output, width.max(height))?;
-    let pixels = pixels
-        .oriented(orientation)
-        .resized_to_cover(width, height)?;
+    Ok(Decoded {
+        pixels: pixels.oriented(orientation),
+        width,
+        height,
+    })
+}
+
+impl Decoded {
+    pub fn glance(&self) -> Result<Glance, ImagingError> {
+        self.pixels.glance(GLANCE_PIXELS)
+    }
+
+    /// A copy with [`CLOSER_PIXELS`], for a second look when faces seem to be missing.
+    pub fn closer_glance(&self) -> Result<Glance, ImagingError> {
+        self.pixels.glance(CLOSER_PIXELS)
+    }
+}
+
+/// Fits a decoded answer to the upload: its aspect and orientation, its pixel size, and its
+/// format family (PNG for PNG, else JPEG).
+pub fn finish_result(
+    decoded: Decoded,
+    format: ImageFormat,
+) -> Result<FinishedResult, ImagingError> {
+    let pixels = decoded
+        .pixels
+        .resized_to_cover(decoded.width, decoded.height)?;
     let thumbnail = pixels.thumbnail()?;
     Ok(FinishedResult {
         bytes: pixels.encode(format, JPEG_QUALITY)?,
@@ -317,6 +407,21 @@ mod tests {
         .unwrap()
     }
 
+    fn finish(bytes: &[u8], size: (u32, u32), max_side: u32, f: ImageFormat) -> FinishedResult {
+        finish_result(decode_answer(bytes, size, max_side).unwrap(), f).unwrap()
+    }
+
+    #[test]
+    fn a_glance_is_small_grey_and_a_centred_square() {
+        let glance = prepare_input(&jpeg(1800, 1200), 2048).unwrap().glance;
+        assert_eq!((glance.width, glance.height), (424, 283));
+        assert_eq!(glance.grey.len(), 424 * 283);
+        assert_eq!(
+            glance.signature.len(),
+            (SIGNATURE_SIDE * SIGNATURE_SIDE * 3) as usize
+        );
+    }
+
     #[test]
     fn fit_within_keeps_aspect_and_never_enlarges() {
         assert_eq!(fit_within(6000, 4000, 2048), (2048, 1365));
@@ -336,14 +441,14 @@ mod tests {
 
     #[test]
     fn finish_crops_a_square_answer_to_the_upload_aspect() {
-        let result = finish_result(&jpeg(1024, 1024), (600, 900), 2048, ImageFormat::Jpeg).unwrap();
+        let result = finish(&jpeg(1024, 1024), (600, 900), 2048, ImageFormat::Jpeg);
         let image = image::load_from_memory(&result.bytes).unwrap();
         assert_eq!((image.width(), image.height()), (600, 900));
     }
 
     #[test]
     fn finish_caps_the_result_side() {
-        let result = finish_result(&jpeg(512, 512), (6000, 4000), 2048, ImageFormat::Png).unwrap();
+        let result = finish(&jpeg(512, 512), (6000, 4000), 2048, ImageFormat::Png);
         assert_eq!(ImageFormat::sniff(&result.bytes), Some(ImageFormat::Png));
         let image = image::load_from_memory(&result.bytes).unwrap();
         assert_eq!((image.width(), image.height()), (2048, 1365));

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod checks;
 pub mod clock;
 pub mod config;
 pub mod disk;

@@ -5,6 +5,7 @@ use super::jobs::JobsQuery;
 use super::slot_edit::{self, SlotEdit};
 use super::stats::{self, StatsQuery};
 use crate::AppState;
+use crate::checks::{Check, PeopleRule};
 use crate::clock::iso_time;
 use crate::config::Settings;
 use crate::domain::{Attempt, AttemptOutcome, JobStatus, Kind, Provider, Slot};
@@ -87,6 +88,10 @@ struct SlotJson<'a> {
     options: &'a Map<String, Value>,
     fallbacks: Vec<String>,
     fallback_after_secs: u32,
+    /// The slot's own people rule; `null` follows its type.
+    people_check: Option<PeopleRule>,
+    /// The rule its results are checked by.
+    people_rule: PeopleRule,
 }
 
 pub(super) fn slot_json(slot: &Slot, base_url: &str) -> Value {
@@ -102,6 +107,8 @@ pub(super) fn slot_json(slot: &Slot, base_url: &str) -> Value {
         options: &slot.options,
         fallbacks: slot.fallbacks.iter().map(ToString::to_string).collect(),
         fallback_after_secs: slot.fallback_after_secs,
+        people_check: slot.people_check,
+        people_rule: slot.people_rule(),
     })
 }
 
@@ -348,6 +355,8 @@ struct JobJson<'a> {
     /// Its chain met a provider under a fire drill.
     drill: bool,
     answered_by: &'a Option<String>,
+    /// The verdict of the image answered, where it was checked.
+    check_verdict: &'a Option<String>,
     event: Option<i64>,
     attempts: Vec<AttemptJson<'a>>,
 }
@@ -360,6 +369,7 @@ struct AttemptJson<'a> {
     outcome: AttemptOutcome,
     reason: &'a Option<String>,
     message: &'a Option<String>,
+    check: &'a Option<Check>,
 }
 
 fn job_json(job: &JobRecord, attempts: &[Attempt]) -> Value {
@@ -376,6 +386,7 @@ fn job_json(job: &JobRecord, attempts: &[Attempt]) -> Value {
         is_test: job.is_test,
         drill: job.drill,
         answered_by: &job.answered_by,
+        check_verdict: &job.check_verdict,
         event: job.event_id,
         attempts: attempts
             .iter()
@@ -386,6 +397,7 @@ fn job_json(job: &JobRecord, attempts: &[Attempt]) -> Value {
                 outcome: a.outcome,
                 reason: &a.reason,
                 message: &a.message,
+                check: &a.check,
             })
             .collect(),
     })

@@ -5,6 +5,7 @@ use super::Ctx;
 use super::i18n::Strings;
 use super::layout::{Choice, Layout};
 use crate::AppState;
+use crate::checks::PeopleRule;
 use crate::domain::{Kind, MAX_FALLBACKS, Provider, Slot, SlotId, SlotUnavailable};
 use crate::error::AppResult;
 use crate::providers::options::OptionInput;
@@ -38,6 +39,8 @@ pub struct CardView {
     /// The two fallback pickers: every other slot, by tab, with its name and readiness.
     pub fallbacks: Vec<Vec<Choice>>,
     pub fallback_after_secs: u32,
+    /// How its results are checked for people: the type's default first.
+    pub people_checks: Vec<Choice>,
     pub reference_url: Option<String>,
     pub upload_url: String,
     /// Why the slot would refuse a photo now, if it would.
@@ -202,6 +205,7 @@ impl CardView {
                 .map(|i| cards.picker(id, slot.fallbacks.get(i).copied()))
                 .collect(),
             fallback_after_secs: slot.fallback_after_secs,
+            people_checks: people_choices(t, slot),
             reference_url: slot
                 .reference
                 .as_ref()
@@ -233,4 +237,20 @@ impl CardView {
         self.errors = errors;
         self
     }
+}
+
+/// The people rule's choices: blank for the type's own (named), then each rule.
+fn people_choices(t: &Strings, slot: &Slot) -> Vec<Choice> {
+    let default = PeopleRule::default_for(slot.kind);
+    let own = Choice {
+        value: String::new(),
+        label: format!("{} ({})", t.people_default, t.people_rule(default)),
+        selected: slot.people_check.is_none(),
+    };
+    let rules = PeopleRule::ALL.into_iter().map(|rule| Choice {
+        value: rule.as_str().into(),
+        label: t.people_rule(rule).into(),
+        selected: slot.people_check == Some(rule),
+    });
+    std::iter::once(own).chain(rules).collect()
 }

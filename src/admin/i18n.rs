@@ -1,5 +1,6 @@
 //! Every string of the admin UI, Russian first, with the English switch.
 
+use crate::checks::{Check, PeopleRule, Verdict};
 use crate::config::Setting;
 use crate::domain::{JobStatus, Kind};
 use crate::providers::health;
@@ -197,6 +198,7 @@ pub struct Strings {
     pub label_public_url: &'static str,
     pub label_deadline_secs: &'static str,
     pub label_keep_failed_in_trash: &'static str,
+    pub label_check_results: &'static str,
     pub label_retention_days: &'static str,
     pub label_max_upload_mb: &'static str,
     pub label_max_result_side: &'static str,
@@ -347,9 +349,45 @@ pub struct Strings {
     pub setup_imported: &'static str,
     pub setup_refused: &'static str,
     pub setup_import_confirm: &'static str,
+    pub people_check_title: &'static str,
+    pub people_check_hint: &'static str,
+    pub people_default: &'static str,
+    pub people_off: &'static str,
+    pub people_at_least_one: &'static str,
+    pub people_as_many: &'static str,
+    pub verdict_blank: &'static str,
+    pub verdict_unchanged: &'static str,
+    pub verdict_no_face: &'static str,
+    pub verdict_missing: &'static str,
+    pub check_failed_badge: &'static str,
+    pub rejected_by_check: &'static str,
+    pub rescued_by_retry: &'static str,
+    pub miss_rejected: &'static str,
 }
 
 impl Strings {
+    pub fn people_rule(&self, rule: PeopleRule) -> &'static str {
+        match rule {
+            PeopleRule::Off => self.people_off,
+            PeopleRule::AtLeastOne => self.people_at_least_one,
+            PeopleRule::AsManyAsGuest => self.people_as_many,
+        }
+    }
+
+    /// A failed check in the page's language.
+    pub fn verdict(&self, check: &Check) -> String {
+        match (check.verdict, check.faces_in, check.faces_out) {
+            (Verdict::Passed, ..) => String::new(),
+            (Verdict::Blank, ..) => self.verdict_blank.into(),
+            (Verdict::Unchanged, ..) => self.verdict_unchanged.into(),
+            (Verdict::People, Some(people), Some(out)) if out < people => self
+                .verdict_missing
+                .replace("{missing}", &(people - out).to_string())
+                .replace("{people}", &people.to_string()),
+            (Verdict::People, ..) => self.verdict_no_face.into(),
+        }
+    }
+
     pub fn kind(&self, kind: Kind) -> &'static str {
         match kind {
             Kind::FaceSwap => self.kind_face_swap,
@@ -368,6 +406,7 @@ impl Strings {
             "unsupported_media_type" | "unreadable_image" | "payload_too_large" => self.miss_photo,
             "interrupted" => self.miss_interrupted,
             "provider_error" => self.miss_provider_error,
+            "rejected_result" => self.miss_rejected,
             _ => self.miss_server,
         }
     }
@@ -402,6 +441,7 @@ impl Strings {
             S::PublicUrl => self.label_public_url,
             S::DeadlineSecs => self.label_deadline_secs,
             S::KeepFailedInTrash => self.label_keep_failed_in_trash,
+            S::CheckResults => self.label_check_results,
             S::RetentionDays => self.label_retention_days,
             S::MaxUploadMb => self.label_max_upload_mb,
             S::MaxResultSide => self.label_max_result_side,
@@ -649,6 +689,7 @@ pub static RU: Strings = Strings {
     label_public_url: "Публичный адрес сервера",
     label_deadline_secs: "Срок ответа фотобудке, с",
     label_keep_failed_in_trash: "Хранить неудачные фото в корзине",
+    label_check_results: "Проверять каждый результат перед печатью (пустой кадр, фото без изменений, пропавшие люди)",
     label_retention_days: "Хранить фото, дней (0 — всегда)",
     label_max_upload_mb: "Максимальный размер фото, МБ",
     label_max_result_side: "Максимальная сторона результата, px",
@@ -799,6 +840,20 @@ pub static RU: Strings = Strings {
     setup_imported: "Настройки загружены: слотов с настройками — {count}.",
     setup_refused: "Настройки не загружены, ничего не изменено: {why}",
     setup_import_confirm: "Заменить все 60 слотов настройками из файла?",
+    people_check_title: "Проверка людей на результате",
+    people_check_hint: "Результат без лица или с пропавшими людьми отклоняется: слот пробует ещё раз или передаёт фото запасному. Пустой кадр и фото без изменений отклоняются всегда.",
+    people_default: "как для типа",
+    people_off: "не проверять",
+    people_at_least_one: "хотя бы одно лицо",
+    people_as_many: "столько же людей, сколько на фото гостя",
+    verdict_blank: "пустой кадр",
+    verdict_unchanged: "фото вернулось без изменений",
+    verdict_no_face: "на результате нет лица",
+    verdict_missing: "пропали люди: {missing} из {people}",
+    check_failed_badge: "проверка не пройдена",
+    rejected_by_check: "Отклонено проверкой",
+    rescued_by_retry: "Спасено повторной попыткой",
+    miss_rejected: "результат не прошёл проверку",
 };
 
 pub static EN: Strings = Strings {
@@ -948,6 +1003,7 @@ pub static EN: Strings = Strings {
     label_public_url: "Public URL of this server",
     label_deadline_secs: "Deadline for the booth's answer, s",
     label_keep_failed_in_trash: "Keep failed photos in the trash",
+    label_check_results: "Check each result before it is printed (blank frame, photo unchanged, people missing)",
     label_retention_days: "Keep photos, days (0: forever)",
     label_max_upload_mb: "Largest photo, MB",
     label_max_result_side: "Largest side of the result, px",
@@ -1098,4 +1154,18 @@ pub static EN: Strings = Strings {
     setup_imported: "Setup imported: {count} slots set up.",
     setup_refused: "The setup was not imported, nothing changed: {why}",
     setup_import_confirm: "Replace all 60 slots with the file's setup?",
+    people_check_title: "People check on the result",
+    people_check_hint: "A result without a face or with people missing is rejected: the slot tries again or hands over to its fallback. A blank frame or the photo unchanged is always rejected.",
+    people_default: "the type's default",
+    people_off: "off",
+    people_at_least_one: "at least one face",
+    people_as_many: "as many people as the guest's photo",
+    verdict_blank: "blank image",
+    verdict_unchanged: "the photo came back unchanged",
+    verdict_no_face: "no face in the result",
+    verdict_missing: "{missing} of {people} people missing",
+    check_failed_badge: "check failed",
+    rejected_by_check: "Rejected by the check",
+    rescued_by_retry: "Rescued by a second try",
+    miss_rejected: "the result failed the check",
 };

@@ -111,6 +111,7 @@ fn chain_line(attempts: &[Attempt]) -> Option<String> {
             AttemptOutcome::Skipped => "↷",
             AttemptOutcome::Abandoned | AttemptOutcome::TimedOut => "…",
             AttemptOutcome::Failed | AttemptOutcome::Running => "✗",
+            AttemptOutcome::Rejected => "⊘",
         };
         let secs = a.ended_ms.unwrap_or(a.started_ms) - a.started_ms;
         let detail = match a.outcome {

@@ -34,6 +34,7 @@ struct SlotEntry<'a> {
     options: &'a Map<String, Value>,
     fallbacks: Vec<String>,
     fallback_after_secs: u32,
+    people_check: Option<crate::checks::PeopleRule>,
     link_token: &'a str,
     reference: Option<String>,
 }
@@ -57,6 +58,7 @@ pub async fn write_setup(state: &AppState, zip: &mut ZipStream) -> std::io::Resu
             options: &slot.options,
             fallbacks: slot.fallbacks.iter().map(ToString::to_string).collect(),
             fallback_after_secs: slot.fallback_after_secs,
+            people_check: slot.people_check,
             link_token: &slot.link_token,
             reference: slot.reference.as_ref().map(|r| format!("{REFERENCES}{r}")),
         })
@@ -223,6 +225,7 @@ fn empty_slot(id: SlotId) -> Slot {
         fallbacks: Vec::new(),
         fallback_after_secs: 25,
         link_token: crate::store::new_link_token(),
+        people_check: None,
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::i18n::{Lang, Strings};
 use crate::AppState;
+use crate::checks::PeopleRule;
 use crate::domain::{ImageFormat, Kind, MAX_FALLBACKS, Slot, SlotId};
 use crate::error::AppError;
 use crate::imaging;
@@ -29,6 +30,8 @@ pub struct SlotEdit {
     /// Slot ids `provider/number`, checked with the slot's own.
     pub fallbacks: Field<Vec<String>>,
     pub fallback_after_secs: Field<u32>,
+    /// `null` follows the slot's type.
+    pub people_check: Field<Option<PeopleRule>>,
 }
 
 /// One field of an edit: left out, a value of its type, or a value that is not (named in the
@@ -85,6 +88,7 @@ pub enum Problem {
     TooManyFallbacks,
     /// A whole number outside `0..=max`.
     OutOfRange(i64),
+    UnknownPeopleRule,
 }
 
 /// The JSON type a field must have.
@@ -108,6 +112,10 @@ impl FieldError {
         match self.problem {
             Problem::TooLong(max) => format!("{} (≤ {max})", t.err_too_long),
             Problem::UnknownKind => t.err_unknown_kind.to_owned(),
+            Problem::UnknownPeopleRule => {
+                let words: Vec<&str> = PeopleRule::ALL.iter().map(|r| r.as_str()).collect();
+                format!("{}: {}", t.err_option_choice, words.join(", "))
+            }
             Problem::WrongType(Expected::Text) => t.err_expected_text.to_owned(),
             Problem::WrongType(Expected::Switch) | Problem::Option(OptionInput::Switch) => {
                 t.err_expected_switch.to_owned()
@@ -150,6 +158,9 @@ impl SlotEdit {
         let kind = self.kind.given("kind", Problem::UnknownKind, e);
         let options = self.options.given("options", wrong(Expected::Object), e);
         let fallbacks = self.fallbacks.given("fallbacks", wrong(Expected::List), e);
+        let people = self
+            .people_check
+            .given("people_check", Problem::UnknownPeopleRule, e);
         let late = Problem::OutOfRange(deadline_secs.into());
         let after = self
             .fallback_after_secs
@@ -171,6 +182,7 @@ impl SlotEdit {
         }
         next.enabled = enabled.unwrap_or(next.enabled);
         next.kind = kind.unwrap_or(next.kind);
+        next.people_check = people.unwrap_or(next.people_check);
         match options {
             Some(options)
                 if serde_json::to_string(&options).map_or(0, |s| s.len()) > MAX_OPTIONS_JSON =>
@@ -279,6 +291,7 @@ mod tests {
             fallbacks: Vec::new(),
             fallback_after_secs: 25,
             link_token: "t".into(),
+            people_check: None,
         }
     }
 

@@ -6,6 +6,7 @@ use super::models::{self, ModelBanner};
 use super::slot_edit::{self, Field, SlotEdit};
 use super::{Ctx, assets::image_file, render};
 use crate::AppState;
+use crate::checks::PeopleRule;
 use crate::domain::{Kind, Provider, Slot};
 use crate::error::{AppError, AppResult};
 use crate::extract::SlotPath;
@@ -154,6 +155,12 @@ impl CardForm {
             ),
             fallback_after_secs: match self.fields.get("fallback_after_secs") {
                 Some(secs) => Field::parsed(secs.trim().parse().ok()),
+                None => Field::Absent,
+            },
+            // Blank: the type's own rule.
+            people_check: match self.fields.get("people_check").map(|v| v.trim()) {
+                Some("") => Field::Set(None),
+                Some(rule) => Field::parsed(PeopleRule::parse(rule).map(Some)),
                 None => Field::Absent,
             },
         }

@@ -20,6 +20,8 @@ pub struct Settings {
     /// How long the booth waits for its answer.
     pub deadline: Duration,
     pub keep_failed_in_trash: bool,
+    /// Each model's image is checked before the booth gets it.
+    pub check_results: bool,
     /// 0 keeps every photo.
     pub retention_days: u32,
     pub max_upload_bytes: usize,
@@ -246,6 +248,7 @@ impl Raw<'_> {
             public_url: self.optional(S::PublicUrl),
             deadline: Duration::from_secs(self.integer(S::DeadlineSecs).max(1)),
             keep_failed_in_trash: self.switch(S::KeepFailedInTrash),
+            check_results: self.switch(S::CheckResults),
             retention_days: self.small(S::RetentionDays),
             max_upload_bytes: usize::try_from(self.mebibytes(S::MaxUploadMb).max(1 << 20))
                 .unwrap_or(usize::MAX),

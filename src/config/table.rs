@@ -7,6 +7,7 @@ pub enum Setting {
     PublicUrl,
     DeadlineSecs,
     KeepFailedInTrash,
+    CheckResults,
     RetentionDays,
     MaxUploadMb,
     MaxResultSide,
@@ -242,6 +243,8 @@ pub const SETTINGS: &[SettingDef] = &[
     def(S::PublicUrl, "public_url", "BOOTHGATE_PUBLIC_URL", "", K::Url, G::General),
     def(S::DeadlineSecs, "deadline_secs", "BOOTHGATE_DEADLINE_SECS", "50", K::Integer { min: 1, max: 600 }, G::General),
     def(S::KeepFailedInTrash, "keep_failed_in_trash", "BOOTHGATE_KEEP_FAILED_IN_TRASH", "1", K::Switch, G::General),
+    // Blank, unchanged and people checks on each model's image before the booth gets it.
+    def(S::CheckResults, "check_results", "BOOTHGATE_CHECK_RESULTS", "1", K::Switch, G::General),
     def(S::RetentionDays, "retention_days", "BOOTHGATE_RETENTION_DAYS", "30", K::Integer { min: 0, max: 3650 }, G::General),
     def(S::MaxUploadMb, "max_upload_mb", "BOOTHGATE_MAX_UPLOAD_MB", "40", K::Integer { min: 1, max: 200 }, G::General),
     def(S::MaxResultSide, "max_result_side", "BOOTHGATE_MAX_RESULT_SIDE", "2048", K::Integer { min: 256, max: 8192 }, G::General),

@@ -3,14 +3,22 @@
 //! not answered after the booth slot's `fallback_after_secs`; the first image wins and the
 //! others are dropped (their HTTP calls cancelled, a Turbotext queue no longer polled). A
 //! fallback's own fallbacks are not followed, so no cycle can form.
+//!
+//! Each image is checked before it wins (see [`crate::checks`]): one that fails hands over like
+//! a failure, and a chain with nothing left tries its last slot once more while the time left
+//! allows. When nothing passes, an image that failed only the people check is answered all the
+//! same — a slightly wrong AI photo beats none.
 
 use super::inputs;
+use super::inspect::{Guest, Looked};
 use super::job::Job;
 use crate::AppState;
 use crate::alerts::Event;
+use crate::checks::{Check, PeopleRule, Verdict};
 use crate::config::Settings;
 use crate::domain::{AttemptOutcome as Outcome, Provider, Slot, SlotId, SlotUnavailable};
 use crate::error::AppError;
+use crate::imaging::{Decoded, Glance};
 use crate::lifecycle::{self, Sign};
 use crate::providers::health::{Admission, Change};
 use crate::providers::registry;
@@ -30,23 +38,40 @@ pub struct Prepared {
     pub upload_size: (u32, u32),
     /// The long side of the photo the booth gets back.
     pub result_side: u32,
+    /// The reduced copies the result checks compare with.
+    pub glance: std::sync::Arc<Glance>,
 }
 
+/// Time kept to fit and send an image already held when the deadline nears: no new try starts
+/// inside it, and a held image is answered when it begins.
+const FIT_RESERVE: Duration = Duration::from_secs(2);
+
 /// A slot to try, with its prompt filled from the booth's values.
+#[derive(Clone)]
 struct Candidate {
     slot: Slot,
     prompt: String,
 }
 
-/// The slot that drew the image, and what it drew.
+/// The slot that drew the image, and what it drew (its image decoded, its bytes gone).
 pub struct Drawn {
     pub slot: SlotId,
     pub output: ModelOutput,
+    pub decoded: Decoded,
+    /// What the checks made of it; `None` with the checks off.
+    pub check: Option<Check>,
     pub model_ms: i64,
 }
 
-type Running =
-    Pin<Box<dyn Future<Output = (usize, SlotId, Result<ModelOutput, ProviderError>)> + Send>>;
+/// A slot's model has answered.
+struct Answered {
+    index: usize,
+    slot: SlotId,
+    rule: PeopleRule,
+    result: Result<ModelOutput, ProviderError>,
+}
+
+type Running = Pin<Box<dyn Future<Output = Answered> + Send>>;
 
 /// The slots still to try, and those at work.
 struct Chain<'a> {
@@ -62,6 +87,14 @@ struct Chain<'a> {
     hedge_after: Duration,
     /// When the next slot starts as well, if the ones at work have not answered.
     hedge_at: Option<Instant>,
+    guest: Guest,
+    /// The last slot started, to try once more when every image was rejected.
+    last_started: Option<Candidate>,
+    retried: bool,
+    /// How long the last rejected image took to draw.
+    rejected_ms: Option<i64>,
+    /// The last image that failed only the people check, answered if nothing passes.
+    held: Option<Drawn>,
 }
 
 /// Runs the booth slot (already found ready), then its fallbacks as needed, until one draws an
@@ -93,15 +126,24 @@ pub async fn run(
         running: FuturesUnordered::new(),
         last_error: None,
         hedge_at: None,
+        guest: Guest::new(prepared.glance.clone()),
+        last_started: None,
+        retried: false,
+        rejected_ms: None,
+        held: None,
     };
     chain.start_next().await;
     loop {
-        if chain.running.is_empty() {
-            return Err(chain.last_error.unwrap_or(AppError::SlotDisabled));
+        if chain.running.is_empty() && !chain.try_again().await {
+            return chain.give_up();
         }
+        if chain.running.is_empty() {
+            continue;
+        }
+        let give_up_at = chain.held.as_ref().map(|_| chain.last_start_at());
         tokio::select! {
-            Some((index, slot, result)) = chain.running.next() => {
-                match chain.ended(index, slot, result) {
+            Some(answered) = chain.running.next() => {
+                match chain.ended(answered).await {
                     Some(drawn) => return Ok(drawn),
                     // A failure hands over at once, unless another slot is already at work.
                     None if chain.running.is_empty() => chain.start_next().await,
@@ -112,11 +154,55 @@ pub async fn run(
                 tracing::info!("no answer yet: the next slot starts as well");
                 chain.start_next().await;
             }
+            () = sleep_until_option(give_up_at) => {
+                tracing::info!("the deadline nears: the held image is answered");
+                return chain.give_up();
+            }
         }
     }
 }
 
 impl Chain<'_> {
+    /// The last moment a try may start, and a held image must be answered by.
+    fn last_start_at(&self) -> Instant {
+        self.job.model_deadline() - FIT_RESERVE
+    }
+
+    /// With nothing left to try after a rejected image: the last slot once more, if one try
+    /// fits in the time left (a try as long as the rejected one). Whether one started.
+    async fn try_again(&mut self) -> bool {
+        if self.retried || !matches!(self.last_error, Some(AppError::RejectedResult(_))) {
+            return false;
+        }
+        let (Some(candidate), Some(took)) = (self.last_started.clone(), self.rejected_ms) else {
+            return false;
+        };
+        let took = Duration::from_millis(took.max(0) as u64);
+        if Instant::now() + took > self.last_start_at() {
+            return false;
+        }
+        self.retried = true;
+        tracing::info!(slot = %candidate.slot.id, "every image was rejected: one more try");
+        match self.start(candidate, false).await {
+            Ok(attempt) => {
+                self.running.push(attempt);
+                true
+            }
+            Err(e) => {
+                self.last_error = Some(e);
+                false
+            }
+        }
+    }
+
+    /// Nothing passed: the held image if there is one, else the last failure.
+    fn give_up(&mut self) -> Result<Drawn, AppError> {
+        match self.held.take() {
+            Some(drawn) => Ok(drawn),
+            None => Err(self.last_error.take().unwrap_or(AppError::SlotDisabled)),
+        }
+    }
+
     /// The next fallback that exists and is ready; a deleted one is passed over, one that is
     /// off or half set up is recorded as skipped.
     async fn load_next(&mut self) -> Option<Candidate> {
@@ -181,27 +267,23 @@ impl Chain<'_> {
         self.state.alerts.raise(event);
     }
 
-    /// Records an attempt's end; the image, if it drew one.
-    fn ended(
-        &mut self,
-        index: usize,
-        slot: SlotId,
-        result: Result<ModelOutput, ProviderError>,
-    ) -> Option<Drawn> {
+    /// Records an attempt's end; the image, if it drew one that passed its checks.
+    async fn ended(&mut self, answered: Answered) -> Option<Drawn> {
+        let Answered {
+            index,
+            slot,
+            rule,
+            result,
+        } = answered;
         let job = self.job;
         let at = job.elapsed_ms();
         match result {
+            // The provider answered: its health is good whatever the checks make of the image.
             Ok(output) => {
-                job.attempts.end(index, at, Outcome::Succeeded, None);
                 let change = self.state.health.record(slot.provider, Ok(()));
                 self.tell(slot.provider, change, None);
                 let model_ms = at - job.attempts.started_ms(index);
-                // The others are dropped with the chain: abandoned.
-                Some(Drawn {
-                    slot,
-                    output,
-                    model_ms,
-                })
+                self.checked(index, slot, rule, output, model_ms).await
             }
             Err(e) => {
                 if counts_against(&e) {
@@ -225,12 +307,75 @@ impl Chain<'_> {
                 } else {
                     Outcome::Failed
                 };
-                job.attempts.end(index, at, outcome, Some(&error));
-                tracing::warn!(%slot, reason = error.reason(), %error, "slot failed");
-                self.last_error = Some(error);
+                self.failed(index, slot, outcome, error);
                 None
             }
         }
+    }
+
+    fn failed(&mut self, index: usize, slot: SlotId, outcome: Outcome, error: AppError) {
+        self.job
+            .attempts
+            .end(index, self.job.elapsed_ms(), outcome, Some(&error));
+        tracing::warn!(%slot, reason = error.reason(), %error, "slot failed");
+        self.last_error = Some(error);
+    }
+
+    /// Decodes and checks a model's image; the image if it passed, kept back if it failed only
+    /// the people check.
+    async fn checked(
+        &mut self,
+        index: usize,
+        slot: SlotId,
+        rule: PeopleRule,
+        mut output: ModelOutput,
+        model_ms: i64,
+    ) -> Option<Drawn> {
+        let image = std::mem::take(&mut output.image);
+        let prepared = self.prepared;
+        let side = (prepared.upload_size, prepared.result_side);
+        let rule = self.settings.check_results.then_some(rule);
+        let looked = self
+            .guest
+            .look(self.state, image, side.0, side.1, rule)
+            .await;
+        let Looked { decoded, check } = match looked {
+            Ok(looked) => looked,
+            Err(e) => {
+                let unusable = format!("the model's image cannot be used: {e}");
+                let error = AppError::Provider(ProviderError::Protocol(unusable));
+                self.failed(index, slot, Outcome::Failed, error);
+                return None;
+            }
+        };
+        let attempts = &self.job.attempts;
+        attempts.set_check(index, check.clone());
+        let drawn = Drawn {
+            slot,
+            output,
+            decoded,
+            check,
+            model_ms,
+        };
+        let Some(check) = drawn.check.as_ref().filter(|c| !c.passed()) else {
+            attempts.end(index, self.job.elapsed_ms(), Outcome::Succeeded, None);
+            // The others are dropped with the chain: abandoned.
+            return Some(drawn);
+        };
+        let reason = check.reason.clone().unwrap_or_default();
+        tracing::warn!(%slot, %reason, "the image failed its check");
+        let people_only = check.verdict == Verdict::People;
+        self.failed(
+            index,
+            slot,
+            Outcome::Rejected,
+            AppError::RejectedResult(reason),
+        );
+        self.rejected_ms = Some(model_ms);
+        if people_only {
+            self.held = Some(drawn);
+        }
+        None
     }
 }
 
@@ -297,6 +442,11 @@ impl Chain<'_> {
             );
         }
         let state = self.state;
+        let rule = candidate.slot.people_rule();
+        if self.settings.check_results {
+            self.guest.prepare_for(state, rule);
+        }
+        self.last_started = Some(candidate.clone());
         let model = match providers::model_for(
             id.provider,
             self.settings,
@@ -313,7 +463,12 @@ impl Chain<'_> {
         };
         Ok(Box::pin(async move {
             let result = model.generate(request).await;
-            (index, id, result)
+            Answered {
+                index,
+                slot: id,
+                rule,
+                result,
+            }
         }))
     }
 

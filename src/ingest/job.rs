@@ -81,6 +81,7 @@ impl Attempts {
             outcome: AttemptOutcome::Running,
             reason: None,
             message: None,
+            check: None,
         });
         all.len() - 1
     }
@@ -96,6 +97,13 @@ impl Attempts {
             attempt.outcome = outcome;
             attempt.reason = error.map(|e| e.reason().to_owned());
             attempt.message = error.map(AppError::public_message);
+        }
+    }
+
+    /// What the result checks made of an attempt's image.
+    pub fn set_check(&self, index: usize, check: Option<crate::checks::Check>) {
+        if let Some(attempt) = self.0.lock().expect("attempts lock").get_mut(index) {
+            attempt.check = check;
         }
     }
 

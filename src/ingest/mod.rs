@@ -8,6 +8,7 @@
 mod chain;
 mod form;
 mod inputs;
+mod inspect;
 mod job;
 mod pipeline;
 mod unverified;

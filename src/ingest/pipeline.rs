@@ -30,6 +30,8 @@ struct Success {
     answered_by: SlotId,
     /// Where the result was kept, under the media folder.
     result_path: String,
+    /// What the checks made of it; `None` with the checks off.
+    check: Option<crate::checks::Check>,
 }
 
 /// Records the upload, then runs it through the slot's model, answering by the deadline.
@@ -155,6 +157,7 @@ async fn process(state: &AppState, job: &Job, slot: Slot) -> Result<Success, App
             .0
             .max(upload_size.1)
             .min(settings.max_result_side),
+        glance: Arc::new(prepared.glance),
     };
     let drawn = chain::run(state, &settings, job, &inputs, slot).await?;
     // The model's input is no longer needed: freed before the answer is decoded.
@@ -169,9 +172,7 @@ async fn process(state: &AppState, job: &Job, slot: Slot) -> Result<Success, App
     }
     tracing::info!(model_ms = drawn.model_ms, answered_by = %drawn.slot, "model answered");
     let out_format = format.result_format();
-    let image = drawn.output.image;
-    let (bytes, result_path) =
-        fit_answer(state, &settings, job, image, upload_size, out_format).await?;
+    let (bytes, result_path) = fit_answer(state, job, drawn.decoded, out_format).await?;
     Ok(Success {
         bytes,
         result_path,
@@ -179,6 +180,7 @@ async fn process(state: &AppState, job: &Job, slot: Slot) -> Result<Success, App
         model_ms: drawn.model_ms,
         prompt_used: drawn.output.prompt_used,
         answered_by: drawn.slot,
+        check: drawn.check,
     })
 }
 
@@ -230,17 +232,14 @@ async fn prepare_photo(
 /// where it was kept.
 async fn fit_answer(
     state: &AppState,
-    settings: &Settings,
     job: &Job,
-    image: Vec<u8>,
-    upload_size: (u32, u32),
+    decoded: imaging::Decoded,
     format: ImageFormat,
 ) -> Result<(Vec<u8>, String), AppError> {
-    let max_side = settings.max_result_side;
     let finished = state
         .cpu
         .run(Turn::Finish, move || {
-            imaging::finish_result(&image, upload_size, max_side, format)
+            imaging::finish_result(decoded, format)
         })
         .await
         .map_err(|e| ProviderError::Protocol(format!("the model's image cannot be used: {e}")))?;
@@ -325,6 +324,7 @@ fn success_outcome(job: &Job, success: &Success, latency_ms: i64) -> Outcome {
         result_path: Some(success.result_path.clone()),
         prompt_used: success.prompt_used.clone(),
         drill: job.met_drill(),
+        check: success.check.as_ref().map(|c| c.verdict),
     }
 }
 
@@ -360,6 +360,7 @@ async fn failure_outcome(state: &AppState, job: &Job, e: &AppError, latency_ms: 
         result_path: None,
         prompt_used: None,
         drill: job.met_drill(),
+        check: None,
     }
 }
 
@@ -392,6 +393,11 @@ fn image_response(job: &str, success: Success) -> Response {
         HeaderValue::from_str(&success.answered_by.to_string())
             .expect("a slot id is a valid header"),
     );
+    // An image answered although it failed its check (people missing): the booth prints it,
+    // and anything reading the answer can tell.
+    if success.check.as_ref().is_some_and(|c| !c.passed()) {
+        headers.insert("x-boothgate-check", HeaderValue::from_static("failed"));
+    }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

@@ -34,9 +34,10 @@ impl ImageModel for DemoModel {
 }
 
 fn apply_effect(request: &ModelRequest) -> Result<Vec<u8>, ImagingError> {
-    let guest = imaging::decode_upright(&request.photo.bytes, 0)?.into_rgb8();
+    // Full size: a PNG decodes reduced to the side asked for, and 0 would make it one pixel.
+    let guest = imaging::decode_upright(&request.photo.bytes, u32::MAX)?.into_rgb8();
     let reference = match &request.reference {
-        Some(r) => Some(imaging::decode_upright(&r.bytes, 0)?),
+        Some(r) => Some(imaging::decode_upright(&r.bytes, u32::MAX)?),
         None => None,
     };
     let out = match (request.kind, reference) {

@@ -40,6 +40,8 @@ pub struct Outcome {
     pub prompt_used: Option<String>,
     /// The chain met a provider under a fire drill.
     pub drill: bool,
+    /// The verdict of the image answered, where the checks looked at it.
+    pub check: Option<crate::checks::Verdict>,
 }
 
 #[derive(sqlx::FromRow, Clone, Debug, Serialize)]
@@ -65,6 +67,8 @@ pub struct JobRecord {
     pub answered_by: Option<String>,
     pub event_id: Option<i64>,
     pub drill: bool,
+    /// `passed`, or `people` for an image answered although people were missing.
+    pub check_verdict: Option<String>,
 }
 
 #[derive(Default, Clone, Debug)]
@@ -87,6 +91,7 @@ struct AttemptRow {
     outcome: AttemptOutcome,
     reason: Option<String>,
     message: Option<String>,
+    check_json: Option<String>,
 }
 
 impl AttemptRow {
@@ -98,6 +103,9 @@ impl AttemptRow {
             outcome: self.outcome,
             reason: self.reason,
             message: self.message,
+            check: self
+                .check_json
+                .and_then(|json| serde_json::from_str(&json).ok()),
         })
     }
 }
@@ -133,8 +141,9 @@ impl Store {
         for (seq, attempt) in outcome.attempts.iter().enumerate() {
             sqlx::query(
                 "INSERT OR REPLACE INTO attempts
-                    (job, seq, provider, slot, started_ms, ended_ms, outcome, reason, message)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (job, seq, provider, slot, started_ms, ended_ms, outcome, reason, message,
+                     check_json)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(id)
             .bind(seq as i64)
@@ -145,13 +154,19 @@ impl Store {
             .bind(attempt.outcome)
             .bind(&attempt.reason)
             .bind(&attempt.message)
+            .bind(
+                attempt
+                    .check
+                    .as_ref()
+                    .and_then(|check| serde_json::to_string(check).ok()),
+            )
             .execute(&mut *tx)
             .await?;
         }
         sqlx::query(
             "UPDATE jobs SET status = ?, reason = ?, message = ?, latency_ms = ?, model_ms = ?,
                     original_path = ?, result_path = ?, prompt_used = ?, answered_by = ?,
-                    finished_at = ?, drill = ?
+                    finished_at = ?, drill = ?, check_verdict = ?
              WHERE id = ?",
         )
         .bind(outcome.status)
@@ -165,6 +180,7 @@ impl Store {
         .bind(outcome.answered_by.map(|slot| slot.to_string()))
         .bind(self.clock.now_ms())
         .bind(outcome.drill)
+        .bind(outcome.check.map(crate::checks::Verdict::as_str))
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -175,7 +191,7 @@ impl Store {
     /// A job's attempts, in order.
     pub async fn attempts(&self, job: &str) -> Result<Vec<Attempt>, InternalError> {
         let rows: Vec<AttemptRow> = sqlx::query_as(
-            "SELECT provider, slot, started_ms, ended_ms, outcome, reason, message
+            "SELECT provider, slot, started_ms, ended_ms, outcome, reason, message, check_json
              FROM attempts WHERE job = ? ORDER BY seq",
         )
         .bind(job)

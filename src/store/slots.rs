@@ -16,6 +16,7 @@ struct SlotRow {
     fallbacks: String,
     fallback_after_secs: i64,
     link_token: Option<String>,
+    people_check: Option<String>,
 }
 
 impl SlotRow {
@@ -35,12 +36,16 @@ impl SlotRow {
                 .collect(),
             fallback_after_secs: u32::try_from(self.fallback_after_secs).unwrap_or(0),
             link_token: self.link_token?,
+            people_check: self
+                .people_check
+                .as_deref()
+                .and_then(crate::checks::PeopleRule::parse),
         })
     }
 }
 
 const SLOT_COLUMNS: &str = "provider, number, name, enabled, kind, prompt, reference, options, \
-                            fallbacks, fallback_after_secs, link_token";
+                            fallbacks, fallback_after_secs, link_token, people_check";
 
 /// A fresh link token: 128 random bits, URL-safe (22 characters).
 pub fn new_link_token() -> String {
@@ -71,11 +76,12 @@ async fn update_slot(
 ) -> Result<(), InternalError> {
     let sql = if whole {
         "UPDATE slots SET name = ?, enabled = ?, kind = ?, prompt = ?, options = ?, fallbacks = ?,
-                fallback_after_secs = ?, updated_at = ?, reference = ?, link_token = ?
+                fallback_after_secs = ?, people_check = ?, updated_at = ?, reference = ?,
+                link_token = ?
          WHERE provider = ? AND number = ?"
     } else {
         "UPDATE slots SET name = ?, enabled = ?, kind = ?, prompt = ?, options = ?, fallbacks = ?,
-                fallback_after_secs = ?, updated_at = ?
+                fallback_after_secs = ?, people_check = ?, updated_at = ?
          WHERE provider = ? AND number = ?"
     };
     let fallbacks: Vec<String> = slot.fallbacks.iter().map(SlotId::to_string).collect();
@@ -87,6 +93,7 @@ async fn update_slot(
         .bind(serde_json::Value::Object(slot.options.clone()).to_string())
         .bind(serde_json::json!(fallbacks).to_string())
         .bind(slot.fallback_after_secs)
+        .bind(slot.people_check.map(crate::checks::PeopleRule::as_str))
         .bind(now_ms);
     if whole {
         query = query.bind(&slot.reference).bind(&slot.link_token);

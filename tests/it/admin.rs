@@ -493,6 +493,7 @@ async fn statistics_count_jobs_by_provider_slot_and_day() {
             result_path: None,
             prompt_used: None,
             drill: false,
+            check: None,
         };
         store.finish_job(id, &outcome).await.unwrap();
     }

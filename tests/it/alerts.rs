@@ -460,7 +460,8 @@ async fn a_retirement_date_is_told_when_first_seen_and_again_a_week_before() {
             "candidates": [{"content": {"role": "model", "parts": [{"inlineData": {
                 "mimeType": "image/jpeg",
                 "data": base64::Engine::encode(
-                    &base64::engine::general_purpose::STANDARD, sample("guest-512.jpg"))}}]},
+                    &base64::engine::general_purpose::STANDARD,
+                    crate::samples::drawn_by_model(1024, 1024, [90, 90, 160], image::ImageFormat::Jpeg))}}]},
                 "finishReason": "STOP", "index": 0}],
             "modelVersion": model,
             "modelStatus": {"modelStage": "DEPRECATED", "retirementTime": retires_text,

@@ -21,10 +21,7 @@ pub struct Fakes {
 }
 
 fn drawn_png(rgb: [u8; 3]) -> Vec<u8> {
-    let image = image::RgbImage::from_pixel(512, 512, image::Rgb(rgb));
-    let mut out = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
+    crate::samples::drawn_by_model(1024, 1024, rgb, image::ImageFormat::Png)
 }
 
 pub fn gemini_image() -> ResponseTemplate {

@@ -35,12 +35,8 @@ async fn gemini_app(fake: &MockServer, deadline_secs: &str) -> TestApp {
     app
 }
 
-/// A solid-colour image as a model would draw it.
 fn drawn(width: u32, height: u32, rgb: [u8; 3], format: image::ImageFormat) -> Vec<u8> {
-    let image = image::RgbImage::from_pixel(width, height, image::Rgb(rgb));
-    let mut out = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut out, format).unwrap();
-    out.into_inner()
+    crate::samples::drawn_by_model(width, height, rgb, format)
 }
 
 fn image_answer(parts: Vec<Value>) -> ResponseTemplate {
@@ -52,6 +48,12 @@ fn image_answer(parts: Vec<Value>) -> ResponseTemplate {
 
 fn inline(bytes: &[u8], mime: &str) -> Value {
     json!({"inlineData": {"mimeType": mime, "data": BASE64.encode(bytes)}})
+}
+
+/// Tinted red, as [`red_png`] draws.
+fn reddish(bytes: &[u8]) -> bool {
+    let [r, g, b] = crate::samples::mean_rgb(bytes);
+    r > g + 50.0 && r > b + 50.0
 }
 
 fn red_png() -> Vec<u8> {
@@ -83,18 +85,6 @@ async fn mount_always(fake: &MockServer, response: ResponseTemplate) {
         .respond_with(response)
         .mount(fake)
         .await;
-}
-
-fn mean_rgb(bytes: &[u8]) -> [f64; 3] {
-    let image = image::load_from_memory(bytes).unwrap().into_rgb8();
-    let n = f64::from(image.width() * image.height());
-    let mut sum = [0.0; 3];
-    for p in image.pixels() {
-        for (s, c) in sum.iter_mut().zip(p.0) {
-            *s += f64::from(c);
-        }
-    }
-    sum.map(|s| s / n)
 }
 
 /// The images a request carried, decoded, in order.
@@ -147,10 +137,7 @@ async fn success_sends_the_documented_request() {
     );
     assert_eq!(response.header("content-type"), Some("image/jpeg"));
     assert_eq!(image_size(&response.body), (512, 512));
-    assert!(
-        mean_rgb(&response.body)[0] > 180.0,
-        "the model's red image came back"
-    );
+    assert!(reddish(&response.body), "the model's red image came back");
 
     let received: Vec<_> = fake
         .received_requests()
@@ -268,8 +255,7 @@ async fn thought_images_are_skipped_for_the_final_one() {
     let app = gemini_app(&fake, "20").await;
     let response = upload_sample(&app, SLOT, "guest-512.jpg").await;
     assert_eq!(response.status, 200);
-    let [r, _, b] = mean_rgb(&response.body);
-    assert!(r > 180.0 && b < 60.0, "the final image, not the thought");
+    assert!(reddish(&response.body), "the final image, not the thought");
 }
 
 #[tokio::test]
@@ -448,7 +434,7 @@ async fn jpeg_bytes_labelled_png_are_accepted() {
         Some("image/png"),
         "PNG in, PNG out"
     );
-    assert!(mean_rgb(&response.body)[0] > 180.0);
+    assert!(reddish(&response.body));
 }
 
 #[tokio::test]

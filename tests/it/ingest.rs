@@ -106,7 +106,12 @@ async fn exif_rotated_upload_comes_back_upright() {
 async fn png_in_png_out() {
     let app = demo_app(Options::demo()).await;
     let response = upload_sample(&app, SLOT, "guest-512.png").await;
-    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
     assert_eq!(response.header("content-type"), Some("image/png"));
     assert!(response.body.starts_with(b"\x89PNG"));
     assert_eq!(image_size(&response.body), (512, 512));

@@ -18,7 +18,8 @@ const OLD: &str = "gemini-3.1-flash-image";
 
 /// A Gemini answer with a photo-like image and the model's status.
 fn answer_with_status(status: Value) -> ResponseTemplate {
-    let image = sample("guest-512.jpg");
+    let image =
+        crate::samples::drawn_by_model(1024, 1024, [60, 120, 200], image::ImageFormat::Jpeg);
     ResponseTemplate::new(200).set_body_json(json!({
         "candidates": [{"content": {"role": "model", "parts": [
             {"inlineData": {"mimeType": "image/jpeg", "data": BASE64.encode(image)}}

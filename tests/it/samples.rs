@@ -49,6 +49,51 @@ fn make(name: &str) -> Vec<u8> {
     }
 }
 
+/// A picture as a model draws one: a real portrait (matplotlib's `grace_hopper`, U.S. Navy,
+/// public domain) at the model's size, tinted towards `tint` so that a test can tell which
+/// fake drew it. It has a face, so it passes the result checks of every slot type.
+pub fn drawn_by_model(
+    width: u32,
+    height: u32,
+    tint: [u8; 3],
+    format: image::ImageFormat,
+) -> Vec<u8> {
+    type Key = (u32, u32, [u8; 3], image::ImageFormat);
+    static MADE: OnceLock<Mutex<HashMap<Key, Vec<u8>>>> = OnceLock::new();
+    let made = MADE.get_or_init(Mutex::default);
+    let key = (width, height, tint, format);
+    if let Some(bytes) = made.lock().unwrap().get(&key) {
+        return bytes.clone();
+    }
+    let portrait = image::load_from_memory(include_bytes!("../photos/grace-hopper.jpg")).unwrap();
+    let mut image = portrait
+        .resize_to_fill(width, height, image::imageops::FilterType::Triangle)
+        .into_rgb8();
+    for px in image.pixels_mut() {
+        for (c, t) in px.0.iter_mut().zip(tint) {
+            *c = ((u16::from(*c) * 55 + u16::from(t) * 45) / 100) as u8;
+        }
+    }
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, format).unwrap();
+    let bytes = out.into_inner();
+    made.lock().unwrap().insert(key, bytes.clone());
+    bytes
+}
+
+/// The mean red, green and blue of an image.
+pub fn mean_rgb(bytes: &[u8]) -> [f64; 3] {
+    let image = image::load_from_memory(bytes).unwrap().into_rgb8();
+    let mut sum = [0.0; 3];
+    for px in image.pixels() {
+        for (s, c) in sum.iter_mut().zip(px.0) {
+            *s += f64::from(c);
+        }
+    }
+    let n = f64::from(image.width() * image.height());
+    sum.map(|s| s / n)
+}
+
 /// A deterministic pseudo-random sequence (xorshift), so every run uploads the same bytes.
 struct Noise(u32);
 
