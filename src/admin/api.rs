@@ -16,7 +16,7 @@ use crate::providers::health::Status;
 use crate::providers::registry::{self, ProviderSpec, REGISTRY};
 use crate::report::Cost;
 use crate::store::JobRecord;
-use crate::store::ProviderCounts;
+use crate::store::{CheckCounts, ProviderCounts};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::{Path, Query};
@@ -199,6 +199,8 @@ struct StatsJson {
     event: Option<i64>,
     cost: Cost,
     tests_cost: Cost,
+    /// Images the result checks rejected, and photos a later try rescued.
+    checks: CheckCounts,
 }
 
 /// One provider's counts and health.
@@ -233,6 +235,7 @@ async fn stats(
         event: q.event,
         cost: numbers.cost,
         tests_cost: numbers.tests_cost,
+        checks: numbers.checks,
     }))
 }
 

@@ -374,6 +374,29 @@ impl Strings {
         }
     }
 
+    /// What the checks did, or nothing when they rejected no image.
+    pub fn checks_text(&self, checks: &crate::store::CheckCounts) -> Option<String> {
+        if checks.rejected == 0 {
+            return None;
+        }
+        let slots: Vec<String> = checks
+            .rejected_by_slot
+            .iter()
+            .map(|(slot, n)| format!("{slot} — {n}"))
+            .collect();
+        let share = checks
+            .rescued_share
+            .map_or(String::new(), |s| format!(" ({:.1} %)", s * 100.0));
+        Some(format!(
+            "{}: {} ({}); {}: {}{share}",
+            self.rejected_by_check,
+            checks.rejected,
+            slots.join(", "),
+            self.rescued_by_retry,
+            checks.rescued
+        ))
+    }
+
     /// A failed check in the page's language.
     pub fn verdict(&self, check: &Check) -> String {
         match (check.verdict, check.faces_in, check.faces_out) {

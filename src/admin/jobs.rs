@@ -5,6 +5,7 @@ use super::i18n::Strings;
 use super::layout::{Choice, Layout, Page};
 use super::{Ctx, render};
 use crate::AppState;
+use crate::checks::Verdict;
 use crate::domain::{Attempt, AttemptOutcome, JobStatus, Provider, SLOTS_PER_PROVIDER};
 use crate::error::{AppError, AppResult};
 use crate::extract::{Filters, blank_is_none};
@@ -48,6 +49,10 @@ pub struct JobRow {
     pub has_result: bool,
     /// The slots tried, when more than the booth's own: "NanoBanana 1 ✗ … → DeepSeek 3 ✓ 8.1 s".
     pub chain: Option<String>,
+    /// The image answered failed its check (people missing) and was printed all the same.
+    pub check_failed: bool,
+    /// Why each rejected image was rejected, in the page's language.
+    pub rejections: Vec<String>,
 }
 
 #[derive(Template)]
@@ -116,6 +121,8 @@ fn chain_line(attempts: &[Attempt]) -> Option<String> {
         let secs = a.ended_ms.unwrap_or(a.started_ms) - a.started_ms;
         let detail = match a.outcome {
             AttemptOutcome::Succeeded => format!("{:.1} s", secs as f64 / 1000.0),
+            // Said in the page's language beside the chain.
+            AttemptOutcome::Rejected => String::new(),
             _ => a.message.clone().unwrap_or_default(),
         };
         let who = format!("{} {}", a.slot.provider.display_name(), a.slot.number);
@@ -127,6 +134,12 @@ fn chain_line(attempts: &[Attempt]) -> Option<String> {
 fn job_row(t: &Strings, media: &Media, job: JobRecord, attempts: &[Attempt]) -> JobRow {
     JobRow {
         chain: chain_line(attempts),
+        check_failed: job.check_verdict.as_deref() == Some(Verdict::People.as_str()),
+        rejections: attempts
+            .iter()
+            .filter_map(|a| a.check.as_ref().filter(|c| !c.passed()))
+            .map(|check| t.verdict(check))
+            .collect(),
         time: utc_time(job.created_at),
         created_ms: job.created_at,
         provider: job.provider.display_name(),

@@ -62,6 +62,8 @@ pub struct StatsPage {
     pub ai_result_rate: Option<String>,
     /// The booth photos without an AI image, by reason.
     pub misses: String,
+    /// "Rejected by the check: 3 (nanobanana/3 — 2, …); rescued by a second try: 2 (1.5 %)".
+    pub checks: Option<String>,
     /// Booths sending wrong upload passwords.
     pub booth_warnings: Vec<String>,
     pub slots: Vec<SlotStatsRow>,
@@ -127,6 +129,7 @@ async fn stats_page(
             .ai_result_rate()
             .map(|r| format!("{:.1}", r * 100.0)),
         misses: ctx.t.misses_text(&numbers.delivery.misses),
+        checks: ctx.t.checks_text(&numbers.checks),
         booth_warnings: super::booths::warnings(ctx.t, &super::booths::all(&state).await?),
         slots,
         chart: chart_svg(&numbers.days, state.clock.now_ms()),
@@ -176,6 +179,7 @@ pub struct Statistics {
     /// What the booth's images cost, and apart from them the admin's tests.
     pub cost: Cost,
     pub tests_cost: Cost,
+    pub checks: crate::store::CheckCounts,
 }
 
 /// All-time figures, or one event's (`event`); tests are always all-time.
@@ -204,6 +208,7 @@ pub async fn gather(state: &AppState, event: Option<i64>) -> Result<Statistics, 
             &Billable::sum(store.billable(Scope::TESTS).await?.values()),
             &settings,
         ),
+        checks: store.checks(booth).await?,
     })
 }
 

@@ -14,7 +14,9 @@ pub use booths::BoothRecord;
 pub use events::{EventRecord, MAX_EVENT_NAME, ScheduledEvent};
 pub use jobs::{JobFilter, JobRecord, NewJob, Outcome};
 pub use slots::new_link_token;
-pub use stats::{Billable, DayCount, Delivery, ProviderCounts, Scope, SlotCount, StatusCounts};
+pub use stats::{
+    Billable, CheckCounts, DayCount, Delivery, ProviderCounts, Scope, SlotCount, StatusCounts,
+};
 
 use crate::clock::Clock;
 use crate::error::InternalError;

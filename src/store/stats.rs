@@ -100,6 +100,17 @@ pub struct DayCount {
     pub counts: StatusCounts,
 }
 
+/// What the result checks did: images rejected (by the slot that drew them), and booth photos
+/// rescued by a try after a rejected image.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CheckCounts {
+    pub rejected: i64,
+    pub rejected_by_slot: BTreeMap<String, i64>,
+    pub rescued: i64,
+    /// Rescued ÷ every booth photo of the scope.
+    pub rescued_share: Option<f64>,
+}
+
 /// Which jobs a figure counts: booth jobs or the admin's tests, of one event or of all time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Scope {
@@ -257,8 +268,39 @@ impl Store {
             .await?)
     }
 
+    /// What the result checks did in a scope: images rejected, by the slot that drew them, and
+    /// the booth photos whose AI image came from a try after a rejected one.
+    pub async fn checks(&self, scope: Scope) -> Result<CheckCounts, InternalError> {
+        let sql = format!(
+            "SELECT a.provider || '/' || a.slot, COUNT(*) FROM attempts a JOIN jobs j ON j.id = a.job
+             WHERE {} AND a.outcome = 'rejected' GROUP BY 1",
+            scope.condition()
+        );
+        let by_slot: Vec<(String, i64)> = scope
+            .bind(sqlx::query_as(AssertSqlSafe(sql)))
+            .fetch_all(&self.pool)
+            .await?;
+        let sql = format!(
+            "SELECT COALESCE(SUM(status = 'succeeded' AND check_verdict = 'passed' AND EXISTS (
+                        SELECT 1 FROM attempts a WHERE a.job = j.id AND a.outcome = 'rejected')), 0),
+                    COUNT(*)
+             FROM jobs j WHERE {} AND status != 'processing'",
+            scope.condition()
+        );
+        let (rescued, photos): (i64, i64) = scope
+            .bind(sqlx::query_as(AssertSqlSafe(sql)))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(CheckCounts {
+            rejected: by_slot.iter().map(|(_, n)| n).sum(),
+            rejected_by_slot: by_slot.into_iter().collect(),
+            rescued,
+            rescued_share: (photos > 0).then(|| rescued as f64 / photos as f64),
+        })
+    }
+
     /// What a scope's jobs cost: images each provider returned (every attempt that ended with
-    /// an image, fallbacks and hedged attempts included), and the calls DeepSeek's writer got
+    /// an image, rejected ones included, fallbacks and hedged attempts too), and the calls DeepSeek's writer got
     /// (one for each DeepSeek attempt that ran).
     ///
     /// Per booth slot (the slot the photo was sent to, whichever slots drew for it).
@@ -267,7 +309,8 @@ impl Store {
         scope: Scope,
     ) -> Result<BTreeMap<(Provider, i64), Billable>, InternalError> {
         let sql = format!(
-            "SELECT j.provider, j.slot, a.provider, COALESCE(SUM(a.outcome = 'succeeded'), 0),
+            "SELECT j.provider, j.slot, a.provider,
+                    COALESCE(SUM(a.outcome IN ('succeeded', 'rejected')), 0),
                     COALESCE(SUM(a.outcome != 'skipped'
                                  AND COALESCE(a.reason, '') != 'provider_not_configured'), 0)
              FROM attempts a JOIN jobs j ON j.id = a.job WHERE {}
