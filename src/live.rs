@@ -22,6 +22,10 @@ pub enum LiveEvent {
         status: &'static str,
         latency_ms: i64,
         answered_by: Option<String>,
+        /// Images the result checks rejected on the way.
+        rejected: usize,
+        /// The image answered failed its check (people missing).
+        check_failed: bool,
     },
 }
 

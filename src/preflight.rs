@@ -5,6 +5,7 @@
 //! edited.
 
 use crate::AppState;
+use crate::checks::Verdict;
 use crate::domain::{JobStatus, Slot, SlotId};
 use crate::error::{AppError, InternalError};
 use crate::ingest::{self, JobStart};
@@ -200,17 +201,27 @@ async fn run_one(state: &AppState, mut row: Row, photo: &[u8]) -> Row {
     }
     match run_job(state, row.id, photo).await {
         Ok(job) => {
+            // An image that failed the result checks was drawn (and billed) but would not
+            // have been printed as it is: the slot needs a look before the event.
+            let people_missing = job.check_verdict.as_deref() == Some(Verdict::People.as_str());
+            let rejected = job.reason.as_deref() == Some("rejected_result");
             row.outcome = match job.status {
+                JobStatus::Succeeded if people_missing => "rejected",
                 JobStatus::Succeeded => "succeeded",
                 JobStatus::TimedOut => "timed_out",
+                _ if rejected => "rejected",
                 _ => "failed",
             };
             row.seconds = job.latency_ms.map(|ms| ms as f64 / 1000.0);
             row.reason = job.reason.clone();
             row.message = job.message.clone();
+            if people_missing {
+                row.reason = Some("rejected_result".into());
+                row.message = Some("the image answered has people missing".into());
+            }
             if job.status == JobStatus::Succeeded {
                 row.thumbnail = Some(format!("/admin/jobs/{}/after", job.id));
-            } else {
+            } else if !rejected {
                 row.cost = 0.0;
             }
             row.job = Some(job.id);

@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::domain::Provider;
 use crate::error::InternalError;
 use crate::providers::registry::REGISTRY;
-use crate::store::{Billable, Delivery, EventRecord, ProviderCounts, Scope, Store};
+use crate::store::{Billable, CheckCounts, Delivery, EventRecord, ProviderCounts, Scope, Store};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -117,6 +117,8 @@ pub struct Report {
     pub rescued: i64,
     /// What the guests got: AI photos of all booth photos, and the misses by reason.
     pub delivery: Delivery,
+    /// Images the result checks rejected, and photos a later try rescued.
+    pub checks: CheckCounts,
     pub latency: Latency,
     pub cost: Cost,
     pub by_slot: Vec<SlotShare>,
@@ -151,6 +153,7 @@ impl Report {
             timed_out: total.timed_out,
             rescued: total.rescued,
             delivery: store.delivery(scope).await?,
+            checks: store.checks(scope).await?,
             latency: Latency::of(&store.latencies(scope).await?),
             cost: Cost::of(&Billable::sum(billable.values()), settings),
             by_slot,
@@ -172,6 +175,7 @@ impl Report {
             "ai_result_rate": self.delivery.ai_result_rate(),
             "model_success_rate": self.delivery.model_success_rate(),
             "misses": self.delivery.misses,
+            "checks": self.checks,
             "latency_ms": self.latency,
             "cost": self.cost,
             "by_slot": self.by_slot,

@@ -164,6 +164,9 @@ if (live) {
     img.alt = job.answered_by || job.slot;
     const caption = document.createElement("figcaption");
     caption.textContent = job.answered_by || job.slot;
+    // Images the checks refused before this one, and one printed although people were missing.
+    if (job.rejected > 0) caption.append(` · ${live.dataset.rejected}: ${job.rejected}`);
+    if (job.check_failed) caption.append(` · ${live.dataset.checkFailed}`);
     figure.append(img, caption);
     photos.prepend(figure);
     while (photos.children.length > 12) photos.lastElementChild.remove();

@@ -543,6 +543,7 @@ impl Strings {
             "failed" => self.status_failed,
             "timed_out" => self.status_timed_out,
             "skipped" => self.preflight_skipped,
+            "rejected" => self.rejected_by_check,
             _ => self.preflight_pending,
         }
     }

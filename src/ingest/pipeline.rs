@@ -276,6 +276,14 @@ async fn finalise(state: &AppState, job: &Job, result: Result<Success, AppError>
             status: outcome.status.as_str(),
             latency_ms,
             answered_by: outcome.answered_by.map(|slot| slot.to_string()),
+            rejected: outcome
+                .attempts
+                .iter()
+                .filter(|a| a.outcome == AttemptOutcome::Rejected)
+                .count(),
+            check_failed: outcome
+                .check
+                .is_some_and(|v| v != crate::checks::Verdict::Passed),
         });
     }
     match result {

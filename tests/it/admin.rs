@@ -512,7 +512,9 @@ async fn statistics_count_jobs_by_provider_slot_and_day() {
             "cost": {"currency": "USD", "total": 0.0,
                      "by_provider": {"turbotext": 0.0, "deepseek": 0.0, "nanobanana": 0.0}},
             "tests_cost": {"currency": "USD", "total": 0.0,
-                           "by_provider": {"turbotext": 0.0, "deepseek": 0.0, "nanobanana": 0.0}}})
+                           "by_provider": {"turbotext": 0.0, "deepseek": 0.0, "nanobanana": 0.0}},
+            // No image was checked; none of the five ended photos was rescued.
+            "checks": {"rejected": 0, "rejected_by_slot": {}, "rescued": 0, "rescued_share": 0.0}})
     );
     let page = app.admin_html("/admin/stats").await;
     assert!(page.contains(&format!("value=\"{UPLOAD_PASSWORD}\"")));

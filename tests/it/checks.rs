@@ -226,6 +226,11 @@ async fn a_slot_without_a_fallback_tries_once_more_and_the_good_image_answers() 
         false,
     )
     .await;
+    let event: Value = crate::events::start_event(&s.app, "Wedding")
+        .await
+        .json()
+        .await
+        .unwrap();
     let response = upload_group(&s.app).await;
     assert_eq!(
         response.status,
@@ -253,6 +258,27 @@ async fn a_slot_without_a_fallback_tries_once_more_and_the_good_image_answers() 
     // The image answered is the good edit, warm: red above blue.
     let [r, _, b] = crate::samples::mean_rgb(&response.body);
     assert!(r > b, "the second try's image");
+    // The event's report counts the rescue.
+    let report = s
+        .app
+        .admin_json(&format!("/admin/api/events/{}", event["id"]))
+        .await;
+    let checks = &report["checks"];
+    assert_eq!(
+        (
+            checks["rejected"].as_i64(),
+            checks["rescued"].as_i64(),
+            checks["rescued_share"].as_f64()
+        ),
+        (Some(1), Some(1), Some(1.0)),
+        "{report}"
+    );
+    assert_eq!(checks["rejected_by_slot"]["nanobanana/3"], 1);
+    let page = s.app.admin_html("/admin/events").await;
+    assert!(
+        page.contains("Спасено повторной попыткой: 1 (100.0 %)"),
+        "the events page"
+    );
 }
 
 #[tokio::test]
@@ -431,4 +457,20 @@ fn faces_are_counted_on_the_labelled_set() {
     assert!(small >= 0.9, "groups of 1–2 counted exactly: {small}");
     let all = exact(&|_| true);
     assert!(all >= 0.55, "all counted exactly: {all}");
+}
+
+#[tokio::test]
+async fn a_preflight_says_rejected_for_a_slot_whose_images_fail_their_check() {
+    let s = scene("background", json!({}), &[Drawing::Blank], false).await;
+    let id = crate::preflight::start(&s.app, Some(json!({"slots": ["nanobanana/3"]}))).await;
+    let board = crate::preflight::finished_board(&s.app, &id).await;
+    let row = &board["results"][0];
+    assert_eq!(row["outcome"], "rejected", "{board}");
+    assert_eq!(row["reason"], "rejected_result");
+    assert!(
+        row["cost"].as_f64().unwrap() > 0.0,
+        "its images were drawn, and billed: {board}"
+    );
+    let page = s.app.admin_html(&format!("/admin/preflight/{id}")).await;
+    assert!(page.contains("Отклонено проверкой"), "the outcome in words");
 }

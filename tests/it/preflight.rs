@@ -71,7 +71,7 @@ pub async fn preflight_app() -> (TestApp, MockServer, MockServer) {
 }
 
 /// Starts a pre-flight; its id.
-async fn start(app: &TestApp, body: Option<Value>) -> String {
+pub async fn start(app: &TestApp, body: Option<Value>) -> String {
     let started = app.admin_post("/admin/api/preflight", body).await;
     assert_eq!(started.status(), 202);
     let answer: Value = started.json().await.unwrap();
