@@ -83,6 +83,10 @@ struct Args {
     /// Booth jobs in each of those events.
     #[arg(long, default_value_t = 200)]
     event_jobs: usize,
+    /// The booth slot's people check (`off`, `at_least_one`, `as_many_as_guest`); the result
+    /// checks themselves are switched by `BOOTHGATE_CHECK_RESULTS`, which the server inherits.
+    #[arg(long, default_value = "off")]
+    people_check: String,
 }
 
 fn parse_chaos(value: &str) -> Result<(u64, u64), String> {
@@ -422,7 +426,8 @@ async fn main() {
         (
             "nanobanana/1",
             serde_json::json!({"kind": "prompt", "prompt": "load test", "fallbacks": fallbacks,
-                               "fallback_after_secs": args.hedge_secs.min(args.deadline_secs)}),
+                               "fallback_after_secs": args.hedge_secs.min(args.deadline_secs),
+                               "people_check": args.people_check}),
         ),
     ] {
         let saved = client

@@ -266,6 +266,11 @@ pub async fn serve(
     let alerts = tokio::spawn(alerts::deliver::run_forever(state.clone()));
     let watch = tokio::spawn(alerts::watch::run_forever(state.clone(), app.watch_every));
     let planned = tokio::spawn(schedule::run_forever(state.clone(), app.watch_every));
+    let live = state.live.clone();
+    let shutdown = async move {
+        shutdown.await;
+        live.stop();
+    };
     serve::run(listener, app.router, app.tls, limits, shutdown).await;
     cleanup.abort();
     lists.abort();

@@ -30,21 +30,42 @@ pub enum LiveEvent {
 }
 
 #[derive(Clone)]
-pub struct Feed(broadcast::Sender<LiveEvent>);
+pub struct Feed {
+    jobs: broadcast::Sender<LiveEvent>,
+    /// Set when the server stops: the open streams end, so that a stop does not wait for the
+    /// tablets (only uploads in flight are worth waiting for).
+    stopping: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+}
 
 impl Default for Feed {
     fn default() -> Feed {
-        Feed(broadcast::channel(BACKLOG).0)
+        Feed {
+            jobs: broadcast::channel(BACKLOG).0,
+            stopping: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
+        }
     }
 }
 
 impl Feed {
     /// Sends to the pages open now; with none open, the message is dropped.
     pub fn publish(&self, event: LiveEvent) {
-        let _ = self.0.send(event);
+        let _ = self.jobs.send(event);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
-        self.0.subscribe()
+        self.jobs.subscribe()
+    }
+
+    /// Ends every open stream.
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Resolves once the server stops.
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
+        let mut stopping = self.stopping.subscribe();
+        async move {
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+        }
     }
 }

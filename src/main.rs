@@ -31,6 +31,7 @@ fn return_large_buffers_to_the_system() {}
 async fn start() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let args = match cli.command {
@@ -52,17 +53,7 @@ async fn run(args: boothgate::config::ServeArgs) -> Result<(), String> {
     let app = boothgate::build_app(config)
         .await
         .map_err(|e| e.to_string())?;
-    for (what, secret) in &app.generated {
-        // Shown once: the admin password is only kept hashed.
-        println!("First start: generated {what}: {secret}");
-    }
-    if app
-        .generated
-        .iter()
-        .any(|(what, _)| what.starts_with("admin"))
-    {
-        println!("Sign in to the admin as '{admin_user}'.");
-    }
+    show_generated(&app.generated, &admin_user);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -70,6 +61,28 @@ async fn run(args: boothgate::config::ServeArgs) -> Result<(), String> {
     boothgate::serve(listener, app, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// The first start's passwords, in a box on stderr beside the logs, so that whoever keeps the
+/// logs keeps them; shown once, as the admin password is only kept hashed.
+fn show_generated(generated: &[(&'static str, String)], admin_user: &str) {
+    if generated.is_empty() {
+        return;
+    }
+    let rule = "=".repeat(72);
+    let mut lines: Vec<String> = generated
+        .iter()
+        .map(|(what, secret)| format!("First start: generated {what}: {secret}"))
+        .collect();
+    if generated.iter().any(|(what, _)| what.starts_with("admin")) {
+        lines.push(format!("Sign in to the admin as '{admin_user}'."));
+    }
+    lines.push("They are shown only this once: write them down.".into());
+    eprintln!("{rule}");
+    for line in lines {
+        eprintln!("  {line}");
+    }
+    eprintln!("{rule}");
 }
 
 async fn shutdown_signal() {

@@ -178,8 +178,17 @@ if (live) {
     showCounts(counts);
     showElapsed();
   });
-  stream.onopen = () => { status.hidden = true; };
-  stream.onerror = () => { status.textContent = live.dataset.lost; status.hidden = false; };
+  // The server says it is alive every 2 s; 5 s of silence, or an error, is "no connection".
+  let heard = Date.now();
+  const lost = () => { status.textContent = live.dataset.lost; status.hidden = false; };
+  const alive = () => { heard = Date.now(); status.hidden = true; };
+  stream.onopen = alive;
+  stream.addEventListener("heartbeat", alive);
+  stream.addEventListener("job", alive);
+  stream.onerror = lost;
   showElapsed();
-  setInterval(showElapsed, 1000);
+  setInterval(() => {
+    showElapsed();
+    if (Date.now() - heard > 5000) lost();
+  }, 1000);
 }

@@ -176,6 +176,7 @@ async fn live_events(
 /// Every job that starts or ends, with the counts as they are then.
 pub fn stream(state: AppState) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let receiver = state.live.subscribe();
+    let stopped = state.live.stopped();
     let stream = futures_util::stream::unfold((state, receiver), |(state, mut receiver)| async {
         loop {
             let job = match receiver.recv().await {
@@ -191,5 +192,13 @@ pub fn stream(state: AppState) -> Sse<impl futures_util::Stream<Item = Result<Ev
             return Some((Ok(event), (state, receiver)));
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    // A named heartbeat the page can see: silence for longer than a few of them means the
+    // connection is gone, even when no error reaches the browser.
+    let heartbeat = KeepAlive::new()
+        .interval(HEARTBEAT)
+        .event(Event::default().event("heartbeat"));
+    Sse::new(futures_util::StreamExt::take_until(stream, stopped)).keep_alive(heartbeat)
 }
+
+/// How often an open stream says it is alive; the page says "no connection" after 5 s without.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(2);

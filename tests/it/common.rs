@@ -683,20 +683,21 @@ impl Server {
             .env("RUST_LOG", "warn")
             .env("BOOTHGATE_SIMPLE_LINKS", "1")
             .envs(options.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         if !options.generated_admin_password {
             command.env("BOOTHGATE_ADMIN_PASSWORD", ADMIN_PASSWORD);
         }
         let mut child = command.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        // The first start prints the generated password once; the rest of stdout is read to
-        // its end, so the server never writes into a closed pipe.
+        let stderr = child.stderr.take().unwrap();
+        // The first start prints the generated password once, on stderr with the logs; the
+        // rest is read to its end, so the server never writes into a closed pipe.
         let (found, printed) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in
-                std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok)
+                std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok)
             {
+                let line = line.trim();
                 if let Some(password) = line.strip_prefix("First start: generated admin password: ")
                 {
                     let _ = found.send(password.to_owned());

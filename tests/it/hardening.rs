@@ -444,6 +444,46 @@ async fn sigterm_lets_uploads_in_flight_finish_then_exits_cleanly() {
 }
 
 #[tokio::test]
+async fn sigterm_with_a_live_page_open_and_no_upload_exits_within_two_seconds() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(data.path(), 0).await;
+    let mut live = reqwest::Client::new()
+        .get(server.url("/admin/live/events"))
+        .basic_auth(ADMIN_USER, Some(&server.admin_password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    // The stream says it is alive before anything happens, so a page can tell a dead one.
+    let first = tokio::time::timeout(Duration::from_secs(4), live.chunk())
+        .await
+        .expect("a heartbeat within 4 s")
+        .unwrap()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&first).contains("event: heartbeat"),
+        "{first:?}"
+    );
+    let asked = std::time::Instant::now();
+    server.signal("-TERM");
+    let status = tokio::task::spawn_blocking(move || server.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "stopped in {:?}, not held by the open stream",
+        asked.elapsed()
+    );
+    // The stream ended instead of hanging.
+    let rest = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Ok(Some(_)) = live.chunk().await {}
+    })
+    .await;
+    assert!(rest.is_ok(), "the stream was closed");
+}
+
+#[tokio::test]
 async fn after_kill_9_mid_job_the_job_is_interrupted_and_its_photo_kept() {
     let data = tempfile::tempdir().unwrap();
     let mut server = Server::start(data.path(), 20_000).await;
