@@ -363,6 +363,17 @@ pub struct Strings {
     pub rejected_by_check: &'static str,
     pub rescued_by_retry: &'static str,
     pub miss_rejected: &'static str,
+    pub csv_time: &'static str,
+    pub csv_job: &'static str,
+    pub csv_slot: &'static str,
+    pub csv_status: &'static str,
+    pub csv_reason: &'static str,
+    pub csv_latency: &'static str,
+    pub csv_answered_by: &'static str,
+    pub csv_prompt: &'static str,
+    pub csv_booth: &'static str,
+    pub csv_fields: &'static str,
+    pub csv_photo: &'static str,
 }
 
 impl Strings {
@@ -878,6 +889,17 @@ pub static RU: Strings = Strings {
     rejected_by_check: "Отклонено проверкой",
     rescued_by_retry: "Спасено повторной попыткой",
     miss_rejected: "результат не прошёл проверку",
+    csv_time: "время",
+    csv_job: "задание",
+    csv_slot: "слот",
+    csv_status: "статус",
+    csv_reason: "причина",
+    csv_latency: "ответ, мс",
+    csv_answered_by: "нарисовал слот",
+    csv_prompt: "промпт",
+    csv_booth: "фотобудка",
+    csv_fields: "поля",
+    csv_photo: "фото в архиве",
 };
 
 pub static EN: Strings = Strings {
@@ -1192,4 +1214,15 @@ pub static EN: Strings = Strings {
     rejected_by_check: "Rejected by the check",
     rescued_by_retry: "Rescued by a second try",
     miss_rejected: "the result failed the check",
+    csv_time: "time",
+    csv_job: "job",
+    csv_slot: "slot",
+    csv_status: "status",
+    csv_reason: "reason",
+    csv_latency: "latency_ms",
+    csv_answered_by: "answered_by",
+    csv_prompt: "prompt",
+    csv_booth: "booth",
+    csv_fields: "fields",
+    csv_photo: "photo",
 };

@@ -153,6 +153,13 @@ async fn upload_group(app: &TestApp) -> RawResponse {
     dslr_post(app.addr, PRIMARY, &content_type, &body).await
 }
 
+/// A scene with a fallback drawing `drawing`, and the job of one group photo sent to it.
+async fn one_job(kind: &str, extra: Value, drawing: Drawing) -> (Scene, Value) {
+    let s = scene(kind, extra, &[drawing], true).await;
+    let job = job_json(&s.app, &upload_group(&s.app).await).await;
+    (s, job)
+}
+
 fn check_of(job: &Value, attempt: usize) -> &Value {
     &job["attempts"][attempt]["check"]
 }
@@ -349,42 +356,28 @@ async fn a_good_edit_passes_untouched() {
 #[tokio::test]
 async fn the_people_rule_follows_the_type_unless_the_slot_sets_its_own() {
     // Face swap: at least one face; no one in the result is rejected.
-    let s = scene("face_swap", json!({}), &[Drawing::NoOne], true).await;
-    let job = job_json(&s.app, &upload_group(&s.app).await).await;
+    let (_, job) = one_job("face_swap", json!({}), Drawing::NoOne).await;
     assert_eq!(
         check_of(&job, 0)["reason"],
         "no face in the result",
         "{job}"
     );
     // By prompt: off; a person cut out passes, its faces not counted.
-    let s = scene("prompt", json!({}), &[Drawing::PersonCut], true).await;
-    let job = job_json(&s.app, &upload_group(&s.app).await).await;
+    let (_, job) = one_job("prompt", json!({}), Drawing::PersonCut).await;
     assert_eq!(outcomes(&job), [pair("nanobanana/3", "succeeded")], "{job}");
     assert_eq!(check_of(&job, 0)["faces_out"], Value::Null);
     // A background slot set to off passes it too; a prompt slot set to "at least one" refuses
     // the cup.
-    let s = scene(
-        "background",
-        json!({"people_check": "off"}),
-        &[Drawing::PersonCut],
-        true,
-    )
-    .await;
-    let job = job_json(&s.app, &upload_group(&s.app).await).await;
+    let off = json!({"people_check": "off"});
+    let (s, job) = one_job("background", off, Drawing::PersonCut).await;
     assert_eq!(outcomes(&job), [pair("nanobanana/3", "succeeded")], "{job}");
     let slot = s.app.admin_json("/admin/api/slots/nanobanana/3").await;
     assert_eq!(
         (slot["people_check"].as_str(), slot["people_rule"].as_str()),
         (Some("off"), Some("off"))
     );
-    let s = scene(
-        "prompt",
-        json!({"people_check": "at_least_one"}),
-        &[Drawing::NoOne],
-        true,
-    )
-    .await;
-    let job = job_json(&s.app, &upload_group(&s.app).await).await;
+    let one = json!({"people_check": "at_least_one"});
+    let (s, job) = one_job("prompt", one, Drawing::NoOne).await;
     assert_eq!(outcomes(&job)[0], pair("nanobanana/3", "rejected"), "{job}");
     // A rule that does not exist is refused by name.
     let refused = s

@@ -168,6 +168,13 @@ async fn the_export_is_a_zip_of_results_originals_and_a_csv_excel_reads() {
     let response = export(&app, id).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/zip");
+    let disposition = response.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.contains(
+            "filename*=UTF-8''%D0%9A%D0%BE%D1%80%D0%BF%D0%BE%D1%80%D0%B0%D1%82%D0%B8%D0%B2.zip"
+        ),
+        "named after the event: {disposition}"
+    );
     assert!(
         response.headers().get("content-length").is_none(),
         "streamed"
@@ -182,16 +189,35 @@ async fn the_export_is_a_zip_of_results_originals_and_a_csv_excel_reads() {
     assert!(csv.starts_with('\u{FEFF}'), "a byte-order mark for Excel");
     let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
     assert_eq!(lines.len(), 3, "{csv}");
-    assert!(lines[0].contains("time,job,slot,status"));
+    // The server speaks Russian by default: Russian Excel's separator, headers and words.
+    assert!(
+        lines[0].starts_with("\u{FEFF}время;задание;слот;статус;причина"),
+        "{}",
+        lines[0]
+    );
+    let moscow = jiff::tz::TimeZone::get("Europe/Moscow").unwrap();
+    let names: Vec<String> = zip.file_names().map(str::to_owned).collect();
     for id in &ids {
         let job = app.job(id).await;
         let row = lines.iter().find(|l| l.contains(id.as_str())).unwrap();
-        assert!(row.contains("nanobanana/3,succeeded"), "{row}");
+        assert!(row.contains("nanobanana/3;готово"), "{row}");
         assert!(row.contains("DESKTOP-K968T3F"), "{row}");
+        let taken = jiff::Timestamp::from_millisecond(job.created_at)
+            .unwrap()
+            .to_zoned_datetime(moscow.clone());
+        let local = taken.strftime("%Y-%m-%d %H:%M:%S").to_string();
+        assert!(
+            row.starts_with(&local),
+            "the operator's time {local}: {row}"
+        );
+        // Photos are named by time and slot with the job id, as the row says.
+        let base = format!("{}_nanobanana-3_{id}", taken.strftime("%Y-%m-%d_%H-%M-%S"));
+        assert!(row.ends_with(&base), "{row}");
         for (name, rel) in [
-            (format!("results/{id}.jpg"), job.result_path.unwrap()),
-            (format!("originals/{id}.jpg"), job.original_path),
+            (format!("results/{base}.jpg"), job.result_path.unwrap()),
+            (format!("originals/{base}.jpg"), job.original_path),
         ] {
+            assert!(names.contains(&name), "{name} in {names:?}");
             let mut inside = Vec::new();
             zip.by_name(&name)
                 .unwrap()
