@@ -11,22 +11,6 @@ use boothgate::checks::{self, faces};
 use boothgate::imaging;
 use std::time::{Duration, Instant};
 
-/// The model input side the server prepares guest photos at.
-const MODEL_SIDE: u32 = 2048;
-
-fn glance(jpeg: &[u8]) -> imaging::Glance {
-    imaging::prepare_input(jpeg, MODEL_SIDE)
-        .expect("decodes")
-        .glance
-}
-
-/// Faces in a result as the server counts them: a closer look when fewer than `needed`.
-fn people(jpeg: &[u8], needed: u32) -> u32 {
-    let decoded = imaging::decode_answer(jpeg, (6000, 4000), MODEL_SIDE).expect("decodes");
-    let closer = || decoded.closer_glance().ok();
-    checks::count_people(&decoded.glance().expect("reduces"), needed, closer)
-}
-
 fn main() {
     counting();
     unchanged();
@@ -39,7 +23,7 @@ fn counting() {
     let mut exact = 0;
     let mut by_group: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
     for case in &set {
-        let found = faces::count(&glance(&case.jpeg));
+        let found = faceset::guest_faces(&case.jpeg);
         if found == case.faces {
             exact += 1;
         } else {
@@ -63,17 +47,7 @@ fn counting() {
     for (group, (right, all)) in by_group {
         println!("  {group}: {right}/{all}");
     }
-    // Every version of a group is a correct result for the group as it is.
-    let (mut raised, mut results) = (0, 0);
-    for chunk in set.chunks(7) {
-        let guest = faces::count(&glance(&chunk[0].jpeg));
-        for result in &chunk[1..] {
-            results += 1;
-            if people(&result.jpeg, guest) < guest {
-                raised += 1;
-            }
-        }
-    }
+    let (raised, results) = faceset::false_missing(&set);
     println!(
         "\"people missing\" on correct results: {raised} of {results} ({:.1} %)",
         100.0 * raised as f64 / results as f64
@@ -85,7 +59,7 @@ fn unchanged() {
     let set = faceset::unchanged_set();
     let (mut same, mut edited): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
     for pair in &set {
-        let (guest, result) = (glance(&pair.guest), glance(&pair.result));
+        let (guest, result) = (faceset::glance(&pair.guest), faceset::glance(&pair.result));
         let share = checks::changed_share(&guest, &result);
         if pair.unchanged {
             &mut same
@@ -111,7 +85,7 @@ fn blank() {
     let set = faceset::blank_set();
     let wrong: Vec<&str> = set
         .iter()
-        .filter(|f| checks::is_blank(&glance(&f.jpeg)) != f.blank)
+        .filter(|f| checks::is_blank(&faceset::glance(&f.jpeg)) != f.blank)
         .map(|f| f.name.as_str())
         .collect();
     println!(
@@ -150,9 +124,13 @@ fn costs() {
         decoded.glance().unwrap();
     });
     let result = decoded.glance().unwrap();
-    let guest = glance(&answer);
+    let guest = faceset::glance(&answer);
     let detect = median(15, || {
         faces::count(&result);
+    });
+    let closer = decoded.closer_glance().unwrap();
+    let detect_closer = median(15, || {
+        faces::count(&closer);
     });
     let compare = median(15, || {
         checks::is_blank(&result);
@@ -160,5 +138,6 @@ fn costs() {
     });
     println!("one 2048×1365 answer, median of 15:");
     println!("  decode {decode:?}; decode + fit + encode (the server's answer path) {fit:?}");
-    println!("  reduced copies {look:?}; blank + unchanged {compare:?}; face count {detect:?}");
+    println!("  reduced copies {look:?}; blank + unchanged {compare:?}");
+    println!("  face count: first look {detect:?}, closer look {detect_closer:?}");
 }

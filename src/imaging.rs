@@ -106,17 +106,22 @@ impl Pixels {
     /// A scaled copy, the source left as it is (no copy of its pixels is made first); the
     /// centre is cropped when the aspect differs.
     fn resized_copy(&self, width: u32, height: u32) -> Result<Pixels, ImagingError> {
-        self.scaled_copy(width, height, true)
+        self.scaled_copy(width, height, true, FilterType::CatmullRom)
     }
 
     /// A scaled copy, its centre cropped when the aspect differs, or else stretched.
-    fn scaled_copy(&self, width: u32, height: u32, crop: bool) -> Result<Pixels, ImagingError> {
+    fn scaled_copy(
+        &self,
+        width: u32,
+        height: u32,
+        crop: bool,
+        filter: FilterType,
+    ) -> Result<Pixels, ImagingError> {
         let pixel_type = self.pixel_type();
         let src =
             ImageRef::new(self.width, self.height, &self.data, pixel_type).map_err(unreadable)?;
         let mut dst = Image::new(width, height, pixel_type);
-        let mut options =
-            ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
+        let mut options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(filter));
         if crop {
             options = options.fit_into_destination(Some((0.5, 0.5)));
         }
@@ -205,8 +210,10 @@ impl Pixels {
             .sqrt()
             .min(1.0);
         let side = |s: u32| ((f64::from(s) * scale).round() as u32).max(1);
+        // Averaged, not sharpened: a sharpening filter's halos make the face detector both see
+        // faces in the tiles' edges and miss small real ones (BENCHMARKS.md).
         let small = self
-            .resized_copy(side(self.width), side(self.height))?
+            .scaled_copy(side(self.width), side(self.height), true, FilterType::Box)?
             .without_alpha();
         let grey = small
             .data
@@ -217,7 +224,7 @@ impl Pixels {
             })
             .collect();
         // Stretched, not cropped: an edit near the edge of a wide group photo still shows.
-        let square = small.scaled_copy(SIGNATURE_SIDE, SIGNATURE_SIDE, false)?;
+        let square = small.scaled_copy(SIGNATURE_SIDE, SIGNATURE_SIDE, false, FilterType::CatmullRom)?;
         Ok(Glance {
             width: small.width,
             height: small.height,
@@ -250,12 +257,14 @@ pub fn fit_within(width: u32, height: u32, max_side: u32) -> (u32, u32) {
     (side(width), side(height))
 }
 
-/// The pixels of the copy the face detector reads: enough for a face a tenth of a group
-/// photo's width to be seen (rustface's smallest window is 20 pixels), small enough to be
-/// read in about 20 ms.
+/// The pixels of a result's first look: faces from about a ninth of a 3:2 photo's width up are
+/// seen (the detector's window is 40 pixels), read in about 40 ms on one core. Enough for the
+/// portraits and pairs most booth photos are.
 pub const GLANCE_PIXELS: u64 = 120_000;
-/// The second look's copy, taken only when the first found fewer faces than it needed.
-pub const CLOSER_PIXELS: u64 = 360_000;
+/// The closer copy: faces a twentieth of the width, as in a group of five, are seen; read in
+/// about 100 ms. The guest's faces are counted on it (while the model works), a result's only
+/// when its first look found fewer than it needed.
+pub const CLOSER_PIXELS: u64 = 500_000;
 /// Side of the colour square two images are compared by.
 pub const SIGNATURE_SIDE: u32 = 64;
 
@@ -278,7 +287,8 @@ pub struct PreparedInput {
     pub model_input: Vec<u8>,
     pub model_format: ImageFormat,
     pub thumbnail: Vec<u8>,
-    /// The reduced copies the result checks compare the model's answer with.
+    /// The reduced copies the result checks compare the model's answer with, the grey one at
+    /// [`CLOSER_PIXELS`]: the guest's faces are counted once, off the booth's clock.
     pub glance: Glance,
 }
 
@@ -288,7 +298,7 @@ pub fn prepare_input(bytes: &[u8], max_side: u32) -> Result<PreparedInput, Imagi
     let (pixels, orientation) = decode(bytes, max_side)?;
     let pixels = pixels.fitted_within(max_side)?.oriented(orientation);
     let thumbnail = pixels.thumbnail()?;
-    let glance = pixels.glance(GLANCE_PIXELS)?;
+    let glance = pixels.glance(CLOSER_PIXELS)?;
     let model_format = if pixels.alpha {
         ImageFormat::Png
     } else {
@@ -414,8 +424,8 @@ mod tests {
     #[test]
     fn a_glance_is_small_grey_and_a_centred_square() {
         let glance = prepare_input(&jpeg(1800, 1200), 2048).unwrap().glance;
-        assert_eq!((glance.width, glance.height), (424, 283));
-        assert_eq!(glance.grey.len(), 424 * 283);
+        assert_eq!((glance.width, glance.height), (866, 577));
+        assert_eq!(glance.grey.len(), 866 * 577);
         assert_eq!(
             glance.signature.len(),
             (SIGNATURE_SIDE * SIGNATURE_SIDE * 3) as usize

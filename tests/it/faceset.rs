@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+use boothgate::{checks, imaging};
 use image::{DynamicImage, Rgb, RgbImage, imageops};
 
 const ASTRONAUT: &[u8] = include_bytes!("../../static/sample-astronaut.jpg");
@@ -186,6 +187,9 @@ pub fn counting_set() -> Vec<Counted> {
     set
 }
 
+/// How many versions of each photo the counting set holds, the photo as it is first.
+const VERSIONS: usize = 7;
+
 /// The versions a photo is counted in.
 fn versions(image: &RgbImage) -> Vec<(&'static str, RgbImage)> {
     vec![
@@ -197,6 +201,42 @@ fn versions(image: &RgbImage) -> Vec<(&'static str, RgbImage)> {
         ("warm grade", warm(image)),
         ("re-compressed", decoded(&jpeg(image, 40))),
     ]
+}
+
+/// The model input side the server prepares guest photos at.
+const MODEL_SIDE: u32 = 2048;
+
+/// A photo's reduced copies, as the server makes them of a guest photo.
+pub fn glance(jpeg: &[u8]) -> imaging::Glance {
+    imaging::prepare_input(jpeg, MODEL_SIDE)
+        .expect("decodes")
+        .glance
+}
+
+/// Faces in a guest photo, counted as the server counts them.
+pub fn guest_faces(jpeg: &[u8]) -> u32 {
+    checks::faces::count(&glance(jpeg))
+}
+
+/// Faces in a result as the server counts them: a closer look when fewer than `needed`.
+pub fn result_faces(jpeg: &[u8], needed: u32) -> u32 {
+    let decoded = imaging::decode_answer(jpeg, (6000, 4000), MODEL_SIDE).expect("decodes");
+    let closer = || decoded.closer_glance().ok();
+    checks::count_people(&decoded.glance().expect("reduces"), needed, closer)
+}
+
+/// On how many correct results "people missing" is raised, of how many: every version of a
+/// group is a correct result for the group as it is.
+pub fn false_missing(set: &[Counted]) -> (usize, usize) {
+    let (mut raised, mut results) = (0, 0);
+    for versions in set.chunks(VERSIONS) {
+        let guest = guest_faces(&versions[0].jpeg);
+        for result in &versions[1..] {
+            results += 1;
+            raised += usize::from(result_faces(&result.jpeg, guest) < guest);
+        }
+    }
+    (raised, results)
 }
 
 /// A guest photo and a result, and whether the result is the guest photo handed back.
