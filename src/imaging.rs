@@ -224,7 +224,12 @@ impl Pixels {
             })
             .collect();
         // Stretched, not cropped: an edit near the edge of a wide group photo still shows.
-        let square = small.scaled_copy(SIGNATURE_SIDE, SIGNATURE_SIDE, false, FilterType::CatmullRom)?;
+        let square = small.scaled_copy(
+            SIGNATURE_SIDE,
+            SIGNATURE_SIDE,
+            false,
+            FilterType::CatmullRom,
+        )?;
         Ok(Glance {
             width: small.width,
             height: small.height,

@@ -37,7 +37,9 @@ document.addEventListener("click", (event) => {
   if (!button) return;
   const label = button.dataset.label || button.textContent;
   button.dataset.label = label;
-  copyText(button.dataset.copy).then(() => {
+  // Without its own text, a button copies the box beside it.
+  const text = button.dataset.copy ?? button.closest(".copy-row")?.querySelector("input")?.value;
+  copyText(text).then(() => {
     button.textContent = ui.copied;
     button.classList.add("done");
     setTimeout(() => { button.textContent = label; button.classList.remove("done"); }, 2000);
@@ -46,7 +48,10 @@ document.addEventListener("click", (event) => {
 
 document.addEventListener("submit", async (event) => {
   const form = event.target;
-  const confirmation = event.submitter?.dataset.confirm || form.dataset.confirm;
+  // A card's questions are said once on the page (`data-ask` names one of the cards' own).
+  const asked = event.submitter?.dataset.ask;
+  const confirmation = event.submitter?.dataset.confirm || form.dataset.confirm
+    || (asked && form.closest(".cards")?.dataset[asked]);
   if (confirmation && !window.confirm(confirmation)) {
     event.preventDefault();
     return;
@@ -74,8 +79,41 @@ document.addEventListener("submit", async (event) => {
   }
 });
 
+// A card edited but not saved: leaving the page asks first. A saved card is replaced by the
+// server's copy, which is clean.
+document.addEventListener("input", (event) => {
+  const form = event.target.closest?.(".card-form");
+  if (form && !event.target.classList.contains("try-input")) form.dataset.dirty = "1";
+});
+window.addEventListener("beforeunload", (event) => {
+  if (document.querySelector(".card-form[data-dirty]")) event.preventDefault();
+});
+
+// A fallback picker arrives with only its own choice; the page's one list of slots fills it
+// the first time it is opened or reached by keyboard.
+function fillPicker(select) {
+  const list = document.getElementById("fallback-choices");
+  if (!list || select.dataset.filled) return;
+  select.dataset.filled = "1";
+  const chosen = select.value;
+  const others = [...list.content.children].filter((o) => o.value !== select.dataset.own);
+  select.replaceChildren(select.options[0], ...others.map((o) => o.cloneNode(true)));
+  select.value = chosen;
+}
+for (const type of ["pointerdown", "focusin"]) {
+  document.addEventListener(type, (event) => {
+    const select = event.target.closest?.("select.fallback-picker");
+    if (select) fillPicker(select);
+  });
+}
+
 document.addEventListener("change", async (event) => {
   const input = event.target;
+  const state = input.closest(".switch")?.querySelector(".switch-state");
+  if (state) {
+    state.textContent = input.checked ? state.dataset.on : state.dataset.off;
+    return;
+  }
   if (input.name === "reference" && input.files.length) {
     const row = input.closest(".reference-row");
     let thumb = row.querySelector(".thumb");
@@ -107,9 +145,15 @@ document.addEventListener("change", async (event) => {
         output.appendChild(img);
       } else {
         const error = await response.json().catch(() => ({ message: response.statusText }));
+        // The reason in the page's words; the code and the server's own words beneath.
+        const reasons = JSON.parse(form.closest(".cards")?.dataset.reasons || "{}");
         const p = document.createElement("p");
         p.className = "field-error";
-        p.textContent = `${response.status}: ${error.message}`;
+        p.textContent = reasons[error.reason] || reasons.default || error.message;
+        const detail = document.createElement("span");
+        detail.className = "hint try-detail";
+        detail.textContent = `${response.status} ${error.reason || ""}: ${error.message || ""}`;
+        p.append(document.createElement("br"), detail);
         output.appendChild(p);
       }
     } catch (e) {

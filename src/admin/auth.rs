@@ -1,5 +1,6 @@
 //! HTTP Basic Auth for the admin, and the cross-site request guard.
 
+use super::i18n::Lang;
 use crate::AppState;
 use crate::config::Config;
 use crate::error::{AppError, InternalError};
@@ -7,10 +8,11 @@ use crate::store::Store;
 use crate::throttle::too_many;
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use axum::extract::{Request, State};
-use axum::http::{Method, header};
+use axum::body::Body;
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -302,7 +304,7 @@ pub async fn require_admin(
     state.admin_throttle.check(ip).map_err(too_many)?;
     let Some((user, password)) = basic_credentials(&request) else {
         // A browser's first request carries no credentials: that is no guess.
-        return Err(AppError::Unauthorized);
+        return Ok(login_needed(&request));
     };
     let attempt = state.admin_throttle.reserve(ip).map_err(too_many)?;
     match state.admin.verify(&user, &password).await {
@@ -313,7 +315,7 @@ pub async fn require_admin(
         Verdict::Refused => {
             tracing::warn!(%ip, "wrong admin credentials");
             attempt.failed();
-            Err(AppError::Unauthorized)
+            Ok(login_needed(&request))
         }
         Verdict::Busy => {
             attempt.withdrawn();
@@ -322,6 +324,44 @@ pub async fn require_admin(
             ))
         }
     }
+}
+
+/// The answer without the admin's credentials. A browser shows its body when the operator
+/// cancels the login box: a page asks for a small page in its language; the API keeps JSON.
+fn login_needed(request: &Request) -> Response {
+    let mut response = AppError::Unauthorized.into_response();
+    // Under `/admin` the router sees the path without its prefix: ask for the one the client sent.
+    let path = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or(request.uri().path(), |uri| uri.path());
+    let wants_page = !path.starts_with("/admin/api/")
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+    if wants_page {
+        let cookies = request.headers().get(header::COOKIE);
+        let lang = Lang::from_cookie_header(cookies.and_then(|v| v.to_str().ok()));
+        let t = lang.strings();
+        let page = format!(
+            "<!doctype html><html lang=\"{}\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · Boothgate</title><body style=\"font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem\"><h1>{}</h1><p>{}</p><p><a href=\"\">{}</a></p></body></html>",
+            lang.code(),
+            t.login_needed_title,
+            t.login_needed_title,
+            t.login_needed_text,
+            t.login_again
+        );
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.remove(header::CONTENT_LENGTH);
+        *response.body_mut() = Body::from(page);
+    }
+    response
 }
 
 /// Refuses a state-changing request that a browser says comes from another site, and a JSON

@@ -100,35 +100,47 @@ impl<'a> Cards<'a> {
         CardView::new(slot, self)
     }
 
-    /// The choices of one fallback picker, `chosen` selected.
+    /// One fallback picker's choices as the page first shows them: none, and the slot chosen.
+    /// The rest come from the page's one list of slots ([`Cards::choices`]) when the picker is
+    /// first opened, so a tab does not carry forty copies of it.
     fn picker(&self, own: SlotId, chosen: Option<SlotId>) -> Vec<Choice> {
         let none = Choice {
             value: String::new(),
             label: self.t.fallback_none.to_owned(),
             selected: chosen.is_none(),
         };
-        let others = self.all.iter().filter(|s| s.id != own).map(|s| {
-            let ready = if s.check_ready().is_ok() {
-                self.t.fallback_ready
-            } else {
-                self.t.fallback_not_ready
-            };
-            let name = if s.name.is_empty() {
-                String::new()
-            } else {
-                format!(" «{}»", s.name)
-            };
-            Choice {
-                value: s.id.to_string(),
-                label: format!(
-                    "{} {}{name} — {ready}",
-                    s.id.provider.display_name(),
-                    s.id.number
-                ),
-                selected: chosen == Some(s.id),
-            }
-        });
-        std::iter::once(none).chain(others).collect()
+        let chosen = chosen
+            .filter(|id| *id != own)
+            .and_then(|id| self.all.iter().find(|s| s.id == id))
+            .map(|s| self.choice(s, true));
+        std::iter::once(none).chain(chosen).collect()
+    }
+
+    /// Every slot as a fallback choice, with its name and readiness; none selected.
+    pub fn choices(&self) -> Vec<Choice> {
+        self.all.iter().map(|s| self.choice(s, false)).collect()
+    }
+
+    fn choice(&self, s: &Slot, selected: bool) -> Choice {
+        let ready = if s.check_ready().is_ok() {
+            self.t.fallback_ready
+        } else {
+            self.t.fallback_not_ready
+        };
+        let name = if s.name.is_empty() {
+            String::new()
+        } else {
+            format!(" «{}»", s.name)
+        };
+        Choice {
+            value: s.id.to_string(),
+            label: format!(
+                "{} {}{name} — {ready}",
+                s.id.provider.display_name(),
+                s.id.number
+            ),
+            selected,
+        }
     }
 }
 

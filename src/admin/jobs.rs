@@ -40,6 +40,8 @@ pub struct JobRow {
     pub drill: bool,
     pub latency: String,
     pub reason: String,
+    /// The reason in the page's language: what the operator reads first.
+    pub reason_text: &'static str,
     pub message: String,
     pub booth: String,
     pub prompt: String,
@@ -152,6 +154,7 @@ fn job_row(t: &Strings, media: &Media, job: JobRecord, attempts: &[Attempt]) -> 
             .latency_ms
             .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
             .unwrap_or_default(),
+        reason_text: job.reason.as_deref().map_or("", |r| t.miss(r)),
         reason: job.reason.unwrap_or_default(),
         message: job.message.unwrap_or_default(),
         booth: job.booth_name.unwrap_or_default(),

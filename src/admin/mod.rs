@@ -31,6 +31,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Router, middleware};
 use i18n::{Lang, Strings};
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Reference images and "try it" photos travel through the admin; the upload cap bounds the latter.
@@ -80,7 +82,21 @@ fn secured(router: Router<AppState>) -> Router<AppState> {
         .layer(header("x-frame-options", "DENY"))
         .layer(header("x-content-type-options", "nosniff"))
         .layer(header("referrer-policy", "same-origin"))
-        .layer(header("cache-control", "no-store"))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(compression())
+}
+
+/// Pages, scripts and JSON gzipped at the fastest level (a tablet on mobile data gets a tab in
+/// a tenth of its size for well under a millisecond); images, the ZIP exports and the event
+/// streams are left as they are.
+fn compression() -> CompressionLayer<impl Predicate> {
+    let predicate = DefaultPredicate::new().and(NotForContentType::const_new("application/zip"));
+    CompressionLayer::new()
+        .quality(CompressionLevel::Fastest)
+        .compress_when(predicate)
 }
 
 /// `/metrics`, for Prometheus, behind the admin's credentials.

@@ -52,11 +52,18 @@ pub struct SettingsSection {
     /// The connection test this section offers, by its stage (`deepseek`, `images`).
     pub test: Option<&'static str>,
     /// The outcome of that test, once run: whether it worked, and what was said.
-    pub test_result: Option<(bool, String)>,
+    pub test_result: Option<TestResult>,
     /// Offers to renew every slot's upload link.
     pub renew_links: bool,
     /// The alerts' section: its test button and the alerts raised.
     pub alerts: Option<AlertsView>,
+}
+
+/// A connection test's outcome: in the page's words, the provider's own beneath.
+pub struct TestResult {
+    pub ok: bool,
+    pub text: &'static str,
+    pub detail: Option<String>,
 }
 
 /// What the alerts' section shows beside its settings.
@@ -315,8 +322,16 @@ async fn test_connection(
         .find(|s| s.test == Some(test.stage))
     {
         section.test_result = Some(match outcome {
-            Ok(()) => (true, ctx.t.connection_ok.to_owned()),
-            Err(e) => (false, e),
+            Ok(()) => TestResult {
+                ok: true,
+                text: ctx.t.connection_ok,
+                detail: None,
+            },
+            Err(e) => TestResult {
+                ok: false,
+                text: ctx.t.connection_failed,
+                detail: Some(e),
+            },
         });
     }
     Ok(render(&page))

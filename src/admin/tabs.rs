@@ -1,7 +1,7 @@
 //! A model's tab: its 20 slot cards, saving one card, a card's reference image, and "Try it".
 
 use super::card::{CardPartial, CardView, Cards};
-use super::layout::{Layout, Page};
+use super::layout::{Choice, Layout, Page};
 use super::models::{self, ModelBanner};
 use super::slot_edit::{self, Field, SlotEdit};
 use super::{Ctx, assets::image_file, render};
@@ -39,6 +39,10 @@ pub struct ProviderPage {
     pub provider_slug: &'static str,
     /// Every slot's id, for the cards' "copy to slot" field.
     pub all_slots: Vec<String>,
+    /// Every slot as a fallback choice: the one list all the cards' pickers fill from.
+    pub fallback_choices: Vec<Choice>,
+    /// Each error reason in the page's language, for "Try it" to say what went wrong.
+    pub reason_texts: String,
     /// What the operator should know about how this tab works.
     pub intro: Option<&'static str>,
     /// Warnings about the tab's models (retired, shutting down).
@@ -57,10 +61,16 @@ async fn provider_page(
     let slots = state.store.slots(provider).await?;
     let views = Cards::load(&state, &ctx).await?;
     let cards = slots.iter().map(|s| views.card(s)).collect();
-    Ok(render(&tab_page(&ctx, &state, provider, cards)))
+    Ok(render(&tab_page(&ctx, &state, provider, &views, cards)))
 }
 
-fn tab_page(ctx: &Ctx, state: &AppState, provider: Provider, cards: Vec<CardView>) -> ProviderPage {
+fn tab_page(
+    ctx: &Ctx,
+    state: &AppState,
+    provider: Provider,
+    views: &Cards<'_>,
+    cards: Vec<CardView>,
+) -> ProviderPage {
     let settings = state.settings();
     ProviderPage {
         layout: Layout::new(ctx, Page::Tab(provider), format!("/admin/{provider}")),
@@ -69,6 +79,8 @@ fn tab_page(ctx: &Ctx, state: &AppState, provider: Provider, cards: Vec<CardView
         all_slots: crate::domain::SlotId::all()
             .map(|id| id.to_string())
             .collect(),
+        fallback_choices: views.choices(),
+        reason_texts: ctx.t.miss_texts(),
         intro: (provider == Provider::Deepseek).then_some(ctx.t.deepseek_intro),
         banners: models::banners(state, &settings, ctx.t, registry::spec(provider).listings),
         health: {
@@ -290,7 +302,11 @@ async fn card_response(
             None => views.card(s),
         })
         .collect();
-    (status, render(&tab_page(ctx, state, provider, cards))).into_response()
+    (
+        status,
+        render(&tab_page(ctx, state, provider, &views, cards)),
+    )
+        .into_response()
 }
 
 /// "Try it": runs a photo from the admin's browser through the slot, as a test job.

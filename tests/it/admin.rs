@@ -772,3 +772,146 @@ async fn the_card_and_settings_renew_upload_links() {
         .unwrap();
     assert_eq!(forged.status(), 403);
 }
+
+/// A GET as a browser on mobile data makes it, asking for gzip.
+async fn gzip_get(app: &TestApp, path: &str) -> reqwest::Response {
+    app.admin(Method::GET, path)
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).map(|v| v.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn a_tab_is_light_pages_are_gzipped_and_assets_are_cached_for_good() {
+    let app = spawn_app_with_prompt(Options::demo(), "vintage").await;
+    // Forty pickers, one list of slots, the cards' questions said once: a tab was 294 KB
+    // before compression (BENCHMARKS.md).
+    let page = app.admin_html("/admin/nanobanana").await;
+    assert!(page.len() <= 120_000, "a tab is {} bytes", page.len());
+    assert_eq!(
+        page.matches("<template id=\"fallback-choices\">").count(),
+        1
+    );
+    let choice = "<option value=\"deepseek/7\">DeepSeek 7";
+    assert_eq!(page.matches(choice).count(), 1, "one list");
+
+    let zipped = gzip_get(&app, "/admin/nanobanana").await;
+    assert_eq!(header(&zipped, "content-encoding"), Some("gzip"));
+    assert_eq!(header(&zipped, "cache-control"), Some("no-store"));
+    let body = zipped.bytes().await.unwrap();
+    assert_eq!(&body[..2], [0x1f, 0x8b], "a gzip stream");
+    assert!(
+        body.len() * 4 < page.len(),
+        "{} of {}",
+        body.len(),
+        page.len()
+    );
+    let json = gzip_get(&app, "/admin/api/stats").await;
+    assert_eq!(header(&json, "content-encoding"), Some("gzip"));
+
+    // The stylesheet and script under content-hashed names, kept for good; the plain names
+    // still answer, revalidated; a stale hash is gone.
+    for (ext, mime) in [("css", "text/css"), ("js", "text/javascript")] {
+        let start = page
+            .match_indices("/admin/static/admin.")
+            .map(|(i, _)| i)
+            .find(|i| page[*i..].split('"').next().unwrap().ends_with(ext))
+            .unwrap_or_else(|| panic!("the page links admin.*.{ext}"));
+        let link = page[start..].split('"').next().unwrap();
+        let hash = link
+            .trim_start_matches("/admin/static/admin.")
+            .trim_end_matches(&format!(".{ext}"));
+        assert_eq!(hash.len(), 12, "{link}");
+        assert!(hash.chars().all(|c| c.is_ascii_hexdigit()), "{link}");
+        let asset = gzip_get(&app, link).await;
+        assert_eq!(asset.status(), 200, "{link}");
+        assert!(header(&asset, "content-type").unwrap().starts_with(mime));
+        assert_eq!(
+            header(&asset, "cache-control"),
+            Some("public, max-age=31536000, immutable")
+        );
+        assert_eq!(header(&asset, "content-encoding"), Some("gzip"));
+        let plain = app.admin_get(&format!("/admin/static/admin.{ext}")).await;
+        assert_eq!(header(&plain, "cache-control"), Some("no-cache"));
+        let stale = app
+            .admin_get(&format!("/admin/static/admin.000000000000.{ext}"))
+            .await;
+        assert_eq!(stale.status(), 404);
+    }
+
+    // A job's thumbnail: kept privately, never re-compressed.
+    let answer = upload_sample(&app, "/upload/nanobanana/3", "guest-512.jpg").await;
+    let job = answer.header("x-boothgate-job").unwrap().to_owned();
+    let thumb = gzip_get(&app, &format!("/admin/jobs/{job}/after")).await;
+    assert_eq!(thumb.status(), 200);
+    assert_eq!(
+        header(&thumb, "cache-control"),
+        Some("private, max-age=86400")
+    );
+    assert_eq!(header(&thumb, "content-encoding"), None);
+
+    // The ZIP export and the Live stream go out as they are.
+    let event: serde_json::Value = crate::events::start_event(&app, "Выпускной")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let export = gzip_get(&app, &format!("/admin/api/events/{}/export", event["id"])).await;
+    assert_eq!(header(&export, "content-type"), Some("application/zip"));
+    assert_eq!(header(&export, "content-encoding"), None);
+    let stream = gzip_get(&app, "/admin/live/events").await;
+    assert!(
+        header(&stream, "content-type")
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    assert_eq!(header(&stream, "content-encoding"), None);
+}
+
+#[tokio::test]
+async fn a_cancelled_login_shows_a_small_page_and_the_api_keeps_json() {
+    let app = spawn_app(Options::default()).await;
+    let page = app
+        .client
+        .get(app.url("/admin/turbotext"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 401);
+    assert!(
+        header(&page, "www-authenticate")
+            .unwrap()
+            .starts_with("Basic")
+    );
+    assert_eq!(
+        header(&page, "content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let text = page.text().await.unwrap();
+    assert!(text.contains("Нужен вход"), "{text}");
+    let english = app
+        .client
+        .get(app.url("/admin/turbotext"))
+        .header("accept", "text/html")
+        .header("cookie", "lang=en")
+        .send()
+        .await
+        .unwrap();
+    assert!(english.text().await.unwrap().contains("Sign-in needed"));
+    let api = app
+        .client
+        .get(app.url("/admin/api/slots"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401);
+    let json: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(json["reason"], "unauthorized");
+}

@@ -155,14 +155,22 @@ async fn operator_configures_a_slot_in_the_browser() {
         &reference.to_string_lossy(),
     )
     .await;
-    // The "B plan": DeepSeek 2 takes over if this slot fails or is slow for 10 s.
-    browser
+    // The "B plan": DeepSeek 2 takes over if this slot fails or is slow for 10 s. The picker
+    // fills itself from the page's one list of slots when it is opened.
+    let picker = browser
         .find(Locator::Css("#slot-3 select[name=fallback_1]"))
         .await
-        .unwrap()
-        .select_by_value("deepseek/2")
+        .unwrap();
+    let before = browser
+        .execute(
+            "return arguments[0].options.length",
+            vec![serde_json::to_value(&picker).unwrap()],
+        )
         .await
         .unwrap();
+    assert_eq!(before, 1, "only its own choice until it is opened");
+    picker.click().await.unwrap();
+    picker.select_by_value("deepseek/2").await.unwrap();
     let after = browser
         .find(Locator::Css("#slot-3 input[name=fallback_after_secs]"))
         .await
@@ -171,6 +179,7 @@ async fn operator_configures_a_slot_in_the_browser() {
     after.send_keys("10").await.unwrap();
     click(&browser, "#slot-3 button.save").await;
     wait_for_text(&browser, "#slot-3 .card-status", "Сохранено").await;
+    wait_for_text(&browser, "#slot-3 .card-status", "Готов к работе").await;
 
     let slot = app
         .state
@@ -486,5 +495,143 @@ async fn the_preflight_board_fills_in_and_a_drill_shows_its_banner() {
         browser.find(Locator::Css("#drill-banner")).await.is_err(),
         "ended"
     );
+    browser.close().await.unwrap();
+}
+
+/// The page's and the window's widths, whether the Statistics button is on screen, and the
+/// first elements that stick out.
+async fn fits(browser: &Client) -> (i64, i64, bool, String) {
+    let seen = browser
+        .execute(
+            "const button = document.getElementById('stats-button').getBoundingClientRect();
+             const wide = [...document.querySelectorAll('body *')]
+               .filter((e) => e.getBoundingClientRect().right > window.innerWidth)
+               .map((e) => `${e.tagName}.${e.className}#${e.id} ${e.outerHTML.slice(0, 80)}`).slice(0, 3).join(' / ');
+             return [document.documentElement.scrollWidth, window.innerWidth,
+                     button.width > 0 && button.left >= 0 && button.right <= window.innerWidth, wide];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    (
+        seen[0].as_i64().unwrap(),
+        seen[1].as_i64().unwrap(),
+        seen[2].as_bool().unwrap(),
+        seen[3].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn every_page_fits_a_phone_and_speaks_the_operators_language() {
+    let app = spawn_app_with_prompt(Options::demo(), "vintage").await;
+    // History gets a photo, a switched-off slot's refusal and an unreadable upload.
+    assert_eq!(
+        upload_sample(&app, "/upload/nanobanana/3", "guest-512.jpg")
+            .await
+            .status,
+        200
+    );
+    app.put_slot("turbotext", 2, serde_json::json!({"enabled": false}))
+        .await;
+    assert_eq!(
+        upload_sample(&app, "/upload/turbotext/2", "guest-512.jpg")
+            .await
+            .status,
+        409
+    );
+    let broken = upload_sample(&app, "/upload/nanobanana/3", "truncated.jpg").await;
+    assert_eq!(broken.status, 422);
+    // A prompt slot with no prompt, for "Try it" to refuse.
+    app.put_slot(
+        "nanobanana",
+        5,
+        serde_json::json!({"kind": "prompt", "prompt": ""}),
+    )
+    .await;
+    app.admin(reqwest::Method::POST, "/admin/api/events")
+        .json(&serde_json::json!({"name": "Свадьба Анны и Бориса, большой зал"}))
+        .send()
+        .await
+        .unwrap();
+
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, browser) = start_browser(profile.path()).await;
+    browser.set_window_size(390, 844).await.unwrap();
+    let base = format!("http://{ADMIN_USER}:{ADMIN_PASSWORD}@{}", app.addr);
+    for page in [
+        "turbotext",
+        "deepseek",
+        "nanobanana",
+        "live",
+        "booths",
+        "events",
+        "jobs",
+        "settings",
+        "stats",
+    ] {
+        browser.goto(&format!("{base}/admin/{page}")).await.unwrap();
+        let (scroll, inner, stats_visible, wide) = fits(&browser).await;
+        assert!(inner <= 400, "a phone's width: {inner}");
+        assert!(
+            scroll <= inner,
+            "/admin/{page} scrolls sideways: {scroll} > {inner}: {wide}"
+        );
+        assert!(stats_visible, "/admin/{page}: Statistics is on screen");
+    }
+    let shot = browser.screenshot().await.unwrap();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(dir.join("browser-phone-stats.png"), shot).unwrap();
+
+    // History says why in words; the code and the server's own words are the small print.
+    browser.goto(&format!("{base}/admin/jobs")).await.unwrap();
+    let mut reasons = Vec::new();
+    for cell in browser
+        .find_all(Locator::Css("td strong.reason"))
+        .await
+        .unwrap()
+    {
+        reasons.push(cell.text().await.unwrap());
+    }
+    assert!(reasons.contains(&"слот выключен".to_owned()), "{reasons:?}");
+    assert!(
+        reasons.contains(&"фото не читается".to_owned()),
+        "{reasons:?}"
+    );
+    for reason in &reasons {
+        assert!(
+            !reason.chars().any(|c| c.is_ascii_alphabetic()),
+            "English as the main text: {reason:?}"
+        );
+    }
+    let source = browser.source().await.unwrap();
+    assert!(
+        source.contains("<span class=\"hint\">slot_disabled"),
+        "the code kept as the small print"
+    );
+
+    // "Try it" on a slot that cannot run says why in Russian.
+    browser
+        .goto(&format!("{base}/admin/nanobanana"))
+        .await
+        .unwrap();
+    let guest = sample_file("guest-512.jpg").canonicalize().unwrap();
+    type_into(
+        &browser,
+        "#slot-5 input.try-input",
+        &guest.to_string_lossy(),
+    )
+    .await;
+    wait_for_text(
+        &browser,
+        "#slot-5 .try-output .field-error",
+        "слот не настроен",
+    )
+    .await;
+    wait_for_text(&browser, "#slot-5 .try-detail", "409 slot_not_configured").await;
+    // The switch says what it is.
+    click(&browser, "#slot-5 .switch input[name=enabled]").await;
+    wait_for_text(&browser, "#slot-5 .switch-state", "Выключен").await;
+    let shot = browser.screenshot().await.unwrap();
+    std::fs::write(dir.join("browser-phone-nanobanana.png"), shot).unwrap();
     browser.close().await.unwrap();
 }

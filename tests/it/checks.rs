@@ -406,9 +406,15 @@ async fn with_the_checks_off_a_bad_image_goes_to_the_booth() {
 #[test]
 fn unchanged_and_blank_are_found_every_time_with_no_false_alarm() {
     for pair in faceset::unchanged_set() {
-        let share = checks::changed_share(&faceset::glance(&pair.guest), &faceset::glance(&pair.result));
+        let share = checks::changed_share(
+            &faceset::glance(&pair.guest),
+            &faceset::glance(&pair.result),
+        );
         assert_eq!(
-            checks::is_unchanged(&faceset::glance(&pair.guest), &faceset::glance(&pair.result)),
+            checks::is_unchanged(
+                &faceset::glance(&pair.guest),
+                &faceset::glance(&pair.result)
+            ),
             pair.unchanged,
             "{} (changed share {share})",
             pair.name
