@@ -176,7 +176,7 @@ if (live) {
   const showElapsed = () => {
     for (const item of inFlight.querySelectorAll("li[data-started]")) {
       const seconds = Math.max(0, Math.round((Date.now() - Number(item.dataset.started)) / 1000));
-      item.querySelector(".elapsed").textContent = `${seconds} s`;
+      item.querySelector(".elapsed").textContent = `${seconds} ${live.dataset.seconds}`;
     }
   };
   const showCounts = (counts) => {

@@ -3,6 +3,7 @@
 use super::Ctx;
 use super::i18n::Strings;
 use crate::domain::Provider;
+use crate::providers::health::Status;
 
 /// The frame around every page: top bar, tabs, language switch, demo banner.
 pub struct Layout {
@@ -18,6 +19,8 @@ pub struct Layout {
     pub disk_low: Option<String>,
     /// The fire drills on, in the page's language.
     pub drills: Vec<String>,
+    /// Each provider's health, in [`Provider::ALL`]'s order.
+    health: Vec<Status>,
 }
 
 /// The admin's pages, as the top bar highlights them.
@@ -36,6 +39,9 @@ pub struct Tab {
     pub provider: Provider,
     pub name: &'static str,
     pub active: bool,
+    /// `ok`, `degraded` or `down`, and its words.
+    pub health: &'static str,
+    pub health_words: &'static str,
 }
 
 impl Layout {
@@ -63,16 +69,20 @@ impl Layout {
                         .replace("{until}", until)
                 })
                 .collect(),
+            health: ctx.health.clone(),
         }
     }
 
     pub fn tabs(&self) -> Vec<Tab> {
         Provider::ALL
             .into_iter()
-            .map(|p| Tab {
+            .zip(&self.health)
+            .map(|(p, &status)| Tab {
                 provider: p,
                 name: p.display_name(),
                 active: self.active == Page::Tab(p),
+                health: status.as_str(),
+                health_words: self.t.health(status),
             })
             .collect()
     }

@@ -141,6 +141,8 @@ pub struct Ctx {
     pub disk_low: Option<crate::disk::DiskLow>,
     /// The fire drills on, each with its end on the operator's clock (`21:40`).
     pub drills: Vec<(crate::domain::Provider, String)>,
+    /// Each provider's health, for the dots beside the tabs' names.
+    pub health: Vec<crate::providers::health::Status>,
 }
 
 impl FromRequestParts<AppState> for Ctx {
@@ -184,6 +186,10 @@ impl FromRequestParts<AppState> for Ctx {
                 .on(state.clock.now_ms())
                 .into_iter()
                 .map(|(p, until)| (p, local_time(until, &settings.time_zone, "%H:%M")))
+                .collect(),
+            health: crate::domain::Provider::ALL
+                .into_iter()
+                .map(|p| state.health.status(p))
                 .collect(),
         })
     }
