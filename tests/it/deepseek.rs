@@ -486,7 +486,7 @@ async fn settings_test_both_connections() {
         ok.text()
             .await
             .unwrap()
-            .contains("notice test-result\">Соединение работает")
+            .contains("notice test-result\"><strong>Соединение работает")
     );
     let bad = app
         .admin(Method::POST, "/admin/settings/test/images")

@@ -384,7 +384,9 @@ async fn bad_key_is_not_retried_and_shows_in_settings() {
         .find("provider-error")
         .map(|i| settings[i..].chars().take(300).collect::<String>());
     assert!(
-        settings.contains("Последняя ошибка: Gemini refused the request"),
+        settings.contains(
+            "Последняя ошибка</strong><br><span class=\"hint\">Gemini refused the request"
+        ),
         "last error on Settings: {shown:?}"
     );
 }
@@ -729,6 +731,6 @@ async fn settings_test_the_nanobanana_key_with_a_model_list_and_say_it_beside_th
             .text()
             .await
             .unwrap()
-            .contains("notice test-result\">Соединение работает")
+            .contains("notice test-result\"><strong>Соединение работает")
     );
 }
