@@ -346,9 +346,10 @@ fn login_needed(request: &Request) -> Response {
         let lang = Lang::from_cookie_header(cookies.and_then(|v| v.to_str().ok()));
         let t = lang.strings();
         let page = format!(
-            "<!doctype html><html lang=\"{}\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · Boothgate</title><body style=\"font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem\"><h1>{}</h1><p>{}</p><p><a href=\"\">{}</a></p></body></html>",
+            "<!doctype html><html lang=\"{}\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · Boothgate</title><link rel=\"stylesheet\" href=\"/assets/{}\"><body><main><h1>{}</h1><p>{}</p><p><a class=\"button primary\" href=\"\">{}</a></p></main></body></html>",
             lang.code(),
             t.login_needed_title,
+            super::assets::css_name(),
             t.login_needed_title,
             t.login_needed_text,
             t.login_again

@@ -895,6 +895,10 @@ async fn a_cancelled_login_shows_a_small_page_and_the_api_keeps_json() {
     );
     let text = page.text().await.unwrap();
     assert!(text.contains("Нужен вход"), "{text}");
+    assert!(
+        text.contains("<link rel=\"stylesheet\" href=\"/assets/admin."),
+        "styled by the public stylesheet, as the CSP allows: {text}"
+    );
     let english = app
         .client
         .get(app.url("/admin/turbotext"))
