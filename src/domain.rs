@@ -128,6 +128,11 @@ impl SlotId {
         format!("/upload/{}/{}", self.provider, self.number)
     }
 
+    /// How the admin names it: "NanoBanana 1".
+    pub fn label(self) -> String {
+        format!("{} {}", self.provider.display_name(), self.number)
+    }
+
     /// Reads `provider/number`, as slot ids are written in fallback lists and job attempts.
     pub fn parse_joined(s: &str) -> Option<SlotId> {
         let (provider, number) = s.split_once('/')?;
@@ -174,6 +179,25 @@ impl Slot {
     pub fn people_rule(&self) -> crate::checks::PeopleRule {
         self.people_check
             .unwrap_or_else(|| crate::checks::PeopleRule::default_for(self.kind))
+    }
+
+    /// How the admin names it: "NanoBanana 1 «Wedding»", or only the label when unnamed.
+    pub fn title(&self) -> String {
+        match self.name.trim() {
+            "" => self.id.label(),
+            name => format!("{} «{name}»", self.id.label()),
+        }
+    }
+
+    /// Nothing about it was ever set: the tab shows it folded, as one line.
+    pub fn is_blank(&self) -> bool {
+        self.name.is_empty()
+            && self.prompt.is_empty()
+            && self.reference.is_none()
+            && self.options.is_empty()
+            && self.fallbacks.is_empty()
+            && self.people_check.is_none()
+            && self.kind == Kind::Prompt
     }
 
     /// The slot's upload link path: the plain path and its token.

@@ -22,11 +22,25 @@ pub enum LiveEvent {
         status: &'static str,
         latency_ms: i64,
         answered_by: Option<String>,
+        /// Why it failed (a reason code), when it did.
+        reason: Option<String>,
         /// Images the result checks rejected on the way.
         rejected: usize,
         /// The image answered failed its check (people missing).
         check_failed: bool,
     },
+}
+
+impl LiveEvent {
+    /// Whether the message is about this slot (`provider/number`).
+    pub fn names(&self, slot_id: &str) -> bool {
+        match self {
+            LiveEvent::Started { slot, .. } => slot == slot_id,
+            LiveEvent::Ended {
+                slot, answered_by, ..
+            } => slot == slot_id || answered_by.as_deref() == Some(slot_id),
+        }
+    }
 }
 
 #[derive(Clone)]

@@ -79,6 +79,26 @@ document.addEventListener("submit", async (event) => {
   }
 });
 
+// A slot never set up is one line; "Set up" swaps in its card (the link opens the tab with
+// that card open when the script does not run).
+document.addEventListener("click", async (event) => {
+  // The cards' "how to connect" links open the tab's one help.
+  if (event.target.closest?.('a[href="#booth-help"]')) document.getElementById("booth-help").open = true;
+  const link = event.target.closest?.("a.unfold");
+  if (!link) return;
+  event.preventDefault();
+  try {
+    const response = await fetch(link.dataset.card, { headers: { "x-partial": "card" }, credentials: "same-origin" });
+    const html = await response.text();
+    if (!response.ok || !html.trimStart().startsWith("<section")) throw new Error(response.status);
+    const card = link.closest(".card");
+    card.outerHTML = html;
+    document.getElementById(card.id)?.querySelector("input.name")?.focus({ preventScroll: true });
+  } catch {
+    window.location.href = link.href;
+  }
+});
+
 // A card edited but not saved: leaving the page asks first. A saved card is replaced by the
 // server's copy, which is clean.
 document.addEventListener("input", (event) => {
@@ -188,11 +208,15 @@ if (live) {
       if (dot) dot.className = `health-dot ${health}`;
     }
   };
+  const failures = document.getElementById("live-failures");
+  const reasons = JSON.parse(live.dataset.reasons);
+  const titles = {};
+  const title = (slot) => titles[slot] || slot;
   const started = (job) => {
     const item = document.createElement("li");
     item.dataset.job = job.job;
     item.dataset.started = job.started_at;
-    item.append(`${job.slot} · `);
+    item.append(`${title(job.slot)} · `);
     const elapsed = document.createElement("span");
     elapsed.className = "elapsed";
     item.appendChild(elapsed);
@@ -200,14 +224,14 @@ if (live) {
   };
   const ended = (job) => {
     inFlight.querySelector(`li[data-job="${CSS.escape(job.job)}"]`)?.remove();
-    if (job.status !== "succeeded") return;
+    if (job.status !== "succeeded") return failed(job);
     const figure = document.createElement("figure");
     figure.dataset.job = job.job;
     const img = document.createElement("img");
     img.src = `${live.dataset.photos}/${encodeURIComponent(job.job)}/after`;
-    img.alt = job.answered_by || job.slot;
+    img.alt = title(job.answered_by || job.slot);
     const caption = document.createElement("figcaption");
-    caption.textContent = job.answered_by || job.slot;
+    caption.textContent = img.alt;
     // Images the checks refused before this one, and one printed although people were missing.
     if (job.rejected > 0) caption.append(` · ${live.dataset.rejected}: ${job.rejected}`);
     if (job.check_failed) caption.append(` · ${live.dataset.checkFailed}`);
@@ -215,9 +239,26 @@ if (live) {
     photos.prepend(figure);
     while (photos.children.length > 12) photos.lastElementChild.remove();
   };
+  // A guest without an AI photo: the slot, why, and (on the admin's page) the job in History.
+  const failed = (job) => {
+    const item = document.createElement("li");
+    item.dataset.job = job.job;
+    const why = document.createElement("strong");
+    why.textContent = reasons[job.reason] || reasons.default;
+    item.append(`${title(job.slot)} · `, why);
+    if (live.dataset.jobLink) {
+      const link = document.createElement("a");
+      link.href = live.dataset.jobLink + encodeURIComponent(job.job);
+      link.textContent = live.dataset.openJob;
+      item.append(" · ", link);
+    }
+    failures.prepend(item);
+    while (failures.children.length > 5) failures.lastElementChild.remove();
+  };
   const stream = new EventSource(live.dataset.events);
   stream.addEventListener("job", (message) => {
-    const { job, counts } = JSON.parse(message.data);
+    const { job, counts, titles: named } = JSON.parse(message.data);
+    Object.assign(titles, named);
     if (job.type === "started") started(job); else ended(job);
     showCounts(counts);
     showElapsed();

@@ -43,10 +43,16 @@ pub struct CardView {
     pub people_checks: Vec<Choice>,
     pub reference_url: Option<String>,
     pub upload_url: String,
+    /// "NanoBanana 3": which slot the URL belongs to (its end is a token, not the number).
+    pub label: String,
+    /// The URL with DSLR Remote Pro's survey tokens for the prompt's placeholders.
+    pub survey_url: Option<String>,
     /// Why the slot would refuse a photo now, if it would.
     pub not_ready: Option<&'static str>,
     pub errors: Vec<(&'static str, String)>,
     pub saved: bool,
+    /// Shown as one line that opens the form on demand: a slot never set up.
+    pub folded: bool,
 }
 
 /// How a provider option is typed on the card.
@@ -100,6 +106,14 @@ impl<'a> Cards<'a> {
         CardView::new(slot, self)
     }
 
+    /// The card as its tab lists it: a slot never set up folded, unless it is the one opened.
+    pub fn listed(&self, slot: &Slot, opened: Option<u8>) -> CardView {
+        CardView {
+            folded: slot.is_blank() && opened != Some(slot.id.number),
+            ..self.card(slot)
+        }
+    }
+
     /// One fallback picker's choices as the page first shows them: none, and the slot chosen.
     /// The rest come from the page's one list of slots ([`Cards::choices`]) when the picker is
     /// first opened, so a tab does not carry forty copies of it.
@@ -127,18 +141,9 @@ impl<'a> Cards<'a> {
         } else {
             self.t.fallback_not_ready
         };
-        let name = if s.name.is_empty() {
-            String::new()
-        } else {
-            format!(" «{}»", s.name)
-        };
         Choice {
             value: s.id.to_string(),
-            label: format!(
-                "{} {}{name} — {ready}",
-                s.id.provider.display_name(),
-                s.id.number
-            ),
+            label: format!("{} — {ready}", s.title()),
             selected,
         }
     }
@@ -223,6 +228,8 @@ impl CardView {
                 .as_ref()
                 .map(|name| format!("/admin/references/{}/{}?v={name}", id.provider, id.number)),
             upload_url: format!("{base_url}{}", slot.upload_path()),
+            label: id.label(),
+            survey_url: survey_url(&format!("{base_url}{}", slot.upload_path()), &slot.prompt),
             not_ready: slot.check_ready().err().map(|reason| match reason {
                 SlotUnavailable::Disabled => t.not_ready_disabled,
                 SlotUnavailable::MissingReference => t.not_ready_reference,
@@ -230,6 +237,7 @@ impl CardView {
             }),
             errors: Vec::new(),
             saved: false,
+            folded: false,
         }
     }
 
@@ -249,6 +257,16 @@ impl CardView {
         self.errors = errors;
         self
     }
+}
+
+/// `{url}?style=%survey1%&size=%survey2%`: one DSLR Remote Pro survey token per placeholder.
+fn survey_url(url: &str, prompt: &str) -> Option<String> {
+    let names = crate::placeholders::names(prompt);
+    let tokens: Vec<String> = (1..)
+        .zip(&names)
+        .map(|(i, name)| format!("{name}=%survey{i}%"))
+        .collect();
+    (!tokens.is_empty()).then(|| format!("{url}?{}", tokens.join("&")))
 }
 
 /// The people rule's choices: blank for the type's own (named), then each rule.

@@ -70,6 +70,9 @@ pub struct JobsPage {
 
 #[derive(Deserialize, Default)]
 pub(super) struct JobsQuery {
+    /// Only this job: where the Live page's failures link to.
+    #[serde(default, deserialize_with = "blank_is_none")]
+    job: Option<String>,
     #[serde(default, deserialize_with = "blank_is_none")]
     provider: Option<Provider>,
     #[serde(default, deserialize_with = "blank_is_none")]
@@ -88,6 +91,8 @@ pub(super) struct JobsQuery {
 impl JobsQuery {
     pub(super) fn filter(&self) -> JobFilter {
         JobFilter {
+            id: self.job.clone(),
+            failures: false,
             provider: self.provider,
             slot: self.slot,
             status: self.status,
@@ -127,7 +132,7 @@ fn chain_line(attempts: &[Attempt]) -> Option<String> {
             AttemptOutcome::Rejected => String::new(),
             _ => a.message.clone().unwrap_or_default(),
         };
-        let who = format!("{} {}", a.slot.provider.display_name(), a.slot.number);
+        let who = a.slot.label();
         format!("{who} {mark} {detail}").trim_end().to_owned()
     };
     Some(attempts.iter().map(step).collect::<Vec<_>>().join(" → "))

@@ -8,7 +8,7 @@ use crate::AppState;
 use crate::domain::{JobStatus, Provider};
 use crate::error::{AppResult, InternalError};
 use crate::live::LiveEvent;
-use crate::store::{JobFilter, ProviderCounts, Scope};
+use crate::store::{JobFilter, JobRecord, ProviderCounts, Scope};
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
@@ -75,62 +75,123 @@ pub struct InFlight {
     pub started_at: i64,
 }
 
+/// A guest who got no AI photo, and why.
+pub struct Failure {
+    pub id: String,
+    pub slot: String,
+    pub reason: &'static str,
+}
+
 /// What the Live page shows, for the admin and for the tablet's link alike.
 pub struct Board {
     pub counts: Counts,
     pub photos: Vec<Photo>,
     pub in_flight: Vec<InFlight>,
+    pub failures: Vec<Failure>,
     /// Where the page finds a photo's picture (`{photos}/{job}/after`).
     pub photos_base: String,
+    /// Where a failure links to (History showing that job): only on the admin's own page.
+    pub job_link: Option<&'static str>,
     /// The page's event stream.
     pub events_url: String,
     /// Booths sending wrong upload passwords.
     pub booth_warnings: Vec<String>,
+    /// Every reason's words, for failures arriving on the stream.
+    pub reasons: String,
+}
+
+/// Where the Live board is shown: its photos, its stream and whether failures link to History.
+pub struct Place {
+    pub photos_base: String,
+    pub events_url: String,
+    pub job_link: Option<&'static str>,
 }
 
 impl Board {
-    pub async fn load(
-        state: &AppState,
-        t: &Strings,
-        photos_base: String,
-        events_url: String,
-    ) -> AppResult<Board> {
+    pub async fn load(state: &AppState, t: &'static Strings, place: Place) -> AppResult<Board> {
         let store = &state.store;
-        let filter = |status, limit| JobFilter {
-            status: Some(status),
-            limit,
-            ..JobFilter::default()
+        let titles = Titles::load(state).await?;
+        // While an event runs, its photos; otherwise the latest of all.
+        let event = store.running_event().await?.map(|e| e.id);
+        let booth_jobs = |filter: JobFilter| async move {
+            let jobs = store.jobs(&JobFilter { event, ..filter }).await?;
+            AppResult::Ok(jobs.into_iter().filter(|j| !j.is_test))
         };
-        let photos = store
-            .jobs(&filter(JobStatus::Succeeded, LAST_PHOTOS * 2))
-            .await?
-            .into_iter()
-            .filter(|j| !j.is_test)
-            .take(LAST_PHOTOS as usize)
-            .map(|j| Photo {
-                slot: format!("{}/{}", j.provider, j.slot),
-                id: j.id,
-            })
-            .collect();
-        let in_flight = store
-            .jobs(&filter(JobStatus::Processing, 100))
-            .await?
-            .into_iter()
-            .filter(|j| !j.is_test)
-            .map(|j| InFlight {
-                slot: format!("{}/{}", j.provider, j.slot),
-                id: j.id,
-                started_at: j.created_at,
-            })
-            .collect();
+        let photos = booth_jobs(JobFilter {
+            status: Some(JobStatus::Succeeded),
+            limit: LAST_PHOTOS * 2,
+            ..JobFilter::default()
+        })
+        .await?
+        .take(LAST_PHOTOS as usize)
+        .map(|j| Photo {
+            slot: titles.of(j.answered_by.as_deref().unwrap_or(&job_slot(&j))),
+            id: j.id,
+        })
+        .collect();
+        let in_flight = booth_jobs(JobFilter {
+            status: Some(JobStatus::Processing),
+            limit: 100,
+            ..JobFilter::default()
+        })
+        .await?
+        .map(|j| InFlight {
+            slot: titles.of(&job_slot(&j)),
+            id: j.id,
+            started_at: j.created_at,
+        })
+        .collect();
+        let failures = booth_jobs(JobFilter {
+            failures: true,
+            limit: LAST_FAILURES * 2,
+            ..JobFilter::default()
+        })
+        .await?
+        .take(LAST_FAILURES as usize)
+        .map(|j| Failure {
+            slot: titles.of(&job_slot(&j)),
+            reason: t.miss(j.reason.as_deref().unwrap_or_default()),
+            id: j.id,
+        })
+        .collect();
         Ok(Board {
             counts: Counts::now(state).await?,
             photos,
             in_flight,
-            photos_base,
-            events_url,
+            failures,
+            photos_base: place.photos_base,
+            job_link: place.job_link,
+            events_url: place.events_url,
             booth_warnings: super::booths::warnings(t, &super::booths::all(state).await?),
+            reasons: t.miss_texts(),
         })
+    }
+}
+
+/// How many of the last failures the page shows.
+const LAST_FAILURES: u32 = 5;
+
+/// The booth's own slot of a job, as `provider/number`.
+fn job_slot(job: &JobRecord) -> String {
+    format!("{}/{}", job.provider, job.slot)
+}
+
+/// Every slot's title by its id (`nanobanana/1` → "NanoBanana 1 «Wedding»").
+struct Titles(BTreeMap<String, String>);
+
+impl Titles {
+    async fn load(state: &AppState) -> Result<Titles, InternalError> {
+        let slots = state.store.all_slots().await?;
+        Ok(Titles(
+            slots
+                .iter()
+                .map(|s| (s.id.to_string(), s.title()))
+                .collect(),
+        ))
+    }
+
+    fn of(&self, id: &str) -> String {
+        self.0.get(id).cloned().unwrap_or_else(|| id.to_owned())
     }
 }
 
@@ -143,13 +204,12 @@ struct LivePage {
 }
 
 async fn live_page(ctx: Ctx, State(state): State<AppState>) -> AppResult<Response> {
-    let board = Board::load(
-        &state,
-        ctx.t,
-        "/admin/jobs".into(),
-        "/admin/live/events".into(),
-    )
-    .await?;
+    let place = Place {
+        photos_base: "/admin/jobs".into(),
+        events_url: "/admin/live/events".into(),
+        job_link: Some("/admin/jobs?job="),
+    };
+    let board = Board::load(&state, ctx.t, place).await?;
     Ok(render(&LivePage {
         layout: Layout::new(&ctx, Page::Live, "/admin/live".into()),
         t: ctx.t,
@@ -157,11 +217,12 @@ async fn live_page(ctx: Ctx, State(state): State<AppState>) -> AppResult<Respons
     }))
 }
 
-/// What one message of the stream carries: the job that started or ended, and the counts
-/// and health as they are now.
+/// What one message of the stream carries: the job that started or ended, the titles of the
+/// slots it names, and the counts and health as they are now.
 #[derive(Serialize)]
 struct Message {
     job: LiveEvent,
+    titles: BTreeMap<String, String>,
     counts: Counts,
 }
 
@@ -185,9 +246,20 @@ pub fn stream(state: AppState) -> Sse<impl futures_util::Stream<Item = Result<Ev
                 Err(RecvError::Closed) => return None,
             };
             let counts = Counts::now(&state).await.unwrap_or_default();
+            let titles = Titles::load(&state)
+                .await
+                .map(|all| all.0)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(id, _)| job.names(id))
+                .collect();
             let event = Event::default()
                 .event("job")
-                .json_data(Message { job, counts })
+                .json_data(Message {
+                    job,
+                    titles,
+                    counts,
+                })
                 .unwrap_or_default();
             return Some((Ok(event), (state, receiver)));
         }

@@ -47,6 +47,9 @@ pub struct SettingsSection {
     pub warning: Option<&'static str>,
     /// Turbotext's method discovery: offered in its section, filled once asked.
     pub discovery: Option<Vec<(String, String)>>,
+    /// Why the methods could not be listed, beside its button: a one-off answer, not the
+    /// provider's last error (nothing the booth does failed).
+    pub discovery_failed: Option<TestResult>,
     /// A fact worth knowing about this section's settings (what retention will delete).
     pub note: Option<String>,
     /// The connection test this section offers, by its stage (`deepseek`, `images`).
@@ -366,7 +369,13 @@ async fn discover_turbotext_methods(
     if let Some(section) = page.sections.iter_mut().find(|s| s.discovery.is_some()) {
         match found {
             Ok(methods) => section.discovery = Some(methods),
-            Err(e) => section.last_error = Some(e),
+            Err(e) => {
+                section.discovery_failed = Some(TestResult {
+                    ok: false,
+                    text: ctx.t.tt_methods_failed,
+                    detail: Some(e),
+                })
+            }
         }
     }
     Ok(render(&page))
@@ -414,6 +423,7 @@ fn settings_view(
                 renew_links: group == Group::Protection,
                 alerts: (group == Group::Alerts).then(AlertsView::default),
                 discovery: own.and_then(|spec| spec.methods).map(|_| Vec::new()),
+                discovery_failed: None,
                 test: owner
                     .and_then(|spec| spec.tests.iter().find(|t| t.group == group))
                     .map(|t| t.stage),

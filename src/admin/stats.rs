@@ -1,7 +1,7 @@
 //! Statistics: counts over the jobs table, the per-day chart, and the upload password the
 //! booths must send.
 
-use super::i18n::Strings;
+use super::i18n::{Lang, Strings};
 use super::layout::{Choice, Layout, Page};
 use super::{Ctx, render};
 use crate::AppState;
@@ -132,7 +132,7 @@ async fn stats_page(
         checks: ctx.t.checks_text(&numbers.checks),
         booth_warnings: super::booths::warnings(ctx.t, &super::booths::all(&state).await?),
         slots,
-        chart: chart_svg(&numbers.days, state.clock.now_ms()),
+        chart: chart_svg(&numbers.days, state.clock.now_ms(), ctx.lang),
         scopes: scope_choices(ctx.t, &events, q.event),
         cost: numbers.cost,
         tests_cost: numbers.tests_cost,
@@ -218,7 +218,7 @@ fn chart_start(now: i64) -> i64 {
 }
 
 /// A stacked bar per day of the last 30: processed, failed, timed out.
-pub fn chart_svg(days: &[DayCount], now: i64) -> String {
+pub fn chart_svg(days: &[DayCount], now: i64, lang: Lang) -> String {
     const W: i64 = 720;
     const H: i64 = 160;
     const BASE: i64 = 140;
@@ -266,16 +266,34 @@ pub fn chart_svg(days: &[DayCount], now: i64) -> String {
         }
         svg.push_str("</g>");
         if i % 5 == 0 || i as i64 == CHART_DAYS - 1 {
+            // The last label ends at the bar's right edge, so that it is never cut off.
+            let (x, anchor) = if i as i64 == CHART_DAYS - 1 {
+                (x + slot_w - 4, "end")
+            } else {
+                (x, "start")
+            };
             let _ = write!(
                 svg,
-                r#"<text x="{x}" y="{}" class="axis">{}</text>"#,
+                r#"<text x="{x}" y="{}" class="axis" text-anchor="{anchor}">{}</text>"#,
                 H - 4,
-                &day[5..]
+                day_month(day, lang)
             );
         }
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// "2025-11-27" as the page's language writes a day: "27.11" or "11/27".
+fn day_month(day: &str, lang: Lang) -> String {
+    let (month, day) = (
+        day.get(5..7).unwrap_or_default(),
+        day.get(8..10).unwrap_or_default(),
+    );
+    match lang {
+        Lang::Ru => format!("{day}.{month}"),
+        Lang::En => format!("{month}/{day}"),
+    }
 }
 
 #[cfg(test)]
@@ -293,11 +311,15 @@ mod tests {
                 timed_out: 0,
             },
         }];
-        let svg = chart_svg(&days, now);
+        let svg = chart_svg(&days, now, Lang::Ru);
         assert_eq!(svg.matches("<g>").count(), 30);
         assert!(svg.contains("<title>2025-11-27: 4 / 1 / 0</title>"));
         assert_eq!(svg.matches("class=\"ok\"").count(), 1);
         assert_eq!(svg.matches("class=\"bad\"").count(), 1);
         assert!(svg.contains("<title>2025-10-29: 0 / 0 / 0</title>"));
+        // Days read as Russians write them, the last label anchored inside the chart.
+        assert!(svg.contains(">29.10</text>"), "{svg}");
+        assert!(svg.contains(r#"text-anchor="end">27.11</text>"#), "{svg}");
+        assert!(chart_svg(&days, now, Lang::En).contains(">11/27</text>"));
     }
 }

@@ -5,7 +5,7 @@
 //! and script come from the public `/assets/`.
 
 use super::i18n::Strings;
-use super::live::{self, Board};
+use super::live::{self, Board, Place};
 use super::{Ctx, render};
 use crate::AppState;
 use crate::error::{AppError, AppResult, InternalError};
@@ -75,13 +75,12 @@ async fn tablet_page(
 ) -> AppResult<Response> {
     check(&state.store, &token).await?;
     let base = format!("/live/{token}");
-    let board = Board::load(
-        &state,
-        ctx.t,
-        format!("{base}/photos"),
-        format!("{base}/events"),
-    )
-    .await?;
+    let place = Place {
+        photos_base: format!("{base}/photos"),
+        events_url: format!("{base}/events"),
+        job_link: None,
+    };
+    let board = Board::load(&state, ctx.t, place).await?;
     Ok(render(&TabletPage {
         lang: ctx.lang.code(),
         t: ctx.t,

@@ -1,25 +1,28 @@
 //! A model's tab: its 20 slot cards, saving one card, a card's reference image, and "Try it".
 
 use super::card::{CardPartial, CardView, Cards};
+use super::i18n::Strings;
 use super::layout::{Choice, Layout, Page};
 use super::models::{self, ModelBanner};
 use super::slot_edit::{self, Field, SlotEdit};
 use super::{Ctx, assets::image_file, render};
 use crate::AppState;
 use crate::checks::PeopleRule;
+use crate::config::Settings;
 use crate::domain::{Kind, Provider, Slot};
 use crate::error::{AppError, AppResult};
-use crate::extract::SlotPath;
+use crate::extract::{SlotPath, blank_is_none};
 use crate::ingest::{self, JobStart};
 use crate::placeholders::BoothValues;
 use crate::providers::health::Status;
 use crate::providers::registry;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Multipart, Path, Request, State};
+use axum::extract::{Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use serde::Deserialize;
 use std::collections::HashMap;
 use tokio::time::Instant;
 
@@ -27,7 +30,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/references/{provider}/{slot}", get(reference_image))
         .route("/{provider}", get(provider_page))
-        .route("/{provider}/{slot}", post(save_slot_card))
+        .route("/{provider}/{slot}", get(open_card).post(save_slot_card))
         .route("/{provider}/{slot}/try", post(try_slot))
 }
 
@@ -47,21 +50,51 @@ pub struct ProviderPage {
     pub intro: Option<&'static str>,
     /// Warnings about the tab's models (retired, shutting down).
     pub banners: Vec<ModelBanner>,
+    /// How to set DSLR Remote Pro up for these slots, step by step.
+    pub booth_help: Vec<String>,
     /// `ok`, `degraded` or `down`, its words, and the last provider-side failure.
     pub health: (&'static str, &'static str, Option<String>),
     pub cards: Vec<CardView>,
+}
+
+#[derive(Deserialize)]
+struct TabQuery {
+    /// A folded slot to show open (its "set up" link without the page's script).
+    #[serde(default, deserialize_with = "blank_is_none")]
+    open: Option<u8>,
 }
 
 async fn provider_page(
     ctx: Ctx,
     State(state): State<AppState>,
     Path(provider): Path<String>,
+    Query(q): Query<TabQuery>,
 ) -> AppResult<Response> {
     let provider = Provider::parse(&provider).ok_or(AppError::NotFound)?;
     let slots = state.store.slots(provider).await?;
     let views = Cards::load(&state, &ctx).await?;
-    let cards = slots.iter().map(|s| views.card(s)).collect();
+    let cards = slots.iter().map(|s| views.listed(s, q.open)).collect();
     Ok(render(&tab_page(&ctx, &state, provider, &views, cards)))
+}
+
+/// One card, open: what a folded slot's "set up" link asks the page's script for. A browser
+/// without the script gets the tab with that card open.
+async fn open_card(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    SlotPath(id): SlotPath,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    if !headers.contains_key("x-partial") {
+        let tab = format!(
+            "/admin/{}?open={}#slot-{}",
+            id.provider, id.number, id.number
+        );
+        return Ok(Redirect::to(&tab).into_response());
+    }
+    let slot = state.store.slot(id).await?;
+    let card = Cards::load(&state, &ctx).await?.card(&slot);
+    Ok(card_response(&state, &ctx, card, true, StatusCode::OK).await)
 }
 
 fn tab_page(
@@ -83,6 +116,7 @@ fn tab_page(
         reason_texts: ctx.t.miss_texts(),
         intro: (provider == Provider::Deepseek).then_some(ctx.t.deepseek_intro),
         banners: models::banners(state, &settings, ctx.t, registry::spec(provider).listings),
+        booth_help: booth_help(ctx.t, &settings),
         health: {
             let status = state.health.status(provider);
             let last = (status != Status::Ok)
@@ -93,6 +127,22 @@ fn tab_page(
         },
         cards,
     }
+}
+
+/// Where DSLR Remote Pro takes a slot's URL and what to set beside it, from the settings
+/// (the booth's timeout follows the deadline; its image size, what the models are sent).
+fn booth_help(t: &Strings, settings: &Settings) -> Vec<String> {
+    let deadline = settings.deadline.as_secs();
+    vec![
+        t.booth_help_where.to_owned(),
+        t.booth_help_password.to_owned(),
+        t.booth_help_timeout
+            .replace("{booth}", &(deadline + 5).to_string())
+            .replace("{deadline}", &deadline.to_string()),
+        t.booth_help_size
+            .replace("{side}", &settings.provider_max_side.to_string()),
+        t.booth_help_survey.to_owned(),
+    ]
 }
 
 /// The fields of a slot card's form: its text fields by name, and the reference file.
@@ -299,7 +349,7 @@ async fn card_response(
         .iter()
         .map(|s| match edited.take_if(|_| s.id.number == number) {
             Some(card) => card,
-            None => views.card(s),
+            None => views.listed(s, None),
         })
         .collect();
     (

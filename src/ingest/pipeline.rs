@@ -276,6 +276,7 @@ async fn finalise(state: &AppState, job: &Job, result: Result<Success, AppError>
             status: outcome.status.as_str(),
             latency_ms,
             answered_by: outcome.answered_by.map(|slot| slot.to_string()),
+            reason: outcome.reason.clone(),
             rejected: outcome
                 .attempts
                 .iter()

@@ -73,6 +73,10 @@ pub struct JobRecord {
 
 #[derive(Default, Clone, Debug)]
 pub struct JobFilter {
+    /// Only this one job.
+    pub id: Option<String>,
+    /// Only jobs that ended without a photo (failed, timed out or interrupted).
+    pub failures: bool,
     pub provider: Option<Provider>,
     pub slot: Option<u8>,
     pub status: Option<JobStatus>,
@@ -239,6 +243,12 @@ impl Store {
     /// Newest first.
     pub async fn jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, InternalError> {
         let mut query = sqlx::QueryBuilder::new("SELECT * FROM jobs WHERE 1 = 1");
+        if let Some(id) = &filter.id {
+            query.push(" AND id = ").push_bind(id.clone());
+        }
+        if filter.failures {
+            query.push(" AND status IN ('failed', 'timed_out', 'interrupted')");
+        }
         if let Some(provider) = filter.provider {
             query.push(" AND provider = ").push_bind(provider);
         }

@@ -133,6 +133,16 @@ async fn operator_configures_a_slot_in_the_browser() {
             .ends_with("/admin/nanobanana")
     );
 
+    // A slot never set up is one line; "Set up" brings its card in place.
+    assert!(
+        browser
+            .find(Locator::Css("#slot-3 select[name=kind]"))
+            .await
+            .is_err(),
+        "folded"
+    );
+    click(&browser, "#slot-3 a.unfold").await;
+    wait_for_text(&browser, "#slot-3 button.save", "Сохранить").await;
     browser
         .find(Locator::Css("#slot-3 select[name=kind]"))
         .await
@@ -217,7 +227,13 @@ async fn operator_configures_a_slot_in_the_browser() {
         .await
         .unwrap();
     assert_eq!(loaded, 600, "the reference thumbnail loads");
-    // The card shows the slot's own link, and a booth given it gets its photo processed.
+    // The card shows the slot's own link, says whose it is, and its "how to connect" opens
+    // the tab's help with the booth's timeout (the 50 s deadline and 5 s more); a booth given
+    // the link gets its photo processed.
+    wait_for_text(&browser, "#slot-3 .url-slot", "NanoBanana 3").await;
+    click(&browser, "#slot-3 a[href='#booth-help']").await;
+    wait_for_text(&browser, "#booth-help", "Web based (HTTP POST)").await;
+    wait_for_text(&browser, "#booth-help", "55 с").await;
     let link = value_of(&browser, "#slot-3 .upload-url").await;
     let slot = app.admin_json("/admin/api/slots/nanobanana/3").await;
     assert_eq!(link, slot["upload_url"].as_str().unwrap());
@@ -378,6 +394,37 @@ async fn operator_starts_an_event_and_watches_photos_arrive_live() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(loaded, serde_json::json!(true), "its thumbnail loads");
+    wait_for_text(
+        &browser,
+        &format!("#live-photos figure[data-job='{job}'] figcaption"),
+        "NanoBanana 3",
+    )
+    .await;
+    // A guest who gets nothing shows up with the reason in words and a link to the job.
+    app.put_slot(
+        "nanobanana",
+        5,
+        serde_json::json!({"name": "Ретро", "enabled": false}),
+    )
+    .await;
+    let refused = upload_sample(&app, "/upload/nanobanana/5", "guest-512.jpg").await;
+    assert_eq!(refused.status, 409);
+    wait_for_text(
+        &browser,
+        "#live-failures li",
+        "NanoBanana 5 «Ретро» · слот выключен",
+    )
+    .await;
+    let href = browser
+        .find(Locator::Css("#live-failures li a"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    let failed = refused.json()["job"].as_str().unwrap().to_owned();
+    assert_eq!(href, format!("/admin/jobs?job={failed}"));
     let shot = browser.screenshot().await.unwrap();
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-admin-live.png");
     std::fs::write(&path, shot).unwrap();
@@ -614,6 +661,8 @@ async fn every_page_fits_a_phone_and_speaks_the_operators_language() {
         .goto(&format!("{base}/admin/nanobanana"))
         .await
         .unwrap();
+    click(&browser, "#slot-5 a.unfold").await;
+    wait_for_text(&browser, "#slot-5 button.save", "Сохранить").await;
     let guest = sample_file("guest-512.jpg").canonicalize().unwrap();
     type_into(
         &browser,

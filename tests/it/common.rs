@@ -259,6 +259,18 @@ impl TestApp {
         self.admin_ok(path).await.text().await.expect("body")
     }
 
+    /// One slot's card, open, as a folded slot's "set up" link fetches it.
+    pub async fn open_card(&self, provider: &str, slot: u8) -> String {
+        let response = self
+            .admin(reqwest::Method::GET, &format!("/admin/{provider}/{slot}"))
+            .header("x-partial", "card")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200);
+        response.text().await.expect("body")
+    }
+
     pub async fn put_slot(
         &self,
         provider: &str,

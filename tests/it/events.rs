@@ -291,12 +291,48 @@ async fn the_live_stream_tells_a_job_start_and_its_end() {
     assert_eq!(ended["counts"]["event"], "Live test");
     assert_eq!(ended["counts"]["succeeded"], 1);
     assert_eq!(ended["counts"]["health"]["nanobanana"], "ok");
+    assert_eq!(
+        ended["titles"]["nanobanana/3"], "NanoBanana 3",
+        "slots by name"
+    );
 
     let page = app.admin_html("/admin/live").await;
     assert!(
         page.contains(&format!("/admin/jobs/{id}/after")),
         "the last photo is shown"
     );
+}
+
+#[tokio::test]
+async fn live_names_slots_shows_why_a_guest_got_nothing_and_the_running_events_photos() {
+    let app = spawn_app_with_prompt(Options::demo(), "vintage").await;
+    let named = json!({"name": "Винтаж", "kind": "prompt", "prompt": "vintage"});
+    assert_eq!(app.put_slot("nanobanana", 3, named).await.status(), 200);
+    let job_of = |answer: &RawResponse| answer.header("x-boothgate-job").unwrap().to_owned();
+    let before = job_of(&upload_sample(&app, PRIMARY, "guest-512.jpg").await);
+    start_event(&app, "Свадьба").await;
+    let during = job_of(&upload_sample(&app, PRIMARY, "guest-512.jpg").await);
+    let off = json!({"name": "Ретро", "kind": "prompt", "prompt": "retro", "enabled": false});
+    assert_eq!(app.put_slot("nanobanana", 5, off).await.status(), 200);
+    let refused = upload_sample(&app, "/upload/nanobanana/5", "guest-512.jpg").await;
+    assert_eq!(refused.status, 409);
+    let failed = refused.json()["job"].as_str().unwrap().to_owned();
+
+    let page = app.admin_html("/admin/live").await;
+    assert!(page.contains(&format!("/admin/jobs/{during}/after")));
+    assert!(
+        !page.contains(&format!("/admin/jobs/{before}/after")),
+        "while an event runs, its photos only"
+    );
+    assert!(page.contains("<figcaption>NanoBanana 3 «Винтаж»</figcaption>"));
+    let failure = format!(
+        "<li data-job=\"{failed}\">NanoBanana 5 «Ретро» · <strong>слот выключен</strong> · <a href=\"/admin/jobs?job={failed}\">"
+    );
+    assert!(page.contains(&failure), "{page}");
+    // The link finds that one job in History.
+    let history = app.admin_html(&format!("/admin/jobs?job={failed}")).await;
+    assert!(history.contains(&format!("id=\"job-{failed}\"")));
+    assert_eq!(history.matches("<tr id=\"job-").count(), 1);
 }
 
 #[tokio::test]

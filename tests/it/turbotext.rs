@@ -480,6 +480,29 @@ async fn settings_list_the_methods_turbotext_offers() {
 }
 
 #[tokio::test]
+async fn listing_the_methods_without_a_key_answers_beside_the_button_and_leaves_no_last_error() {
+    let app = spawn_app(Options::default()).await;
+    let csrf = csrf_token(&app.admin_html("/admin/settings").await);
+    let html = app
+        .admin(Method::POST, "/admin/settings/turbotext-methods")
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let button = html.find("id=\"section-methods\"").expect("the button");
+    let answer = html.find("Список методов не получен").expect("the answer");
+    assert!(answer > button, "the answer follows its button");
+    assert!(!html.contains("Последняя ошибка"), "{html}");
+    // Nothing stays behind: the page as it loads next says nothing about it.
+    let next = app.admin_html("/admin/settings").await;
+    assert!(!next.contains("Список методов не получен"));
+    assert!(!next.contains("Последняя ошибка"));
+}
+
+#[tokio::test]
 async fn the_card_edits_the_turbotext_options() {
     let fake = FakeTurbotext::start(Ending::Uploaded).await;
     let app = turbotext_app(&fake, "20").await;
