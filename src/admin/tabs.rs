@@ -55,6 +55,8 @@ pub struct ProviderPage {
     /// `ok`, `degraded` or `down`, its words, and the last provider-side failure.
     pub health: (&'static str, &'static str, Option<String>),
     pub cards: Vec<CardView>,
+    /// Some slots were never set up: they are listed apart, one line each.
+    pub any_folded: bool,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +127,7 @@ fn tab_page(
                 .map(|f| f.message);
             (status.as_str(), ctx.t.health(status), last)
         },
+        any_folded: cards.iter().any(|c| c.folded),
         cards,
     }
 }
