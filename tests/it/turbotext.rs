@@ -459,17 +459,21 @@ async fn without_a_public_url_turbotext_answers_503_and_settings_say_why() {
     );
 }
 
+/// Settings' "List Turbotext API methods" button.
+async fn list_methods(app: &TestApp) -> reqwest::Response {
+    let csrf = csrf_token(&app.admin_html("/admin/settings").await);
+    app.admin(Method::POST, "/admin/settings/turbotext-methods")
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn settings_list_the_methods_turbotext_offers() {
     let fake = FakeTurbotext::start(Ending::Uploaded).await;
     let app = turbotext_app(&fake, "20").await;
-    let csrf = csrf_token(&app.admin_html("/admin/settings").await);
-    let page = app
-        .admin(Method::POST, "/admin/settings/turbotext-methods")
-        .form(&[("csrf", csrf)])
-        .send()
-        .await
-        .unwrap();
+    let page = list_methods(&app).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(
@@ -482,16 +486,7 @@ async fn settings_list_the_methods_turbotext_offers() {
 #[tokio::test]
 async fn listing_the_methods_without_a_key_answers_beside_the_button_and_leaves_no_last_error() {
     let app = spawn_app(Options::default()).await;
-    let csrf = csrf_token(&app.admin_html("/admin/settings").await);
-    let html = app
-        .admin(Method::POST, "/admin/settings/turbotext-methods")
-        .form(&[("csrf", csrf)])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = list_methods(&app).await.text().await.unwrap();
     let button = html.find("id=\"section-methods\"").expect("the button");
     let answer = html.find("Список методов не получен").expect("the answer");
     assert!(answer > button, "the answer follows its button");
