@@ -154,6 +154,7 @@ impl CardView {
         let (t, base_url) = (cards.t, cards.base_url);
         let id = slot.id;
         let hints = registry::card_hints(slot);
+        let upload_url = format!("{base_url}{}", slot.upload_path());
         let options = registry::spec(id.provider)
             .options
             .iter()
@@ -227,9 +228,9 @@ impl CardView {
                 .reference
                 .as_ref()
                 .map(|name| format!("/admin/references/{}/{}?v={name}", id.provider, id.number)),
-            upload_url: format!("{base_url}{}", slot.upload_path()),
+            survey_url: survey_url(&upload_url, &slot.prompt),
+            upload_url,
             label: id.label(),
-            survey_url: survey_url(&format!("{base_url}{}", slot.upload_path()), &slot.prompt),
             not_ready: slot.check_ready().err().map(|reason| match reason {
                 SlotUnavailable::Disabled => t.not_ready_disabled,
                 SlotUnavailable::MissingReference => t.not_ready_reference,

@@ -22,6 +22,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 /// How many of the last photos the page shows.
 const LAST_PHOTOS: u32 = 12;
+/// How many of the last failures the page shows.
+const LAST_FAILURES: u32 = 5;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -167,9 +169,6 @@ impl Board {
         })
     }
 }
-
-/// How many of the last failures the page shows.
-const LAST_FAILURES: u32 = 5;
 
 /// The booth's own slot of a job, as `provider/number`.
 fn job_slot(job: &JobRecord) -> String {

@@ -342,6 +342,11 @@ async fn placeholders_are_filled_from_the_url_then_the_form_and_the_sent_prompt_
     let app = spawn_app_with_prompt(fakes.options(), prompt).await;
     let card = app.admin_html("/admin/nanobanana").await;
     assert!(card.contains("<code>hat</code>, <code>name</code>, <code>style</code>"));
+    // The card offers the URL with a DSLR Remote Pro survey token for each placeholder.
+    assert!(
+        card.contains("?hat=%survey1%&#38;name=%survey2%&#38;style=%survey3%\""),
+        "the survey URL"
+    );
 
     let cases = [
         // From the URL (DSLR Remote Pro's survey token), the form's `name` field after it.
