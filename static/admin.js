@@ -237,7 +237,7 @@ if (live) {
     if (job.check_failed) caption.append(` · ${live.dataset.checkFailed}`);
     figure.append(img, caption);
     photos.prepend(figure);
-    while (photos.children.length > 12) photos.lastElementChild.remove();
+    while (photos.children.length > Number(live.dataset.keepPhotos)) photos.lastElementChild.remove();
   };
   // A guest without an AI photo: the slot, why, and (on the admin's page) the job in History.
   const failed = (job) => {
@@ -253,7 +253,7 @@ if (live) {
       item.append(" · ", link);
     }
     failures.prepend(item);
-    while (failures.children.length > 5) failures.lastElementChild.remove();
+    while (failures.children.length > Number(live.dataset.keepFailures)) failures.lastElementChild.remove();
   };
   const stream = new EventSource(live.dataset.events);
   stream.addEventListener("job", (message) => {

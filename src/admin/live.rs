@@ -21,9 +21,9 @@ use std::convert::Infallible;
 use tokio::sync::broadcast::error::RecvError;
 
 /// How many of the last photos the page shows.
-const LAST_PHOTOS: u32 = 12;
+pub const LAST_PHOTOS: u32 = 12;
 /// How many of the last failures the page shows.
-const LAST_FAILURES: u32 = 5;
+pub const LAST_FAILURES: u32 = 5;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -26,6 +26,11 @@ async fn the_tablet_link_opens_live_and_its_stream_and_nothing_else() {
     let answer = upload_sample(&app, "/upload/nanobanana/3", "guest-512.jpg").await;
     assert_eq!(answer.status, 200);
     let job = answer.header("x-boothgate-job").unwrap().to_owned();
+    // A guest who got nothing: the tablet says why, but links nowhere (History is the admin's).
+    app.put_slot("nanobanana", 5, serde_json::json!({"enabled": false}))
+        .await;
+    let refused = upload_sample(&app, "/upload/nanobanana/5", "guest-512.jpg").await;
+    assert_eq!(refused.status, 409);
     let link = make_link(&app).await;
     assert!(link.starts_with("/live/") && link.len() > 20, "{link}");
 
@@ -36,7 +41,9 @@ async fn the_tablet_link_opens_live_and_its_stream_and_nothing_else() {
     let html = page.text().await.unwrap();
     assert!(html.contains(r#"id="live""#), "the Live page");
     assert!(html.contains(&format!("{link}/events")), "its own stream");
+    assert!(html.contains("NanoBanana 5 · <strong>слот выключен</strong></li>"));
     assert!(!html.contains("\"/admin"), "no way into the admin");
+    assert!(!html.contains("data-job-link"), "failures link nowhere");
     assert!(!html.contains("csrf"), "no form token");
     assert!(html.contains(&format!("{link}/photos/{job}/after")));
     let photo = get(format!("{link}/photos/{job}/after")).await.unwrap();
